@@ -91,9 +91,15 @@ const rows: Array<[string, string]> = [
   ['@pythiajs/tokenizer (first pass, empty cache)', `${result.ours_first_pass_mb_per_s} MB/s`],
   ['tokenizers (Rust binding)', `${result.rust_binding_mb_per_s} MB/s`],
   ['@huggingface/tokenizers (tokenizers.js)', `${result.tokenizers_js_mb_per_s} MB/s`],
-  ['ratio vs Rust binding (target ≥ 5)', `${result.ratio_vs_rust_binding}x (first pass ${result.first_pass_ratio_vs_rust_binding}x)`],
+  [
+    'ratio vs Rust binding (target ≥ 5)',
+    `${result.ratio_vs_rust_binding}x (first pass ${result.first_pass_ratio_vs_rust_binding}x)`,
+  ],
   ['ratio vs tokenizers.js (target ≥ 10)', `${result.ratio_vs_tokenizers_js}x`],
-  ['tokenizer.json load after JSON.parse (target < 50 ms)', `${result.load_ms_cold} ms cold, ${result.load_ms_warm_median} ms warm`],
+  [
+    'tokenizer.json load after JSON.parse (target < 50 ms)',
+    `${result.load_ms_cold} ms cold, ${result.load_ms_warm_median} ms warm`,
+  ],
 ];
 const width = Math.max(...rows.map(([k]) => k.length));
 for (const [k, v] of rows) console.log(`${k.padEnd(width)}  ${v}`);

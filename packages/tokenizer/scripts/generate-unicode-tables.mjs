@@ -42,4 +42,6 @@ export const NUMBER_RANGES = '${encode(number)}';
 export const UNASSIGNED_IN_UNICODE_9_RANGES = '${encode(unassigned9)}';
 `;
 writeFileSync(new URL('../src/unicode-ranges.ts', import.meta.url), out);
-console.log(`${letter.length} letter, ${number.length} number, ${unassigned9.length} unassigned-in-9.0 ranges`);
+console.log(
+  `${letter.length} letter, ${number.length} number, ${unassigned9.length} unassigned-in-9.0 ranges`,
+);

@@ -26,7 +26,9 @@ export class BpeMerges {
 
   constructor(vocab: ReadonlyMap<string, number>, merges: readonly Merge[]) {
     if (merges.length >= 2 ** 21) {
-      throw new InvalidTokenizerConfigError(`too many merges (${merges.length}); at most 2^21 are supported`);
+      throw new InvalidTokenizerConfigError(
+        `too many merges (${merges.length}); at most 2^21 are supported`,
+      );
     }
     let capacity = 1024;
     while (capacity < merges.length * 2) capacity *= 2;
@@ -169,7 +171,8 @@ function hash(a: number, b: number): number {
 function splitMerge(merge: unknown, r: number): readonly [string, string] {
   if (typeof merge === 'string') {
     const space = merge.indexOf(' ');
-    if (space > 0 && space < merge.length - 1) return [merge.slice(0, space), merge.slice(space + 1)];
+    if (space > 0 && space < merge.length - 1)
+      return [merge.slice(0, space), merge.slice(space + 1)];
   } else if (Array.isArray(merge) && merge.length === 2) {
     const [a, b] = merge as unknown[];
     if (typeof a === 'string' && typeof b === 'string') return [a, b];

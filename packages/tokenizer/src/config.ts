@@ -27,10 +27,12 @@ export interface TokenizerSpec {
 
 type Json = Record<string, unknown>;
 
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isObject = (v: unknown): v is Json =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function typeOf(node: Json, path: string): string {
-  if (typeof node.type !== 'string') throw new InvalidTokenizerConfigError(`${path}.type is missing`);
+  if (typeof node.type !== 'string')
+    throw new InvalidTokenizerConfigError(`${path}.type is missing`);
   return node.type;
 }
 
@@ -40,7 +42,8 @@ function members(node: unknown, path: string, listKey: string): Array<[Json, str
   if (!isObject(node)) throw new InvalidTokenizerConfigError(`${path} must be an object or null`);
   if (typeOf(node, path) !== 'Sequence') return [[node, path]];
   const list = node[listKey];
-  if (!Array.isArray(list)) throw new InvalidTokenizerConfigError(`${path}.${listKey} must be an array`);
+  if (!Array.isArray(list))
+    throw new InvalidTokenizerConfigError(`${path}.${listKey} must be an array`);
   return list.flatMap((child, i) => members(child, `${path}.${listKey}[${i}]`, listKey));
 }
 
@@ -59,7 +62,13 @@ function parseNormalizer(node: unknown): NormalizationForm | null {
 
 function parseByteLevel(node: Json, path: string) {
   for (const [key, value] of Object.entries(node)) {
-    if (key === 'type' || key === 'add_prefix_space' || key === 'trim_offsets' || key === 'use_regex') continue;
+    if (
+      key === 'type' ||
+      key === 'add_prefix_space' ||
+      key === 'trim_offsets' ||
+      key === 'use_regex'
+    )
+      continue;
     throw unsupported(`${path}.${key}`, value);
   }
   return {
@@ -81,7 +90,8 @@ function parsePreTokenizer(node: unknown) {
 
 function parseDecoder(node: unknown): void {
   const list = members(node, 'decoder', 'decoders');
-  if (list.length !== 1) throw unsupported('decoder', list.length === 0 ? null : 'a Sequence of decoders');
+  if (list.length !== 1)
+    throw unsupported('decoder', list.length === 0 ? null : 'a Sequence of decoders');
   const [decoder, path] = list[0]!;
   const type = typeOf(decoder, path);
   if (type !== 'ByteLevel') throw unsupported(`${path}.type`, type);
@@ -103,10 +113,15 @@ function parsePostProcessor(node: unknown, vocab: Map<string, number>) {
   return { trimOffsets, template };
 }
 
-function parseTemplate(node: Json, path: string, vocab: Map<string, number>): TemplatePiece[] | null {
+function parseTemplate(
+  node: Json,
+  path: string,
+  vocab: Map<string, number>,
+): TemplatePiece[] | null {
   const single = node.single;
   const specials = isObject(node.special_tokens) ? node.special_tokens : {};
-  if (!Array.isArray(single)) throw new InvalidTokenizerConfigError(`${path}.single must be an array`);
+  if (!Array.isArray(single))
+    throw new InvalidTokenizerConfigError(`${path}.single must be an array`);
   const pieces: TemplatePiece[] = single.map((item, i) => {
     if (isObject(item) && isObject(item.Sequence)) return { sequence: true };
     if (isObject(item) && isObject(item.SpecialToken) && typeof item.SpecialToken.id === 'string') {
@@ -117,11 +132,15 @@ function parseTemplate(node: Json, path: string, vocab: Map<string, number>): Te
       }
       const id = vocab.get(name);
       if (id === undefined) {
-        throw new InvalidTokenizerConfigError(`${path}.single[${i}] names unknown special token ${name}`);
+        throw new InvalidTokenizerConfigError(
+          `${path}.single[${i}] names unknown special token ${name}`,
+        );
       }
       return { ids: [id], tokens: [name] };
     }
-    throw new InvalidTokenizerConfigError(`${path}.single[${i}] is neither a Sequence nor a SpecialToken`);
+    throw new InvalidTokenizerConfigError(
+      `${path}.single[${i}] is neither a Sequence nor a SpecialToken`,
+    );
   });
   const adds = pieces.some((p) => !('sequence' in p) && p.ids.length > 0);
   return adds ? pieces : null;
@@ -136,18 +155,22 @@ function parseModel(model: unknown) {
   if (!isObject(model)) throw new InvalidTokenizerConfigError('model is missing');
   const type = typeOf(model, 'model');
   if (type !== 'BPE') throw unsupported('model.type', type);
-  if (typeof model.dropout === 'number' && model.dropout > 0) throw unsupported('model.dropout', model.dropout);
+  if (typeof model.dropout === 'number' && model.dropout > 0)
+    throw unsupported('model.dropout', model.dropout);
   for (const key of ['continuing_subword_prefix', 'end_of_word_suffix'] as const) {
     if (model[key]) throw unsupported(`model.${key}`, model[key]);
   }
   if (model.byte_fallback === true) throw unsupported('model.byte_fallback', true);
-  if (!isObject(model.vocab)) throw new InvalidTokenizerConfigError('model.vocab must be an object');
+  if (!isObject(model.vocab))
+    throw new InvalidTokenizerConfigError('model.vocab must be an object');
   const vocab = new Map<string, number>();
   const entries = model.vocab;
   for (const token in entries) {
     const id = entries[token];
     if (typeof id !== 'number' || !(id >= 0) || id % 1 !== 0) {
-      throw new InvalidTokenizerConfigError(`model.vocab[${JSON.stringify(token)}] is not a token id`);
+      throw new InvalidTokenizerConfigError(
+        `model.vocab[${JSON.stringify(token)}] is not a token id`,
+      );
     }
     vocab.set(token, id);
   }
@@ -159,7 +182,12 @@ function parseAddedTokens(raw: unknown): AddedToken[] {
   if (!Array.isArray(raw)) throw new InvalidTokenizerConfigError('added_tokens must be an array');
   return raw.map((entry, i) => {
     const path = `added_tokens[${i}]`;
-    if (!isObject(entry) || typeof entry.content !== 'string' || entry.content === '' || !Number.isInteger(entry.id)) {
+    if (
+      !isObject(entry) ||
+      typeof entry.content !== 'string' ||
+      entry.content === '' ||
+      !Number.isInteger(entry.id)
+    ) {
       throw new InvalidTokenizerConfigError(`${path} needs a non-empty content and an integer id`);
     }
     for (const flag of ['lstrip', 'rstrip', 'single_word'] as const) {
@@ -177,7 +205,8 @@ function parseAddedTokens(raw: unknown): AddedToken[] {
 
 /** Validates a parsed `tokenizer.json` and extracts what the tokenizer needs. */
 export function parseTokenizerJson(json: unknown): TokenizerSpec {
-  if (!isObject(json)) throw new InvalidTokenizerConfigError('tokenizer.json must be a JSON object');
+  if (!isObject(json))
+    throw new InvalidTokenizerConfigError('tokenizer.json must be a JSON object');
   for (const key of ['truncation', 'padding'] as const) {
     if (json[key] !== null && json[key] !== undefined) throw unsupported(key, json[key]);
   }

@@ -23,7 +23,10 @@ function clusterStarts(input: string): number[] {
   const starts: number[] = [];
   for (let i = 0; i < input.length; ) {
     const cp = input.codePointAt(i)!;
-    const joins = MARK.test(String.fromCodePoint(cp)) || (cp >= 0x1160 && cp <= 0x11ff) || (cp >= 0xd7b0 && cp <= 0xd7ff);
+    const joins =
+      MARK.test(String.fromCodePoint(cp)) ||
+      (cp >= 0x1160 && cp <= 0x11ff) ||
+      (cp >= 0xd7b0 && cp <= 0xd7ff);
     if (!joins || i === 0) starts.push(i);
     i += cp > 0xffff ? 2 : 1;
   }

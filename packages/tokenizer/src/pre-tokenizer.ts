@@ -72,5 +72,3 @@ function skipRun(text: string, i: number, end: number, cls: number, table: Uint8
   }
   return i;
 }
-
-

@@ -1,12 +1,17 @@
 import { AddedTokenMatcher } from './added-tokens.js';
+import { BpeMerges } from './bpe.js';
 import { BYTE_TO_CHAR, byteLevelToBytes } from './byte-level.js';
-import { type NormalizationForm, parseTokenizerJson, type TemplatePiece, type TokenizerSpec } from './config.js';
+import { bmpClasses, WHITESPACE } from './char-class.js';
+import {
+  type NormalizationForm,
+  parseTokenizerJson,
+  type TemplatePiece,
+  type TokenizerSpec,
+} from './config.js';
 import { InvalidTokenIdError, InvalidTokenizerConfigError } from './errors.js';
 import { normalize } from './normalize.js';
 import { type Alignment, clusterAlignment, shiftAlignment } from './offsets.js';
 import { splitGpt2 } from './pre-tokenizer.js';
-import { BpeMerges } from './bpe.js';
-import { bmpClasses, WHITESPACE } from './char-class.js';
 import { StreamDecoder } from './stream-decoder.js';
 
 /** Options of {@link Tokenizer.encode}. */
@@ -106,7 +111,8 @@ export class Tokenizer {
     for (const [token, id] of spec.vocab) this.idToTokenTable[id] = token;
     for (const added of spec.addedTokens) this.idToTokenTable[added.id] = added.content;
     let count = 0;
-    for (let id = 0; id < this.idToTokenTable.length; id++) if (this.idToTokenTable[id] !== undefined) count++;
+    for (let id = 0; id < this.idToTokenTable.length; id++)
+      if (this.idToTokenTable[id] !== undefined) count++;
     this.vocabSize = count;
 
     for (let b = 0; b < 256; b++) {
@@ -142,7 +148,9 @@ export class Tokenizer {
       try {
         parsed = JSON.parse(json);
       } catch (error) {
-        throw new InvalidTokenizerConfigError(`tokenizer.json is not valid JSON: ${(error as Error).message}`);
+        throw new InvalidTokenizerConfigError(
+          `tokenizer.json is not valid JSON: ${(error as Error).message}`,
+        );
       }
     }
     return new Tokenizer(parseTokenizerJson(parsed));
@@ -281,7 +289,13 @@ export class Tokenizer {
     if (pos < text.length) this.encodeNormalized(text, pos, text.length, ids, offsets);
   }
 
-  private encodeNormalized(text: string, start: number, end: number, ids: number[], offsets: number[] | null) {
+  private encodeNormalized(
+    text: string,
+    start: number,
+    end: number,
+    ids: number[],
+    offsets: number[] | null,
+  ) {
     const input = start === 0 && end === text.length ? text : text.slice(start, end);
     const normalized = this.normalizer ? normalize(input, this.normalizer) : input;
     let align: Alignment | null = null;
@@ -298,13 +312,26 @@ export class Tokenizer {
       const s = matches[m]!;
       const e = matches[m + 1]!;
       if (s > pos) this.encodeWords(normalized, pos, s, ids, offsets, align);
-      this.emitAdded(matches[m + 2]!, align ? align.start(s) : 0, align ? align.end(e) : 0, ids, offsets);
+      this.emitAdded(
+        matches[m + 2]!,
+        align ? align.start(s) : 0,
+        align ? align.end(e) : 0,
+        ids,
+        offsets,
+      );
       pos = e;
     }
-    if (pos < normalized.length) this.encodeWords(normalized, pos, normalized.length, ids, offsets, align);
+    if (pos < normalized.length)
+      this.encodeWords(normalized, pos, normalized.length, ids, offsets, align);
   }
 
-  private emitAdded(id: number, start: number, end: number, ids: number[], offsets: number[] | null) {
+  private emitAdded(
+    id: number,
+    start: number,
+    end: number,
+    ids: number[],
+    offsets: number[] | null,
+  ) {
     ids.push(id);
     if (offsets) this.pushOffsets(offsets, this.idToTokenTable[id]!, start, end, ids.length - 1);
   }
@@ -359,7 +386,8 @@ export class Tokenizer {
         tokens = this.bpeWord(text, s, e);
       }
       for (let t = 0; t < tokens.length; t++) ids.push(tokens[t]!);
-      if (offsets && align) this.wordOffsets(text, s, e, tokens, ids.length - tokens.length, offsets, align);
+      if (offsets && align)
+        this.wordOffsets(text, s, e, tokens, ids.length - tokens.length, offsets, align);
       s = e;
     }
   }
@@ -437,7 +465,11 @@ export class Tokenizer {
     let leading = 0;
     while (leading < token.length && isWhitespaceChar(token.charCodeAt(leading))) leading++;
     let trailing = 0;
-    while (trailing < token.length && isWhitespaceChar(token.charCodeAt(token.length - 1 - trailing))) trailing++;
+    while (
+      trailing < token.length &&
+      isWhitespaceChar(token.charCodeAt(token.length - 1 - trailing))
+    )
+      trailing++;
     // Hugging Face keeps the space it added itself in front of the first token.
     if ((index === 0 || start === 0) && this.addPrefixSpace && leading === 1) leading = 0;
     let s = start;

@@ -32,7 +32,18 @@ describe('a 5 MB corpus of prose, code, 190+ languages and generated edge cases'
     expect([...kinds].sort()).toEqual(['code', 'generated', 'prose', 'translations']);
     const all = docs.map((d) => d.text).join('');
     // Scripts: Latin, Cyrillic, Greek, Arabic, Hebrew, Devanagari, Thai, Han, Hiragana, Hangul.
-    for (const script of ['Latin', 'Cyrillic', 'Greek', 'Arabic', 'Hebrew', 'Devanagari', 'Thai', 'Han', 'Hiragana', 'Hangul']) {
+    for (const script of [
+      'Latin',
+      'Cyrillic',
+      'Greek',
+      'Arabic',
+      'Hebrew',
+      'Devanagari',
+      'Thai',
+      'Han',
+      'Hiragana',
+      'Hangul',
+    ]) {
       expect(new RegExp(`\\p{Script=${script}}`, 'u').test(all), script).toBe(true);
     }
     expect(/\p{Extended_Pictographic}/u.test(all)).toBe(true);
@@ -60,14 +71,19 @@ describe('a 5 MB corpus of prose, code, 190+ languages and generated edge cases'
   it('decodes encode(x) back to NFC(x) for every well-formed document', () => {
     for (const doc of docs) {
       if (!doc.text.isWellFormed()) continue;
-      expect(neox.decode(neox.encode(doc.text)) === doc.text.normalize('NFC'), doc.source).toBe(true);
+      expect(neox.decode(neox.encode(doc.text)) === doc.text.normalize('NFC'), doc.source).toBe(
+        true,
+      );
     }
   });
 
   it('decodes to the same text as Hugging Face tokenizers, lone surrogates and all', async () => {
     for (const [i, doc] of docs.entries()) {
       if (i % 4 !== 0 && doc.kind !== 'generated') continue;
-      expect(neox.decode(expected[i]!) === (await reference.decode(expected[i]!, false)), doc.source).toBe(true);
+      expect(
+        neox.decode(expected[i]!) === (await reference.decode(expected[i]!, false)),
+        doc.source,
+      ).toBe(true);
     }
   });
 
@@ -81,7 +97,10 @@ describe('a 5 MB corpus of prose, code, 190+ languages and generated edge cases'
       expect(chunks.join('') === neox.decode(expected[i]!), doc.source).toBe(true);
       if (doc.text.isWellFormed()) {
         // A well-formed text never yields U+FFFD in a chunk: split characters are held back.
-        expect(chunks.some((c) => c.includes('\ufffd')), doc.source).toBe(false);
+        expect(
+          chunks.some((c) => c.includes('\ufffd')),
+          doc.source,
+        ).toBe(false);
       }
     }
   });
@@ -89,7 +108,8 @@ describe('a 5 MB corpus of prose, code, 190+ languages and generated edge cases'
   it('reports the same offsets as Hugging Face tokenizers for text already in NFC', async () => {
     let checked = 0;
     for (const [i, doc] of docs.entries()) {
-      if (i % 6 !== 0 || doc.text !== doc.text.normalize('NFC') || !doc.text.isWellFormed()) continue;
+      if (i % 6 !== 0 || doc.text !== doc.text.normalize('NFC') || !doc.text.isWellFormed())
+        continue;
       const ours = neox.encodeWithOffsets(doc.text);
       const theirs = await reference.encode(doc.text);
       expect(ours.ids).toEqual(expected[i]);

@@ -30,7 +30,12 @@ function walk(root: string, accept: (path: string) => boolean, out: string[] = [
   return out;
 }
 
-function take(kind: CorpusDocument['kind'], paths: string[], budget: number, perFile: number): CorpusDocument[] {
+function take(
+  kind: CorpusDocument['kind'],
+  paths: string[],
+  budget: number,
+  perFile: number,
+): CorpusDocument[] {
   const docs: CorpusDocument[] = [];
   let used = 0;
   for (const path of paths) {
@@ -48,7 +53,8 @@ function moStrings(path: string): string {
   const buf = readFileSync(path);
   if (buf.length < 28) return '';
   const magic = buf.readUInt32LE(0);
-  const read = magic === 0x950412de ? (o: number) => buf.readUInt32LE(o) : (o: number) => buf.readUInt32BE(o);
+  const read =
+    magic === 0x950412de ? (o: number) => buf.readUInt32LE(o) : (o: number) => buf.readUInt32BE(o);
   if (magic !== 0x950412de && magic !== 0xde120495) return '';
   const count = read(8);
   const table = read(16);
@@ -57,7 +63,12 @@ function moStrings(path: string): string {
     const length = read(table + 8 * i);
     const offset = read(table + 8 * i + 4);
     if (offset + length > buf.length) return '';
-    parts.push(buf.subarray(offset, offset + length).toString('utf8').replaceAll('\0', '\n'));
+    parts.push(
+      buf
+        .subarray(offset, offset + length)
+        .toString('utf8')
+        .replaceAll('\0', '\n'),
+    );
   }
   // Entry 0 is the catalog header, which names its charset.
   if (!/charset=utf-8/i.test(parts[0] ?? '')) return '';
@@ -104,16 +115,69 @@ function prng(seed: number): () => number {
 
 /** Code point ranges to draw from: scripts, digits, marks, emoji, whitespace oddities. */
 const POOLS: Array<[number, number]> = [
-  [0x41, 0x5a], [0x61, 0x7a], [0x30, 0x39], [0x21, 0x2f], [0xc0, 0x24f], [0x370, 0x3ff],
-  [0x400, 0x4ff], [0x530, 0x58f], [0x591, 0x5f4], [0x600, 0x6ff], [0x900, 0x97f], [0x980, 0x9ff],
-  [0xe00, 0xe7f], [0x10a0, 0x10ff], [0x1100, 0x11ff], [0x3040, 0x30ff], [0x4e00, 0x9fff],
-  [0xac00, 0xd7a3], [0x300, 0x36f], [0x1ab0, 0x1aff], [0x20d0, 0x20ff], [0xfe00, 0xfe0f],
-  [0x1f300, 0x1faff], [0x1f1e6, 0x1f1ff], [0x1d400, 0x1d7ff], [0x10000, 0x1007f], [0x1e900, 0x1e95f],
-  [0x10940, 0x1095f], [0x11f00, 0x11f5f], [0x16d40, 0x16d7f], [0xff01, 0xff5e], [0x2000, 0x206f],
-  [0x2150, 0x218f], [0x1f100, 0x1f1ff], [0xe000, 0xe0ff],
+  [0x41, 0x5a],
+  [0x61, 0x7a],
+  [0x30, 0x39],
+  [0x21, 0x2f],
+  [0xc0, 0x24f],
+  [0x370, 0x3ff],
+  [0x400, 0x4ff],
+  [0x530, 0x58f],
+  [0x591, 0x5f4],
+  [0x600, 0x6ff],
+  [0x900, 0x97f],
+  [0x980, 0x9ff],
+  [0xe00, 0xe7f],
+  [0x10a0, 0x10ff],
+  [0x1100, 0x11ff],
+  [0x3040, 0x30ff],
+  [0x4e00, 0x9fff],
+  [0xac00, 0xd7a3],
+  [0x300, 0x36f],
+  [0x1ab0, 0x1aff],
+  [0x20d0, 0x20ff],
+  [0xfe00, 0xfe0f],
+  [0x1f300, 0x1faff],
+  [0x1f1e6, 0x1f1ff],
+  [0x1d400, 0x1d7ff],
+  [0x10000, 0x1007f],
+  [0x1e900, 0x1e95f],
+  [0x10940, 0x1095f],
+  [0x11f00, 0x11f5f],
+  [0x16d40, 0x16d7f],
+  [0xff01, 0xff5e],
+  [0x2000, 0x206f],
+  [0x2150, 0x218f],
+  [0x1f100, 0x1f1ff],
+  [0xe000, 0xe0ff],
 ];
-const SPACES = [' ', ' ', ' ', '  ', '    ', '\t', '\n', '\r\n', '\u00a0', '\u0085', '\u3000', '\u2009', '\ufeff'];
-const EMOJI = ['👩‍👩‍👧', '🏳️‍🌈', '👍🏽', '🇯🇵', '1️⃣', 'é', 'e\u0301', 'ñ', 'n\u0303', 'ᄀ\u1161\u11a8'];
+const SPACES = [
+  ' ',
+  ' ',
+  ' ',
+  '  ',
+  '    ',
+  '\t',
+  '\n',
+  '\r\n',
+  '\u00a0',
+  '\u0085',
+  '\u3000',
+  '\u2009',
+  '\ufeff',
+];
+const EMOJI = [
+  '👩‍👩‍👧',
+  '🏳️‍🌈',
+  '👍🏽',
+  '🇯🇵',
+  '1️⃣',
+  'é',
+  'e\u0301',
+  'ñ',
+  'n\u0303',
+  'ᄀ\u1161\u11a8',
+];
 
 function generated(bytes: number): CorpusDocument[] {
   const random = prng(0x5eed);
@@ -128,13 +192,18 @@ function generated(bytes: number): CorpusDocument[] {
       if (r < 0.2) part = SPACES[Math.floor(random() * SPACES.length)]!;
       else if (r < 0.25) part = EMOJI[Math.floor(random() * EMOJI.length)]!;
       else if (r < 0.26) part = ' '.repeat(1 + Math.floor(random() * 40));
-      else if (r < 0.265) part = random() < 0.5 ? '\ud83d' : '\udc00'; // lone surrogates
-      else if (r < 0.28) part = ["'s", "'t", "'re", "'ve", "'m", "'ll", "'d", "'S", "''", "'"][Math.floor(random() * 10)]!;
+      else if (r < 0.265)
+        part = random() < 0.5 ? '\ud83d' : '\udc00'; // lone surrogates
+      else if (r < 0.28)
+        part = ["'s", "'t", "'re", "'ve", "'m", "'ll", "'d", "'S", "''", "'"][
+          Math.floor(random() * 10)
+        ]!;
       else {
         const [lo, hi] = POOLS[Math.floor(random() * POOLS.length)]!;
         const n = 1 + Math.floor(random() * 8);
         part = '';
-        for (let k = 0; k < n; k++) part += String.fromCodePoint(lo + Math.floor(random() * (hi - lo + 1)));
+        for (let k = 0; k < n; k++)
+          part += String.fromCodePoint(lo + Math.floor(random() * (hi - lo + 1)));
       }
       parts.push(part);
       length += part.length;
@@ -163,7 +232,12 @@ export function corpus(): CorpusDocument[] {
   cached = [
     ...take('prose', prose, 1.4 * MB, 64 * 1024),
     // Every 7th header keeps the sample spread over V8, libuv, OpenSSL, ICU and cppgc.
-    ...take('code', code.filter((_, i) => i % 7 === 0), 1.6 * MB, 48 * 1024),
+    ...take(
+      'code',
+      code.filter((_, i) => i % 7 === 0),
+      1.6 * MB,
+      48 * 1024,
+    ),
     ...translations(1.9 * MB),
     ...generated(0.8 * MB),
   ];

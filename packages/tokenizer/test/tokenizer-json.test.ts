@@ -5,7 +5,7 @@ import {
   Tokenizer,
   UnsupportedTokenizerFeatureError,
 } from '../src/index.js';
-import { neox, referenceIds, tokenizerJson } from './fixtures.js';
+import { neox, referenceIds, type TokenizerJson, tokenizerJson } from './fixtures.js';
 
 const SAMPLES = [
   'Hello, I am',
@@ -25,7 +25,9 @@ describe('Tokenizer.fromJSON', () => {
   });
 
   it('accepts the parsed object as well as the text', () => {
-    expect(Tokenizer.fromJSON(tokenizerJson()).encode(SAMPLES[2]!)).toEqual(neox.encode(SAMPLES[2]!));
+    expect(Tokenizer.fromJSON(tokenizerJson()).encode(SAMPLES[2]!)).toEqual(
+      neox.encode(SAMPLES[2]!),
+    );
   });
 
   it('honours add_prefix_space like Hugging Face tokenizers', async () => {
@@ -41,9 +43,14 @@ describe('Tokenizer.fromJSON', () => {
     const json = tokenizerJson();
     json.post_processor = {
       type: 'TemplateProcessing',
-      single: [{ SpecialToken: { id: '<|endoftext|>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
+      single: [
+        { SpecialToken: { id: '<|endoftext|>', type_id: 0 } },
+        { Sequence: { id: 'A', type_id: 0 } },
+      ],
       pair: [{ Sequence: { id: 'A', type_id: 0 } }, { Sequence: { id: 'B', type_id: 1 } }],
-      special_tokens: { '<|endoftext|>': { id: '<|endoftext|>', ids: [0], tokens: ['<|endoftext|>'] } },
+      special_tokens: {
+        '<|endoftext|>': { id: '<|endoftext|>', ids: [0], tokens: ['<|endoftext|>'] },
+      },
     };
     const ours = Tokenizer.fromJSON(json);
     const theirs = HfTokenizer.fromString(JSON.stringify(json));
@@ -61,18 +68,46 @@ describe('Tokenizer.fromJSON', () => {
     for (const text of SAMPLES) expect(ours.encode(text)).toEqual(await referenceIds(theirs, text));
   });
 
-  const refusals: Array<[string, (json: Record<string, any>) => void, RegExp]> = [
-    ['a Lowercase normalizer', (j) => (j.normalizer = { type: 'Lowercase' }), /normalizer\.type = "Lowercase"/],
-    ['a Metaspace pre-tokenizer', (j) => (j.pre_tokenizer = { type: 'Metaspace' }), /pre_tokenizer\.type = "Metaspace"/],
+  const refusals: Array<[string, (json: TokenizerJson) => void, RegExp]> = [
+    [
+      'a Lowercase normalizer',
+      (j) => (j.normalizer = { type: 'Lowercase' }),
+      /normalizer\.type = "Lowercase"/,
+    ],
+    [
+      'a Metaspace pre-tokenizer',
+      (j) => (j.pre_tokenizer = { type: 'Metaspace' }),
+      /pre_tokenizer\.type = "Metaspace"/,
+    ],
     ['a WordPiece model', (j) => (j.model.type = 'WordPiece'), /model\.type = "WordPiece"/],
     ['BPE dropout', (j) => (j.model.dropout = 0.1), /model\.dropout = 0\.1/],
-    ['a subword prefix', (j) => (j.model.continuing_subword_prefix = '##'), /continuing_subword_prefix/],
+    [
+      'a subword prefix',
+      (j) => (j.model.continuing_subword_prefix = '##'),
+      /continuing_subword_prefix/,
+    ],
     ['byte fallback', (j) => (j.model.byte_fallback = true), /model\.byte_fallback/],
-    ['an added token with lstrip', (j) => (j.added_tokens[0].lstrip = true), /added_tokens\[0\]\.lstrip/],
-    ['an added token with single_word', (j) => (j.added_tokens[2].single_word = true), /added_tokens\[2\]\.single_word/],
+    [
+      'an added token with lstrip',
+      (j) => (j.added_tokens[0].lstrip = true),
+      /added_tokens\[0\]\.lstrip/,
+    ],
+    [
+      'an added token with single_word',
+      (j) => (j.added_tokens[2].single_word = true),
+      /added_tokens\[2\]\.single_word/,
+    ],
     ['truncation', (j) => (j.truncation = { max_length: 8 }), /truncation/],
-    ['a WordPiece decoder', (j) => (j.decoder = { type: 'WordPiece' }), /decoder\.type = "WordPiece"/],
-    ['a Bert post-processor', (j) => (j.post_processor = { type: 'BertProcessing' }), /post_processor\.type/],
+    [
+      'a WordPiece decoder',
+      (j) => (j.decoder = { type: 'WordPiece' }),
+      /decoder\.type = "WordPiece"/,
+    ],
+    [
+      'a Bert post-processor',
+      (j) => (j.post_processor = { type: 'BertProcessing' }),
+      /post_processor\.type/,
+    ],
   ];
   for (const [feature, mutate, message] of refusals) {
     it(`refuses ${feature}, naming it`, () => {

@@ -17,9 +17,14 @@ describe('Unicode as Hugging Face tokenizers sees it', () => {
       const c = String.fromCodePoint(cp);
       const letter = reference.preTokenizeString(`a${c}`).length === 1;
       const number = reference.preTokenizeString(`1${c}`).length === 1;
-      const space = !letter && !number && reference.preTokenizeString(`x${c}${c}${c}y`).length === 4;
+      const space =
+        !letter && !number && reference.preTokenizeString(`x${c}${c}${c}y`).length === 4;
       const ours = charClass(cp);
-      if (letter !== (ours === LETTER) || number !== (ours === NUMBER) || (cp !== 0x20 && space !== (ours === WHITESPACE))) {
+      if (
+        letter !== (ours === LETTER) ||
+        number !== (ours === NUMBER) ||
+        (cp !== 0x20 && space !== (ours === WHITESPACE))
+      ) {
         wrong.push(cp.toString(16));
       }
     }
@@ -29,10 +34,22 @@ describe('Unicode as Hugging Face tokenizers sees it', () => {
   // Each code point next to marks of combining class 1, 220, 230 and 240, after a starter that
   // composes, and doubled: every way reordering and composition can involve it.
   const contexts = (c: string) => [
-    `a${c}`, `${c}\u0301`, `a${c}\u0323`, `a\u0323${c}`, `a${c}\u0334`, `a\u0334${c}`, `a${c}\u0301`,
-    `${c}${c}`, `\u1100${c}`, `${c}\u0345`, `e\u0301${c}`,
+    `a${c}`,
+    `${c}\u0301`,
+    `a${c}\u0323`,
+    `a\u0323${c}`,
+    `a${c}\u0334`,
+    `a\u0334${c}`,
+    `a${c}\u0301`,
+    `${c}${c}`,
+    `\u1100${c}`,
+    `${c}\u0345`,
+    `e\u0301${c}`,
   ];
-  for (const [form, reference] of [['NFC', nfcNormalizer()], ['NFKC', nfkcNormalizer()]] as const) {
+  for (const [form, reference] of [
+    ['NFC', nfcNormalizer()],
+    ['NFKC', nfkcNormalizer()],
+  ] as const) {
     it(`normalizes to ${form} like the reference (Unicode 9.0 data) around every code point`, () => {
       const wrong: string[] = [];
       for (const cp of codePoints(0x80)) {

@@ -46,7 +46,11 @@ describe('the GPT-NeoX-20B vocabulary', () => {
   });
 
   it('encodes a batch like one text at a time', () => {
-    expect(neox.encodeBatch(['Hello, I am', '', 'a    b'])).toEqual([[12092, 13, 309, 717], [], [66, 50274, 67]]);
+    expect(neox.encodeBatch(['Hello, I am', '', 'a    b'])).toEqual([
+      [12092, 13, 309, 717],
+      [],
+      [66, 50274, 67],
+    ]);
   });
 
   it('offsets cover whole input characters when normalization composes them', () => {
