@@ -1,8 +1,10 @@
+import SummaryLineReporter from '@pythiajs/vitest-config/summary-reporter';
 import { defineConfig } from 'vitest/config';
 
 // One vitest run over every package and app; each folder's vitest.config.ts is a project.
 export default defineConfig({
   test: {
     projects: ['packages/*', 'apps/*'],
+    reporters: ['default', new SummaryLineReporter()],
   },
 });

@@ -1,0 +1,14 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vite';
+
+export default defineConfig({
+  // Pinned so that building from another working directory (the e2e test, turbo) sees the same site.
+  root: fileURLToPath(new URL('.', import.meta.url)),
+  // Relative asset URLs: the built site works from any folder of any static host.
+  base: './',
+  build: {
+    outDir: 'dist',
+    emptyOutDir: true,
+    target: 'es2022',
+  },
+});
