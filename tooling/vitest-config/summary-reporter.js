@@ -19,7 +19,8 @@ export default class SummaryLineReporter {
         else counts.skipped++;
       }
       // A file that fails to load has no tests but must not read as a pass.
-      if (module.state() === 'failed' && [...module.children.allTests()].length === 0) counts.failed++;
+      if (module.state() === 'failed' && [...module.children.allTests()].length === 0)
+        counts.failed++;
     }
     const skipped = counts.skipped > 0 ? `, ${counts.skipped} skipped` : '';
     this.line = `${counts.passed} passed, ${counts.failed} failed${skipped}`;

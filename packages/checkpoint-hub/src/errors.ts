@@ -17,3 +17,136 @@ export class InvalidModelRefError extends CheckpointHubError {
     );
   }
 }
+
+/**
+ * A checkpoint file is truncated or malformed (safetensors header, ZIP archive, pickle stream).
+ * `file` names it so the user can delete and re-download it.
+ */
+export class CorruptCheckpointError extends CheckpointHubError {
+  override name = 'CorruptCheckpointError';
+  constructor(
+    readonly file: string,
+    problem: string,
+  ) {
+    super(`${file} is corrupt or truncated: ${problem}. Delete it and download it again.`);
+  }
+}
+
+/** A pickle names a global that a state dict never needs; nothing was executed. */
+export class ForbiddenPickleGlobalError extends CheckpointHubError {
+  override name = 'ForbiddenPickleGlobalError';
+  constructor(
+    readonly file: string,
+    readonly global: string,
+  ) {
+    super(
+      `${file} asks for the Python global ${global}, which a PyTorch state dict never needs; ` +
+        'refusing to read it (nothing was executed). Load a checkpoint saved with torch.save(state_dict).',
+    );
+  }
+}
+
+/** A tensor has an element type this package cannot hand to the model. */
+export class UnsupportedDtypeError extends CheckpointHubError {
+  override name = 'UnsupportedDtypeError';
+  constructor(
+    readonly tensor: string,
+    readonly dtype: string,
+  ) {
+    super(`tensor ${tensor} has dtype ${dtype}; model weights must be F32, F16 or BF16`);
+  }
+}
+
+/** The Hub has no such repository (or it is private and no token was sent). */
+export class RepoNotFoundError extends CheckpointHubError {
+  override name = 'RepoNotFoundError';
+  constructor(readonly repo: string) {
+    super(
+      `the Hub has no repository ${repo}; check its name (e.g. EleutherAI/pythia-70m-deduped), or set HF_TOKEN if it is private`,
+    );
+  }
+}
+
+/** The repository has no such branch, tag or commit. */
+export class RevisionNotFoundError extends CheckpointHubError {
+  override name = 'RevisionNotFoundError';
+  constructor(
+    readonly repo: string,
+    readonly revision: string,
+  ) {
+    super(
+      `${repo} has no revision ${revision}; Pythia checkpoints are step0, step1, step2, step4 … step512, ` +
+        "step1000 … step143000 and main (list a repo's branches with `pythia refs`)",
+    );
+  }
+}
+
+/** The revision exists but has no such file. */
+export class EntryNotFoundError extends CheckpointHubError {
+  override name = 'EntryNotFoundError';
+  constructor(
+    readonly repo: string,
+    readonly revision: string,
+    readonly path: string,
+  ) {
+    super(`${repo}@${revision} has no file ${path}`);
+  }
+}
+
+/** The Hub refused access: a gated or private repository. */
+export class HubAccessError extends CheckpointHubError {
+  override name = 'HubAccessError';
+  constructor(
+    readonly repo: string,
+    readonly status: number,
+  ) {
+    super(
+      `the Hub refused access to ${repo} (HTTP ${status}): it is gated or private. Accept its terms on ` +
+        'the Hub and set HF_TOKEN to a token of an account that may read it',
+    );
+  }
+}
+
+/** The Hub could not be reached, or kept failing, after every retry. */
+export class HubNetworkError extends CheckpointHubError {
+  override name = 'HubNetworkError';
+  constructor(
+    readonly url: string,
+    attempts: number,
+    reason: string,
+  ) {
+    super(
+      `could not fetch ${url} after ${attempts} attempt${attempts === 1 ? '' : 's'} (${reason}); check the ` +
+        'connection or HF_ENDPOINT, or set HF_HUB_OFFLINE=1 to use only what is cached',
+    );
+  }
+}
+
+/** A downloaded file does not have the checksum the Hub lists for it; it was discarded. */
+export class IntegrityError extends CheckpointHubError {
+  override name = 'IntegrityError';
+  constructor(
+    readonly path: string,
+    readonly expected: string,
+    readonly actual: string,
+  ) {
+    super(
+      `${path} arrived damaged (sha256 ${actual}, expected ${expected}); it was discarded, download it again`,
+    );
+  }
+}
+
+/** Offline mode (HF_HUB_OFFLINE=1) and the file is not in the cache. */
+export class NotCachedError extends CheckpointHubError {
+  override name = 'NotCachedError';
+  constructor(
+    readonly repo: string,
+    readonly revision: string,
+    readonly path?: string,
+  ) {
+    super(
+      `${path ? `${path} of ` : ''}${repo}@${revision} is not in the cache and offline mode (HF_HUB_OFFLINE=1) ` +
+        'forbids downloading it; download it first (pythia download) or unset HF_HUB_OFFLINE',
+    );
+  }
+}

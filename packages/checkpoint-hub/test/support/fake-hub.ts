@@ -1,0 +1,287 @@
+import { createHash } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** A commit: path → content. */
+export type FakeCommit = Record<string, Uint8Array | string>;
+
+/** A repository: branches pointing at commits, and the commits' files. */
+export interface FakeRepo {
+  branches: Record<string, string>;
+  commits: Record<string, FakeCommit>;
+  /** Answer 401 (gated) unless the right token is sent. */
+  token?: string;
+}
+
+export interface RecordedRequest {
+  origin: 'hub' | 'cdn';
+  method: string;
+  url: string;
+  authorization: string | undefined;
+  range: string | undefined;
+}
+
+/** Faults to inject, consumed one by one as requests match. */
+export interface Fault {
+  /** Substring of the request URL. */
+  match: string;
+  /** Answer with this status (and `Retry-After` when given) instead of the content. */
+  status?: number;
+  retryAfter?: string;
+  /** Send this many bytes of the body, then cut the connection. */
+  cutAfter?: number;
+  times: number;
+}
+
+const LFS = (path: string) => /\.(bin|safetensors)$/.test(path);
+const bytesOf = (content: Uint8Array | string) =>
+  typeof content === 'string' ? new TextEncoder().encode(content) : content;
+
+/** Git's blob id: sha1 of "blob {size}\0" + content. */
+export function gitBlobId(content: Uint8Array): string {
+  return createHash('sha1').update(`blob ${content.length}\0`).update(content).digest('hex');
+}
+
+export const sha256Hex = (content: Uint8Array) =>
+  createHash('sha256').update(content).digest('hex');
+
+/**
+ * A local stand-in for the Hugging Face Hub: the API endpoints pythiajs uses, `resolve` with
+ * 302s for LFS files to a second origin (the "CDN", which must never see the token), Range
+ * requests, paginated tree listings, and injectable faults.
+ */
+export class FakeHub {
+  readonly requests: RecordedRequest[] = [];
+  readonly faults: Fault[] = [];
+  /** Entries per tree page, to exercise pagination. */
+  pageSize = 3;
+  private hub!: Server;
+  private cdn!: Server;
+  hubOrigin = '';
+  cdnOrigin = '';
+
+  constructor(readonly repos: Record<string, FakeRepo>) {}
+
+  async start(): Promise<this> {
+    this.hub = createServer((req, res) => this.handle('hub', req, res));
+    this.cdn = createServer((req, res) => this.handle('cdn', req, res));
+    this.hubOrigin = await listen(this.hub);
+    this.cdnOrigin = await listen(this.cdn);
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    this.hub.closeAllConnections();
+    this.cdn.closeAllConnections();
+    await Promise.all([
+      new Promise((r) => this.hub.close(r)),
+      new Promise((r) => this.cdn.close(r)),
+    ]);
+  }
+
+  private fault(url: string): Fault | undefined {
+    const fault = this.faults.find((f) => f.times > 0 && url.includes(f.match));
+    if (fault) fault.times--;
+    return fault;
+  }
+
+  private handle(origin: 'hub' | 'cdn', req: IncomingMessage, res: ServerResponse) {
+    const url = req.url ?? '/';
+    this.requests.push({
+      origin,
+      method: req.method ?? 'GET',
+      url,
+      authorization: req.headers.authorization,
+      range: req.headers.range,
+    });
+    const fault = this.fault(url);
+    if (fault?.status) {
+      res.writeHead(fault.status, fault.retryAfter ? { 'Retry-After': fault.retryAfter } : {});
+      res.end();
+      return;
+    }
+    if (origin === 'cdn') return this.cdnFile(url, req, res, fault);
+    const path = new URL(url, 'http://x').pathname;
+    let m = /^\/api\/models\/([^/]+\/[^/]+)\/(revision|tree)\/([^/?]+)$/.exec(path);
+    if (m) return this.api(m[1]!, m[2]!, decodeURIComponent(m[3]!), url, req, res);
+    m = /^\/api\/models\/([^/]+\/[^/]+)\/refs$/.exec(path);
+    if (m) {
+      const repo = this.repo(m[1]!, req, res);
+      if (!repo) return;
+      const branches = Object.entries(repo.branches).map(([name, commit]) => ({
+        name,
+        ref: `refs/heads/${name}`,
+        targetCommit: commit,
+      }));
+      return json(res, { branches, tags: [], converts: [] });
+    }
+    m = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(path);
+    if (m)
+      return this.resolve(
+        m[1]!,
+        decodeURIComponent(m[2]!),
+        decodeURIComponent(m[3]!),
+        req,
+        res,
+        fault,
+      );
+    res.writeHead(404).end();
+  }
+
+  private repo(name: string, req: IncomingMessage, res: ServerResponse): FakeRepo | undefined {
+    const repo = this.repos[name];
+    if (!repo) {
+      res.writeHead(401, { 'X-Error-Code': 'RepoNotFound' }).end();
+      return undefined;
+    }
+    if (repo.token && req.headers.authorization !== `Bearer ${repo.token}`) {
+      res.writeHead(401, { 'X-Error-Code': 'GatedRepo' }).end();
+      return undefined;
+    }
+    return repo;
+  }
+
+  private commit(
+    repo: FakeRepo,
+    revision: string,
+    res: ServerResponse,
+  ): [string, FakeCommit] | undefined {
+    const sha = repo.branches[revision] ?? (repo.commits[revision] ? revision : undefined);
+    if (!sha || !repo.commits[sha]) {
+      res.writeHead(404, { 'X-Error-Code': 'RevisionNotFound' }).end();
+      return undefined;
+    }
+    return [sha, repo.commits[sha]!];
+  }
+
+  private api(
+    name: string,
+    kind: string,
+    revision: string,
+    url: string,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ) {
+    const repo = this.repo(name, req, res);
+    if (!repo) return;
+    const found = this.commit(repo, revision, res);
+    if (!found) return;
+    const [sha, files] = found;
+    if (kind === 'revision') {
+      return json(res, {
+        id: name,
+        sha,
+        siblings: Object.keys(files).map((rfilename) => ({ rfilename })),
+      });
+    }
+    const entries = Object.entries(files).map(([path, content]) => {
+      const bytes = bytesOf(content);
+      return {
+        type: 'file',
+        path,
+        size: bytes.length,
+        oid: gitBlobId(bytes),
+        ...(LFS(path)
+          ? { lfs: { oid: sha256Hex(bytes), size: bytes.length, pointerSize: 134 } }
+          : {}),
+      };
+    });
+    const cursor = Number(new URL(url, 'http://x').searchParams.get('cursor') ?? 0);
+    const page = entries.slice(cursor, cursor + this.pageSize);
+    const headers: Record<string, string> = {};
+    if (cursor + this.pageSize < entries.length) {
+      headers.Link = `<${this.hubOrigin}/api/models/${name}/tree/${encodeURIComponent(revision)}?recursive=true&cursor=${cursor + this.pageSize}>; rel="next"`;
+    }
+    return json(res, page, headers);
+  }
+
+  private resolve(
+    name: string,
+    revision: string,
+    path: string,
+    req: IncomingMessage,
+    res: ServerResponse,
+    fault?: Fault,
+  ) {
+    const repo = this.repo(name, req, res);
+    if (!repo) return;
+    const found = this.commit(repo, revision, res);
+    if (!found) return;
+    const [sha, files] = found;
+    const content = files[path];
+    if (content === undefined) {
+      res.writeHead(404, { 'X-Error-Code': 'EntryNotFound' }).end();
+      return;
+    }
+    const bytes = bytesOf(content);
+    if (LFS(path)) {
+      const digest = sha256Hex(bytes);
+      res.writeHead(302, {
+        Location: `${this.cdnOrigin}/lfs/${digest}?name=${encodeURIComponent(name)}&path=${encodeURIComponent(path)}&commit=${sha}`,
+        'X-Repo-Commit': sha,
+        'X-Linked-Etag': `"${digest}"`,
+        'X-Linked-Size': String(bytes.length),
+      });
+      res.end();
+      return;
+    }
+    send(res, req, bytes, { 'X-Repo-Commit': sha, ETag: `"${gitBlobId(bytes)}"` }, fault);
+  }
+
+  private cdnFile(url: string, req: IncomingMessage, res: ServerResponse, fault?: Fault) {
+    const params = new URL(url, 'http://x').searchParams;
+    const repo = this.repos[params.get('name') ?? ''];
+    const content = repo?.commits[params.get('commit') ?? '']?.[params.get('path') ?? ''];
+    if (content === undefined) {
+      res.writeHead(404).end();
+      return;
+    }
+    send(res, req, bytesOf(content), {}, fault);
+  }
+}
+
+function send(
+  res: ServerResponse,
+  req: IncomingMessage,
+  bytes: Uint8Array,
+  headers: Record<string, string>,
+  fault?: Fault,
+) {
+  let body = bytes;
+  let status = 200;
+  const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
+  if (range) {
+    const start = Number(range[1]);
+    const end = range[2] ? Number(range[2]) : bytes.length - 1;
+    if (start >= bytes.length) {
+      res.writeHead(416, { 'Content-Range': `bytes */${bytes.length}` }).end();
+      return;
+    }
+    body = bytes.subarray(start, end + 1);
+    status = 206;
+    headers['Content-Range'] = `bytes ${start}-${start + body.length - 1}/${bytes.length}`;
+  }
+  res.writeHead(status, {
+    ...headers,
+    'Content-Length': String(body.length),
+    'Accept-Ranges': 'bytes',
+  });
+  if (fault?.cutAfter !== undefined) {
+    res.write(body.subarray(0, fault.cutAfter), () => res.destroy());
+    return;
+  }
+  res.end(body);
+}
+
+function json(res: ServerResponse, body: unknown, headers: Record<string, string> = {}) {
+  res.writeHead(200, { 'Content-Type': 'application/json', ...headers });
+  res.end(JSON.stringify(body));
+}
+
+function listen(server: Server): Promise<string> {
+  return new Promise((resolve) => {
+    server.listen(0, '127.0.0.1', () =>
+      resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`),
+    );
+  });
+}

@@ -1,0 +1,58 @@
+import { enableDirectives, readOnlyArray, type StorageType } from './storage.js';
+
+/**
+ * LayerNorm over the last dimension: y[r,c] = (x[r,c] − μ_r)·(σ²_r + eps)^(−1/2)·w[c] + b[c], with
+ * μ_r the mean and σ²_r the biased variance of row r. x, y f32 [R, C] row-major; w, b [C].
+ * One workgroup of 256 per row; statistics in f32 in two passes (mean, then Σ(x − μ)²), which
+ * avoids the cancellation of E[x²] − μ².
+ */
+export function layerNormWgsl(weight: StorageType, bias: StorageType): string {
+  return /* wgsl */ `// layer_norm: y = (x - mean) / sqrt(var + eps) * w + b per row; x, y f32 [R,C]; w, b [C]
+${enableDirectives(weight, bias)}
+struct Params { rows: u32, cols: u32, eps: f32 }
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+${readOnlyArray('w', 1, weight)}
+${readOnlyArray('b', 2, bias)}
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+@group(0) @binding(4) var<uniform> params: Params;
+var<workgroup> partial: array<f32, 256>;
+
+fn workgroup_sum(lid: u32, value: f32) -> f32 {
+  partial[lid] = value;
+  workgroupBarrier();
+  for (var stride = 128u; stride > 0u; stride >>= 1u) {
+    if (lid < stride) {
+      partial[lid] += partial[lid + stride];
+    }
+    workgroupBarrier();
+  }
+  let total = partial[0];
+  workgroupBarrier();
+  return total;
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let r = wid.y * nwg.x + wid.x;
+  if (r >= params.rows) {
+    return;
+  }
+  let row = r * params.cols;
+  var sum = 0.0;
+  for (var c = lid; c < params.cols; c += 256u) {
+    sum += x[row + c];
+  }
+  let mean = workgroup_sum(lid, sum) / f32(params.cols);
+  var squares = 0.0;
+  for (var c = lid; c < params.cols; c += 256u) {
+    let d = x[row + c] - mean;
+    squares += d * d;
+  }
+  let rstd = inverseSqrt(workgroup_sum(lid, squares) / f32(params.cols) + params.eps);
+  for (var c = lid; c < params.cols; c += 256u) {
+    y[row + c] = (x[row + c] - mean) * rstd * load_w(c) + load_b(c);
+  }
+}
+`;
+}

@@ -1,0 +1,9 @@
+// CPU references of every kernel, in plain TypeScript: the specification the GPU kernels are
+// tested against, exported so that other packages can test their GPU paths the same way.
+export { addReference } from './add.js';
+export { argmaxReference } from './argmax.js';
+export { embeddingReference } from './embedding.js';
+export { erf, erfc } from './erf.js';
+export { geluReference, geluTanhReference } from './gelu.js';
+export { layerNormReference } from './layer-norm.js';
+export { matmulReference } from './matmul.js';
