@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { launchChromium } from '@pythiajs/vitest-config/chromium';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type SiteServer, startSiteServer, unusedPort } from './support/site-server.js';
 
@@ -13,34 +13,15 @@ const tokenizerJson = fileURLToPath(
   new URL('../../../fixtures/gpt-neox-20b/tokenizer.json', import.meta.url),
 );
 const screenshot = join(demoDir, 'test-results', 'demo.png');
-// Debian's chromium, never a downloaded one: the test must run offline.
-const CHROMIUM = '/usr/bin/chromium';
 
 let site: SiteServer;
 let browser: Browser;
 let pages: Page[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `${CHROMIUM} is missing: the demo's browser test needs Debian's chromium. ` +
-        'Run `bash scripts/setup.sh` from the repository root to install it.',
-    );
-  }
   await buildSite();
   site = await startSiteServer(join(demoDir, 'dist'), tokenizerJson);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--enable-unsafe-webgpu',
-      '--no-sandbox',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
+  browser = await launchChromium();
 });
 
 afterEach(async () => {

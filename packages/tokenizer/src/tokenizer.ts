@@ -338,35 +338,27 @@ export class Tokenizer {
 
   /** Pre-tokenizes `text[start, end)` and appends the BPE ids of every piece. */
   private encodeWords(
-    text: string,
-    start: number,
-    end: number,
+    input: string,
+    from: number,
+    to: number,
     ids: number[],
     offsets: number[] | null,
-    align: Alignment | null,
+    inputAlign: Alignment | null,
   ): void {
-    if (this.addPrefixSpace && text.charCodeAt(start) !== 0x20) {
+    let text = input;
+    let start = from;
+    let end = to;
+    let align = inputAlign;
+    if (this.addPrefixSpace && input.charCodeAt(from) !== 0x20) {
       // Hugging Face prepends the space to this piece; it maps to the piece's first character.
-      const prefixed = ` ${text.slice(start, end)}`;
-      const inner = align;
-      const shifted: Alignment | null = inner && {
-        start: (u) => inner.start(Math.max(0, u - 1) + start),
-        end: (u) => (u === 0 ? inner.start(start) : inner.end(u - 1 + start)),
+      text = ` ${input.slice(from, to)}`;
+      start = 0;
+      end = text.length;
+      align = inputAlign && {
+        start: (u) => inputAlign.start(Math.max(0, u - 1) + from),
+        end: (u) => (u === 0 ? inputAlign.start(from) : inputAlign.end(u - 1 + from)),
       };
-      this.encodePreTokens(prefixed, 0, prefixed.length, ids, offsets, shifted);
-      return;
     }
-    this.encodePreTokens(text, start, end, ids, offsets, align);
-  }
-
-  private encodePreTokens(
-    text: string,
-    start: number,
-    end: number,
-    ids: number[],
-    offsets: number[] | null,
-    align: Alignment | null,
-  ): void {
     const ends: number[] = [];
     if (this.useRegex) splitGpt2(text, start, end, ends);
     else ends.push(end);
