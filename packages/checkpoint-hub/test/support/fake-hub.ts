@@ -55,6 +55,8 @@ export class FakeHub {
   readonly faults: Fault[] = [];
   /** Entries per tree page, to exercise pagination. */
   pageSize = 3;
+  /** Paths served with their first byte flipped while listed with their true checksums. */
+  readonly tampered = new Set<string>();
   private hub!: Server;
   private cdn!: Server;
   hubOrigin = '';
@@ -213,9 +215,9 @@ export class FakeHub {
       res.writeHead(404, { 'X-Error-Code': 'EntryNotFound' }).end();
       return;
     }
-    const bytes = bytesOf(content);
+    const bytes = this.served(path, bytesOf(content));
     if (LFS(path)) {
-      const digest = sha256Hex(bytes);
+      const digest = sha256Hex(bytesOf(content));
       res.writeHead(302, {
         Location: `${this.cdnOrigin}/lfs/${digest}?name=${encodeURIComponent(name)}&path=${encodeURIComponent(path)}&commit=${sha}`,
         'X-Repo-Commit': sha,
@@ -225,7 +227,13 @@ export class FakeHub {
       res.end();
       return;
     }
-    send(res, req, bytes, { 'X-Repo-Commit': sha, ETag: `"${gitBlobId(bytes)}"` }, fault);
+    send(
+      res,
+      req,
+      bytes,
+      { 'X-Repo-Commit': sha, ETag: `"${gitBlobId(bytesOf(content))}"` },
+      fault,
+    );
   }
 
   private cdnFile(url: string, req: IncomingMessage, res: ServerResponse, fault?: Fault) {
@@ -236,7 +244,14 @@ export class FakeHub {
       res.writeHead(404).end();
       return;
     }
-    send(res, req, bytesOf(content), {}, fault);
+    send(res, req, this.served(params.get('path') ?? '', bytesOf(content)), {}, fault);
+  }
+
+  private served(path: string, bytes: Uint8Array): Uint8Array {
+    if (!this.tampered.has(path)) return bytes;
+    const copy = bytes.slice();
+    copy[0] = (copy[0] ?? 0) ^ 0xff;
+    return copy;
   }
 }
 
