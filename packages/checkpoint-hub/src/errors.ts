@@ -150,3 +150,34 @@ export class NotCachedError extends CheckpointHubError {
     );
   }
 }
+
+/** A tensor the model needs is not in the checkpoint, or has another shape than config.json implies. */
+export class TensorMismatchError extends CheckpointHubError {
+  override name = 'TensorMismatchError';
+  constructor(
+    readonly tensor: string,
+    readonly expected: readonly number[],
+    readonly actual: readonly number[] | undefined,
+  ) {
+    super(
+      actual === undefined
+        ? `the checkpoint has no tensor ${tensor} (expected shape [${expected.join(', ')}]); is it a GPT-NeoX checkpoint matching its config.json?`
+        : `tensor ${tensor} has shape [${actual.join(', ')}] but config.json implies [${expected.join(', ')}]; the weights and config.json do not belong together`,
+    );
+  }
+}
+
+/**
+ * A PyTorch `.bin` checkpoint is intact but laid out in a way this package cannot read in place:
+ * big-endian, the legacy pre-1.6 (non-ZIP) format, or a tensor that is a non-contiguous view of
+ * its storage. Downloading it again does not help; re-saving it with `torch.save` does.
+ */
+export class UnsupportedTorchCheckpointError extends CheckpointHubError {
+  override name = 'UnsupportedTorchCheckpointError';
+  constructor(
+    readonly file: string,
+    readonly reason: string,
+  ) {
+    super(`${file} cannot be read: ${reason}`);
+  }
+}

@@ -1,7 +1,15 @@
+export type { BlobStorage } from './blob-storage.js';
+export { cacheApiStorage, memoryStorage, opfsStorage } from './blob-storage.js';
+export type { BrowserCachedRevision, BrowserHubCacheOptions } from './browser-cache.js';
+export { BrowserHubCache } from './browser-cache.js';
 export type { ByteSource } from './byte-source.js';
 export { blobSource, bytesSource } from './byte-source.js';
+export type { Checkpoint, CheckpointProgress, OpenCheckpointOptions } from './checkpoint.js';
+export { openCheckpoint } from './checkpoint.js';
 export type { ShardIndex, WeightFiles } from './checkpoint-files.js';
 export { parseShardIndex, pickWeightFiles } from './checkpoint-files.js';
+export type { DuplicateCheckpoints } from './duplicates.js';
+export { findDuplicateCheckpoints } from './duplicates.js';
 export {
   CheckpointHubError,
   CorruptCheckpointError,
@@ -14,7 +22,9 @@ export {
   NotCachedError,
   RepoNotFoundError,
   RevisionNotFoundError,
+  TensorMismatchError,
   UnsupportedDtypeError,
+  UnsupportedTorchCheckpointError,
 } from './errors.js';
 export type {
   DownloadTarget,
@@ -33,9 +43,25 @@ export {
   pythiaCheckpoints,
   pythiaModel,
 } from './pythia.js';
+export type { CheckpointStore } from './remote-store.js';
+export { RemoteStore } from './remote-store.js';
 export type { SafetensorsHeader } from './safetensors.js';
 export { readSafetensorsHeader, readTensorBytes } from './safetensors.js';
 export type { TensorData } from './tensor-data.js';
 export { tensorData } from './tensor-data.js';
 export type { TensorDtype, TensorEntry } from './tensor-entry.js';
 export { DTYPE_BYTES, isUnusedBuffer } from './tensor-entry.js';
+export type { TorchCheckpoint } from './torch-bin.js';
+export { readTorchCheckpoint } from './torch-bin.js';
+export type { PickleValue, TorchStorageType } from './unpickle.js';
+export {
+  PickleDict,
+  PickleGlobal,
+  PickleList,
+  PickleTuple,
+  TorchStorage,
+  TorchTensor,
+  unpickle,
+} from './unpickle.js';
+export type { ZipDirectory, ZipEntry } from './zip.js';
+export { readZipDirectory, zipEntryDataOffset } from './zip.js';

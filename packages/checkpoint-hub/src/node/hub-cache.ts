@@ -19,7 +19,9 @@ import { dirname, join, relative, sep } from 'node:path';
 import type { ByteSource } from '../byte-source.js';
 import { offlineFromEnv } from '../env.js';
 import { EntryNotFoundError, HubNetworkError, IntegrityError, NotCachedError } from '../errors.js';
+import { blobName } from '../hash.js';
 import { type FileProgress, HubClient, type RepoFile } from '../hub-client.js';
+import type { CheckpointStore } from '../remote-store.js';
 import { defaultCacheDir, repoFolderName } from './cache-dir.js';
 import { fileSource } from './file-source.js';
 import { withLock } from './lock.js';
@@ -54,10 +56,14 @@ export interface CachedRepo {
 
 const COMMIT = /^[0-9a-f]{40}$/;
 
-/** What a file's blob is named after, and how to check its content: sha256 (LFS) or git's sha1. */
+/**
+ * A file's blob name and a hash to check its content with: sha256 (LFS) or git's sha1, computed
+ * by Node's native crypto, several times faster than a JavaScript hash on gigabyte weights.
+ */
 function checksum(file: RepoFile): { etag: string; hash: () => Hash } {
-  if (file.lfs) return { etag: file.lfs.sha256, hash: () => createHash('sha256') };
-  return { etag: file.oid, hash: () => createHash('sha1').update(`blob ${file.size}\0`) };
+  const hash = () =>
+    file.lfs ? createHash('sha256') : createHash('sha1').update(`blob ${file.size}\0`);
+  return { etag: blobName(file), hash };
 }
 
 /**
@@ -80,7 +86,7 @@ function checksum(file: RepoFile): { etag: string; hash: () => Hash } {
  * const path = await cache.file('EleutherAI/pythia-70m-deduped', 'step3000', 'config.json');
  * ```
  */
-export class NodeHubCache {
+export class NodeHubCache implements CheckpointStore {
   readonly dir: string;
   readonly offline: boolean;
   readonly client: HubClient;
@@ -114,7 +120,10 @@ export class NodeHubCache {
     revision: string,
     signal?: AbortSignal,
   ): Promise<string> {
-    if (this.offline) return this.resolveOffline(repo, revision);
+    // A commit never changes: with its snapshot on disk there is nothing to ask the Hub.
+    const snapshot =
+      COMMIT.test(revision) && (await exists(join(this.repoDir(repo), 'snapshots', revision)));
+    if (this.offline || snapshot) return this.resolveOffline(repo, revision);
     try {
       const { commit } = await this.client.revision(repo, revision, signal);
       if (commit !== revision) await this.writeRef(repo, revision, commit);

@@ -89,6 +89,21 @@ export class FakeHub {
 
   private handle(origin: 'hub' | 'cdn', req: IncomingMessage, res: ServerResponse) {
     const url = req.url ?? '/';
+    // The real Hub and its CDN allow cross-origin reads, as the browser tests need.
+    res.setHeader('Access-Control-Allow-Origin', '*');
+    res.setHeader(
+      'Access-Control-Expose-Headers',
+      'Content-Range, Content-Length, ETag, Link, X-Error-Code, X-Repo-Commit, X-Linked-Etag, X-Linked-Size',
+    );
+    if (req.method === 'OPTIONS') {
+      res
+        .writeHead(204, {
+          'Access-Control-Allow-Headers': 'Authorization, Range',
+          'Access-Control-Allow-Methods': 'GET, HEAD',
+        })
+        .end();
+      return;
+    }
     this.requests.push({
       origin,
       method: req.method ?? 'GET',

@@ -1,0 +1,71 @@
+import type { ByteSource } from './byte-source.js';
+import { checkRange } from './byte-source.js';
+import { EntryNotFoundError } from './errors.js';
+import type { FileProgress, HubClient, RepoFile } from './hub-client.js';
+
+/**
+ * Where a checkpoint's files come from: a cache that downloads whole files ({@link NodeHubCache}
+ * in Node, the browser cache), or {@link RemoteStore}, which reads just the needed byte ranges.
+ */
+export interface CheckpointStore {
+  /** The commit a branch, tag or commit id points to. */
+  resolve(repo: string, revision: string, signal?: AbortSignal): Promise<string>;
+  /** The files of a revision with sizes and checksums. */
+  files(repo: string, revision: string, signal?: AbortSignal): Promise<RepoFile[]>;
+  /** A file of a revision as random-access bytes. */
+  open(
+    repo: string,
+    revision: string,
+    path: string,
+    options?: { onProgress?: (progress: FileProgress) => void; signal?: AbortSignal },
+  ): Promise<ByteSource & { close?(): Promise<void> }>;
+}
+
+/**
+ * A store that caches nothing and reads each range straight from the Hub (HTTP Range requests):
+ * loading a checkpoint then transfers the headers and the tensors the model uses, and not the
+ * legacy buffers that older `.bin` checkpoints carry.
+ */
+export class RemoteStore implements CheckpointStore {
+  /** Bytes fetched so far, for progress reports and tests. */
+  bytesRead = 0;
+
+  constructor(private readonly client: HubClient) {}
+
+  async resolve(repo: string, revision: string, signal?: AbortSignal): Promise<string> {
+    return (await this.client.revision(repo, revision, signal)).commit;
+  }
+
+  files(repo: string, revision: string, signal?: AbortSignal): Promise<RepoFile[]> {
+    return this.client.listFiles(repo, revision, signal);
+  }
+
+  async open(
+    repo: string,
+    revision: string,
+    path: string,
+    options: { onProgress?: (progress: FileProgress) => void; signal?: AbortSignal } = {},
+  ): Promise<ByteSource> {
+    const file = (await this.files(repo, revision, options.signal)).find((f) => f.path === path);
+    if (!file) throw new EntryNotFoundError(repo, revision, path);
+    let loaded = 0;
+    return {
+      size: file.size,
+      read: async (offset, length) => {
+        checkRange(offset, length, file.size);
+        const bytes = await this.client.readRange(
+          repo,
+          revision,
+          path,
+          offset,
+          length,
+          options.signal,
+        );
+        loaded += length;
+        this.bytesRead += length;
+        options.onProgress?.({ path, loaded, total: file.size });
+        return bytes;
+      },
+    };
+  }
+}

@@ -1,0 +1,172 @@
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { launchChromium } from '@pythiajs/vitest-config/chromium';
+import { build } from 'esbuild';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bytesSource, readSafetensorsHeader } from '../src/index.js';
+import { FakeHub } from './support/fake-hub.js';
+
+const fixture = (f: string) =>
+  new Uint8Array(readFileSync(new URL(`../../../fixtures/tiny-neox-f16/${f}`, import.meta.url)));
+const COMMIT = 'c'.repeat(40);
+const weights = fixture('model.safetensors');
+const hub = new FakeHub({
+  'test/tiny-neox-f16': {
+    branches: { main: COMMIT },
+    commits: { [COMMIT]: { 'config.json': fixture('config.json'), 'model.safetensors': weights } },
+  },
+});
+
+let server: Server;
+let origin: string;
+let browser: Browser;
+
+beforeAll(async () => {
+  await hub.start();
+  hub.pageSize = 100;
+  const bundle = await build({
+    entryPoints: [fileURLToPath(new URL('./browser/page.ts', import.meta.url))],
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    write: false,
+    logLevel: 'silent',
+  });
+  const script = bundle.outputFiles[0]!.text;
+  // The page's own origin (127.0.0.1 is a secure context, so the Cache API and OPFS exist).
+  server = createServer((req, res) => {
+    if (req.url === '/page.js')
+      res.writeHead(200, { 'content-type': 'text/javascript' }).end(script);
+    else
+      res
+        .writeHead(200, { 'content-type': 'text/html' })
+        .end('<script type="module" src="/page.js"></script>');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  browser = await launchChromium();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  server?.close();
+  await hub.stop();
+});
+
+async function page(context: Awaited<ReturnType<Browser['newContext']>>): Promise<Page> {
+  const p = await context.newPage();
+  await p.goto(origin);
+  await p.waitForFunction(() => 'run' in globalThis);
+  return p;
+}
+
+type Result = {
+  storage: string;
+  format: string;
+  commit: string;
+  tensors: number;
+  bytes: number[];
+  totals: number[];
+  last: number;
+  list: Array<{ repo: string; refs: string[]; size: number; complete: boolean }>;
+};
+
+describe('BrowserHubCache in headless Chromium', () => {
+  it('downloads and verifies once, then serves a reload from the Cache API, even offline', async () => {
+    const { tensors } = await readSafetensorsHeader(bytesSource(weights), 'model.safetensors');
+    const entry = tensors.find((t) => t.name === 'gpt_neox.final_layer_norm.weight')!;
+    const expected = Array.from(weights.subarray(entry.offset, entry.offset + entry.byteLength));
+
+    const context = await browser.newContext();
+    const first = (await (
+      await page(context)
+    ).evaluate(
+      (endpoint) =>
+        (globalThis as unknown as { run: (o: object) => Promise<unknown> }).run({
+          endpoint,
+          offline: false,
+          storage: 'default',
+        }),
+      hub.hubOrigin,
+    )) as Result;
+    expect(first).toMatchObject({
+      storage: 'cache-api',
+      format: 'safetensors',
+      commit: COMMIT,
+      tensors: 28,
+      bytes: expected,
+    });
+    expect(first.totals).toEqual([weights.length + fixture('config.json').length]);
+    expect(first.last).toBe(first.totals[0]);
+    expect(first.list).toEqual([
+      {
+        repo: 'test/tiny-neox-f16',
+        commit: COMMIT,
+        refs: ['main'],
+        size: first.totals[0],
+        complete: true,
+      },
+    ]);
+    const weightRequests = () =>
+      hub.requests.filter((r) => r.url.includes('model.safetensors') || r.url.includes('/lfs/'))
+        .length;
+    const downloads = weightRequests();
+    expect(downloads).toBeGreaterThan(0);
+
+    // A reload: the weights come from the cache, not the server.
+    const second = (await (
+      await page(context)
+    ).evaluate(
+      (endpoint) =>
+        (globalThis as unknown as { run: (o: object) => Promise<unknown> }).run({
+          endpoint,
+          offline: false,
+          storage: 'default',
+        }),
+      hub.hubOrigin,
+    )) as Result;
+    expect(second.bytes).toEqual(expected);
+    expect(weightRequests()).toBe(downloads);
+
+    // Offline, against a Hub that does not answer at all.
+    const third = (await (
+      await page(context)
+    ).evaluate(() =>
+      (globalThis as unknown as { run: (o: object) => Promise<unknown> }).run({
+        endpoint: 'http://127.0.0.1:9',
+        offline: true,
+        storage: 'default',
+      }),
+    )) as Result;
+    expect(third.bytes).toEqual(expected);
+
+    const left = await (await page(context)).evaluate(
+      (endpoint) =>
+        (globalThis as unknown as { remove: (e: string) => Promise<unknown[]> }).remove(endpoint),
+      hub.hubOrigin,
+    );
+    expect(left).toEqual([]);
+    await context.close();
+  });
+
+  it('works the same on the Origin Private File System', async () => {
+    const context = await browser.newContext();
+    const result = (await (
+      await page(context)
+    ).evaluate(
+      (endpoint) =>
+        (globalThis as unknown as { run: (o: object) => Promise<unknown> }).run({
+          endpoint,
+          offline: false,
+          storage: 'opfs',
+        }),
+      hub.hubOrigin,
+    )) as Result;
+    expect(result).toMatchObject({ storage: 'opfs', tensors: 28 });
+    expect(result.list[0]?.complete).toBe(true);
+    await context.close();
+  });
+});
