@@ -6,17 +6,32 @@
 export interface ByteSource {
   /** Total length in bytes. */
   readonly size: number;
-  /** Bytes `[offset, offset + length)`. Rejects when the range is outside the source. */
-  read(offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * Bytes `[offset, offset + length)`. With `into`, they are written to its start and a view of
+   * it is returned: a loader can stream every tensor through one staging buffer instead of
+   * allocating (and page-faulting) fresh memory for each. Rejects when the range is outside
+   * the source or `into` is too small.
+   */
+  read(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array>;
+}
+
+/** `bytes` copied into `into` when given (the reads that cannot write in place). */
+export function deliver(bytes: Uint8Array, into?: Uint8Array): Uint8Array {
+  if (!into) return bytes;
+  if (into.length < bytes.length) {
+    throw new RangeError(`a buffer of ${into.length} bytes cannot hold ${bytes.length}`);
+  }
+  into.set(bytes);
+  return into.subarray(0, bytes.length);
 }
 
 /** A source over bytes already in memory (tests, small files). */
 export function bytesSource(bytes: Uint8Array): ByteSource {
   return {
     size: bytes.length,
-    read: async (offset, length) => {
+    read: async (offset, length, into) => {
       checkRange(offset, length, bytes.length);
-      return bytes.subarray(offset, offset + length);
+      return deliver(bytes.subarray(offset, offset + length), into);
     },
   };
 }
@@ -25,9 +40,9 @@ export function bytesSource(bytes: Uint8Array): ByteSource {
 export function blobSource(blob: Blob): ByteSource {
   return {
     size: blob.size,
-    read: async (offset, length) => {
+    read: async (offset, length, into) => {
       checkRange(offset, length, blob.size);
-      return new Uint8Array(await blob.slice(offset, offset + length).arrayBuffer());
+      return deliver(new Uint8Array(await blob.slice(offset, offset + length).arrayBuffer()), into);
     },
   };
 }

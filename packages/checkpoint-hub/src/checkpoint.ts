@@ -30,8 +30,11 @@ export interface Checkpoint {
   tensors: ReadonlyMap<string, TensorEntry & { file: string }>;
   /** Legacy buffers that were left out (never read). */
   skipped: string[];
-  /** The bytes of a tensor. */
-  read(name: string): Promise<Uint8Array>;
+  /**
+   * The bytes of a tensor; with `into`, written to its start (see {@link ByteSource.read}) so one
+   * staging buffer can carry every tensor to the GPU.
+   */
+  read(name: string, into?: Uint8Array): Promise<Uint8Array>;
   /**
    * The entry of a tensor the model needs, checked against the shape `config.json` implies.
    * @throws {TensorMismatchError} missing, or another shape.
@@ -135,10 +138,10 @@ export async function openCheckpoint(
       config,
       tensors,
       skipped,
-      read: async (name) => {
+      read: async (name, into) => {
         const entry = tensors.get(name);
         if (!entry) throw new TensorMismatchError(name, [], undefined);
-        return sources.get(entry.file)!.read(entry.offset, entry.byteLength);
+        return sources.get(entry.file)!.read(entry.offset, entry.byteLength, into);
       },
       expect: (name, shape) => {
         const entry = tensors.get(name);

@@ -181,3 +181,14 @@ export class UnsupportedTorchCheckpointError extends CheckpointHubError {
     super(`${file} cannot be read: ${reason}`);
   }
 }
+
+/** A local checkpoint folder does not exist. */
+export class LocalFolderNotFoundError extends CheckpointHubError {
+  override name = 'LocalFolderNotFoundError';
+  constructor(readonly folder: string) {
+    super(
+      `${folder} is not a folder; give the path of a checkpoint folder (config.json and the weights) ` +
+        'or a Hub repo such as EleutherAI/pythia-70m-deduped',
+    );
+  }
+}

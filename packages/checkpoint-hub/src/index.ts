@@ -19,6 +19,7 @@ export {
   HubNetworkError,
   IntegrityError,
   InvalidModelRefError,
+  LocalFolderNotFoundError,
   NotCachedError,
   RepoNotFoundError,
   RevisionNotFoundError,

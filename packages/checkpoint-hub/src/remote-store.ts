@@ -1,5 +1,5 @@
 import type { ByteSource } from './byte-source.js';
-import { checkRange } from './byte-source.js';
+import { checkRange, deliver } from './byte-source.js';
 import { EntryNotFoundError } from './errors.js';
 import type { FileProgress, HubClient, RepoFile } from './hub-client.js';
 
@@ -51,7 +51,7 @@ export class RemoteStore implements CheckpointStore {
     let loaded = 0;
     return {
       size: file.size,
-      read: async (offset, length) => {
+      read: async (offset, length, into) => {
         checkRange(offset, length, file.size);
         const bytes = await this.client.readRange(
           repo,
@@ -64,7 +64,7 @@ export class RemoteStore implements CheckpointStore {
         loaded += length;
         this.bytesRead += length;
         options.onProgress?.({ path, loaded, total: file.size });
-        return bytes;
+        return deliver(bytes, into);
       },
     };
   }

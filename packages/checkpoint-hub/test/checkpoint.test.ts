@@ -232,3 +232,20 @@ describe('findDuplicateCheckpoints', () => {
     expect(dupes.requests.every((r) => r.url.startsWith('/api/'))).toBe(true);
   });
 });
+
+describe('LocalFolderStore', () => {
+  it('opens a checkpoint folder on disk like a Hub revision', async () => {
+    const { LocalFolderStore } = await import('../src/node/index.js');
+    const folder = new URL('tiny-neox-f32-sharded', fixtureDir).pathname;
+    const checkpoint = await openCheckpoint(folder, 'local', new LocalFolderStore());
+    expect(checkpoint.format).toBe('safetensors');
+    expect(checkpoint.tensors.size).toBe(40);
+    expect(checkpoint.expect('gpt_neox.layers.2.mlp.dense_4h_to_h.weight', [96, 384]).dtype).toBe(
+      'F32',
+    );
+    await checkpoint.close();
+    await expect(
+      openCheckpoint('/nonexistent/folder', 'local', new LocalFolderStore()),
+    ).rejects.toThrow(/is not a folder/);
+  });
+});

@@ -11,9 +11,11 @@ export async function fileSource(path: string): Promise<ByteSource & { close(): 
   const { size } = await handle.stat();
   return {
     size,
-    async read(offset, length) {
+    async read(offset, length, into) {
       checkRange(offset, length, size);
-      const out = new Uint8Array(length);
+      if (into && into.length < length)
+        throw new RangeError(`a buffer of ${into.length} bytes cannot hold ${length}`);
+      const out = into ? into.subarray(0, length) : new Uint8Array(length);
       let done = 0;
       while (done < length) {
         const { bytesRead } = await handle.read(out, done, length - done, offset + done);

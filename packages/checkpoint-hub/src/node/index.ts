@@ -2,3 +2,4 @@ export { defaultCacheDir, repoFolderName } from './cache-dir.js';
 export { fileSource } from './file-source.js';
 export type { CachedRepo, CachedRevision, NodeHubCacheOptions } from './hub-cache.js';
 export { NodeHubCache } from './hub-cache.js';
+export { LocalFolderStore } from './local-folder.js';
