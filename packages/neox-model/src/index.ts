@@ -1,3 +1,35 @@
 export type { Activation, NeoXConfig } from './config.js';
 export { parseNeoXConfig } from './config.js';
-export { InvalidConfigError, NeoXModelError } from './errors.js';
+export {
+  ForwardError,
+  InvalidConfigError,
+  NeoXModelError,
+  OutOfMemoryError,
+  UnsupportedWeightsError,
+} from './errors.js';
+export type { GeneratedToken, GenerateOptions, StopReason, TokenizerLike } from './generate.js';
+export { generate } from './generate.js';
+export type { HookRunner } from './hooks.js';
+export { hookNames } from './hooks.js';
+export type {
+  Activation as ActivationValues,
+  ActivationCache,
+  Hook,
+  LensLayer,
+} from './interpret.js';
+export {
+  attentionPatterns,
+  HookedActivation,
+  logitLens,
+  runWithCache,
+  runWithHooks,
+  tokenLogprobs,
+} from './interpret.js';
+export { KVCache } from './kv-cache.js';
+export type { MemoryEstimate } from './memory.js';
+export { estimateMemory } from './memory.js';
+export type { ForwardOptions, LoadOptions, LoadProgress, ModelSource } from './model.js';
+export { NeoXModel } from './model.js';
+export { randomCheckpoint } from './random-checkpoint.js';
+export type { LayerWeights, NeoXWeights, WeightDtype } from './weights.js';
+export { expectedShapes } from './weights.js';

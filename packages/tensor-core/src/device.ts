@@ -8,6 +8,7 @@ import {
 } from './dtype.js';
 import {
   DeviceLostError,
+  FeatureUnavailableError,
   GpuExecutionError,
   LimitExceededError,
   NoAdapterError,
@@ -16,7 +17,7 @@ import {
 import { BufferUsage, MapMode } from './gpu-constants.js';
 import { type GpuProvider, resolveGpu, runtimeEnvironment } from './gpu-provider.js';
 import { type KernelConstants, PipelineCache } from './pipeline-cache.js';
-import { Tensor } from './tensor.js';
+import { Tensor, type TensorChunk } from './tensor.js';
 
 /** Options of {@link createDevice}. */
 export interface DeviceOptions {
@@ -35,6 +36,11 @@ export interface DeviceOptions {
   gpu?: GPU;
   /** Node only: flags for Dawn's `create()`, e.g. `['backend=vulkan']`. */
   nodeFlags?: readonly string[];
+  /**
+   * Treat `maxStorageBufferBindingSize` as at most this many bytes, so that tests can exercise
+   * the row-split path of large tensors with small ones.
+   */
+  maxBindingBytes?: number;
 }
 
 /** The optional WebGPU features this device enabled. */
@@ -43,6 +49,12 @@ export interface DeviceFeatures {
   readonly shaderF16: boolean;
   readonly subgroups: boolean;
   readonly timestampQuery: boolean;
+  /**
+   * The subgroup size when `subgroups` is enabled and the adapter reports one fixed size
+   * (`subgroupMinSize` = `subgroupMaxSize`), else undefined. Kernels that lay rows out per
+   * subgroup use it; others fall back to workgroup reductions.
+   */
+  readonly subgroupSize?: number;
 }
 
 /** The adapter limits this device requested at their real (not default) values. */
@@ -69,6 +81,28 @@ export interface DeviceLostInfo {
   readonly message: string;
 }
 
+/** Counters of a device's GPU work and memory, for tests and tuning. */
+export interface DeviceStats {
+  /** GPU buffers created so far: tensors, read-back staging, uniform ring, query resolve. */
+  buffersCreated: number;
+  /** Tensor and staging buffers taken from the pool instead of created. */
+  buffersReused: number;
+  /** Bytes held by free buffers in the pool (see {@link Device.trimPool}). */
+  pooledBytes: number;
+  /** Kernel launches recorded. */
+  dispatches: number;
+  /** Command buffers submitted. */
+  submits: number;
+}
+
+/** One kernel's GPU time from {@link Device.stopProfiling}. */
+export interface KernelTiming {
+  /** The dispatch's `label`, by default the name in the first line comment of its WGSL. */
+  readonly label: string;
+  /** Nanoseconds between the start and the end of its compute pass. */
+  readonly nanoseconds: number;
+}
+
 /**
  * One kernel launch: the bindings of `@group(0)` in binding order (tensors or raw buffers),
  * then, if given, `uniforms` as one more uniform-buffer binding.
@@ -81,6 +115,8 @@ export interface KernelDispatch {
   /** Copied when `dispatch` is called, so the caller may reuse the array. */
   readonly uniforms?: ArrayBufferView;
   readonly workgroups: readonly [number, number?, number?];
+  /** Name in profiles; defaults to the first word of the WGSL's first line comment. */
+  readonly label?: string;
 }
 
 const LIMIT_NAMES = [
@@ -92,7 +128,16 @@ const LIMIT_NAMES = [
   'maxComputeWorkgroupsPerDimension',
 ] as const satisfies readonly (keyof DeviceLimits)[];
 
+// Uniforms of all dispatches of one submit share this buffer, one aligned slot each.
+const UNIFORM_RING_BYTES = 256 * 1024;
+// Compute passes timed per submit while profiling (two timestamps each).
+const PROFILE_PASSES = 512;
+
 const noop = (): void => {};
+
+function labelOf(code: string): string {
+  return /^\s*\/\/\s*([\w-]+)/.exec(code)?.[1] ?? 'kernel';
+}
 
 /**
  * A WebGPU device with tensors, a pipeline cache and one command encoder that collects every
@@ -101,6 +146,10 @@ const noop = (): void => {};
  *
  * Work is ordered as it is called: kernels, writes, reads and disposals run on one timeline, so
  * callers need not await a kernel before the next one.
+ *
+ * Memory is recycled: disposed tensors return their buffers to a pool keyed by byte size, read
+ * staging buffers are pooled as well, and uniforms go through one ring buffer, so a repeated
+ * step with the same shapes creates no GPU buffers after its first run ({@link Device.stats}).
  */
 export class Device {
   /** The underlying WebGPU device, for interop with other WebGPU code. */
@@ -114,16 +163,39 @@ export class Device {
   readonly pipelines: PipelineCache;
   /** Resolves (never rejects) when the device is lost or destroyed. */
   readonly lost: Promise<DeviceLostInfo>;
+  /** Live counters; read them, do not write them. */
+  readonly stats: DeviceStats = {
+    buffersCreated: 0,
+    buffersReused: 0,
+    pooledBytes: 0,
+    dispatches: 0,
+    submits: 0,
+  };
 
   // Dawn crashes the process if its instance is collected while a device is alive.
   readonly #keepAlive: unknown;
   #lostInfo: DeviceLostInfo | undefined;
   #timeline: Promise<void> = Promise.resolve();
+  #pendingTasks = 0;
   #encoder: GPUCommandEncoder | undefined;
-  // Buffers the pending encoder uses that die with its submit: uniforms, disposed tensors.
+  // Buffers the pending encoder may use that go back to the pool once it is submitted.
   #releaseAfterSubmit: GPUBuffer[] = [];
   #errorChecks: Promise<GPUError | null>[] = [];
   #deferredError: unknown;
+  // Free buffers by byte size: storage (tensors) and MAP_READ staging.
+  readonly #storagePool = new Map<number, GPUBuffer[]>();
+  readonly #stagingPool = new Map<number, GPUBuffer[]>();
+  // Uniform ring: this submit's uniforms are staged on the CPU and written before the submit.
+  #ring: GPUBuffer | undefined;
+  readonly #ringData = new Uint8Array(UNIFORM_RING_BYTES);
+  #ringUsed = 0;
+  readonly #uniformAlignment: number;
+  // Profiling: a query set, labels of this submit's timed passes, pending read-backs.
+  #profiling = false;
+  #querySet: GPUQuerySet | undefined;
+  #queryResolve: GPUBuffer | undefined;
+  #profileLabels: string[] = [];
+  #profileReads: Promise<KernelTiming[]>[] = [];
 
   /** @internal Use {@link createDevice}. */
   constructor(
@@ -131,6 +203,7 @@ export class Device {
     provider: GpuProvider,
     adapterInfo: AdapterInfo,
     features: DeviceFeatures,
+    maxBindingBytes = Number.POSITIVE_INFINITY,
   ) {
     this.gpuDevice = gpuDevice;
     this.#keepAlive = provider.keepAlive;
@@ -139,7 +212,12 @@ export class Device {
     this.features = features;
     const limits = {} as Record<keyof DeviceLimits, number>;
     for (const name of LIMIT_NAMES) limits[name] = gpuDevice.limits[name];
+    limits.maxStorageBufferBindingSize = Math.min(
+      limits.maxStorageBufferBindingSize,
+      Math.max(4, Math.floor(maxBindingBytes / 4) * 4),
+    );
     this.limits = limits;
+    this.#uniformAlignment = gpuDevice.limits.minUniformBufferOffsetAlignment;
     this.pipelines = new PipelineCache(gpuDevice);
     this.lost = gpuDevice.lost.then((info) => {
       this.#lostInfo ??= {
@@ -176,8 +254,19 @@ export class Device {
    */
   zeros<D extends DType = 'f32'>(shape: readonly number[], dtype: D = 'f32' as D): Tensor<D> {
     this.assertAlive();
-    const size = elementCount(shape);
-    return new Tensor(this, this.#createStorageBuffer(size, dtype, false), shape, dtype);
+    const chunks = this.#allocate(shape, dtype, false, (buffer, reused) => {
+      if (reused) this.#clear(buffer);
+    });
+    return new Tensor(this, chunks, shape, dtype);
+  }
+
+  /**
+   * A tensor with unspecified contents, for outputs a kernel overwrites completely (cheaper than
+   * {@link Device.zeros}: a reused buffer is not cleared).
+   */
+  empty<D extends DType = 'f32'>(shape: readonly number[], dtype: D = 'f32' as D): Tensor<D> {
+    this.assertAlive();
+    return new Tensor(this, this.#allocate(shape, dtype, false, noop), shape, dtype);
   }
 
   /**
@@ -202,11 +291,33 @@ export class Device {
         `data has ${data.length} elements but shape [${shape.join(', ')}] needs ${size}`,
       );
     }
-    const buffer = this.#createStorageBuffer(size, dtype, true);
-    const mapped = buffer.getMappedRange();
-    new Uint8Array(mapped).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-    buffer.unmap();
-    return new Tensor(this, buffer, shape, dtype);
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    const bytesPerElement = BYTES_PER_ELEMENT[dtype];
+    let start = 0;
+    const chunks = this.#allocate(shape, dtype, true, (buffer, reused, elements) => {
+      const part = bytes.subarray(start * bytesPerElement, (start + elements) * bytesPerElement);
+      start += elements;
+      if (!reused) {
+        new Uint8Array(buffer.getMappedRange()).set(part);
+        buffer.unmap();
+      } else {
+        // A pooled buffer's earlier uses are all submitted, so a queue write lands after them
+        // and before every command recorded from now on.
+        let padded = part;
+        if (part.byteLength % 4 !== 0) {
+          padded = new Uint8Array(buffer.size);
+          padded.set(part);
+        }
+        this.gpuDevice.queue.writeBuffer(
+          buffer,
+          0,
+          padded.buffer,
+          padded.byteOffset,
+          padded.byteLength,
+        );
+      }
+    });
+    return new Tensor(this, chunks, shape, dtype);
   }
 
   /**
@@ -243,8 +354,13 @@ export class Device {
           ),
         )
       : undefined;
+    if (uniforms && uniforms.byteLength > UNIFORM_RING_BYTES) {
+      throw new LimitExceededError('uniform ring slot', uniforms.byteLength, UNIFORM_RING_BYTES);
+    }
     const [x, y = 1, z = 1] = kernel.workgroups;
+    const label = kernel.label ?? labelOf(kernel.code);
     const pipeline = this.pipelines.get(kernel.code, kernel.constants);
+    this.stats.dispatches++;
     // Nobody awaits a dispatch; its failure is kept for the next flush or read to throw.
     pipeline.catch(noop);
     this.#enqueue(async () => {
@@ -255,22 +371,35 @@ export class Device {
         resource: { buffer },
       }));
       if (uniforms) {
-        const uniformBuffer = this.gpuDevice.createBuffer({
-          size: Math.ceil(uniforms.byteLength / 16) * 16,
-          usage: BufferUsage.UNIFORM,
-          mappedAtCreation: true,
-        });
-        new Uint8Array(uniformBuffer.getMappedRange()).set(uniforms);
-        uniformBuffer.unmap();
-        this.#releaseAfterSubmit.push(uniformBuffer);
-        entries.push({ binding: entries.length, resource: { buffer: uniformBuffer } });
+        const size = Math.ceil(uniforms.byteLength / 16) * 16;
+        if (this.#ringUsed + size > UNIFORM_RING_BYTES) this.#submit();
+        const offset = this.#ringUsed;
+        this.#ringData.set(uniforms, offset);
+        this.#ringUsed =
+          Math.ceil((offset + size) / this.#uniformAlignment) * this.#uniformAlignment;
+        this.#ring ??= this.#createBuffer(
+          UNIFORM_RING_BYTES,
+          BufferUsage.UNIFORM | BufferUsage.COPY_DST,
+        );
+        entries.push({ binding: entries.length, resource: { buffer: this.#ring, offset, size } });
       }
       const bindGroup = this.gpuDevice.createBindGroup({
         layout: compiled.getBindGroupLayout(0),
         entries,
       });
+      let timestampWrites: GPUComputePassTimestampWrites | undefined;
+      if (this.#profiling) {
+        if (this.#profileLabels.length === PROFILE_PASSES) this.#submit();
+        const index = this.#profileLabels.length;
+        this.#profileLabels.push(label);
+        timestampWrites = {
+          querySet: this.#querySet!,
+          beginningOfPassWriteIndex: 2 * index,
+          endOfPassWriteIndex: 2 * index + 1,
+        };
+      }
       this.#encoder ??= this.gpuDevice.createCommandEncoder();
-      const pass = this.#encoder.beginComputePass();
+      const pass = this.#encoder.beginComputePass(timestampWrites ? { timestampWrites } : {});
       pass.setPipeline(compiled);
       pass.setBindGroup(0, bindGroup);
       pass.dispatchWorkgroups(x, y, z);
@@ -290,6 +419,66 @@ export class Device {
     await this.#throwPendingErrors();
   }
 
+  /**
+   * Starts timing every kernel recorded from now on with `timestamp-query` (each kernel is its
+   * own compute pass, timed from its start to its end). Collect with {@link stopProfiling}.
+   *
+   * @throws {FeatureUnavailableError} the device has no `timestamp-query` (browsers may need
+   *   `--enable-dawn-features=allow_unsafe_apis`, or `createDevice` was told to disable it).
+   *
+   * @example
+   * ```ts
+   * device.startProfiling();
+   * const logits = model.step(ids);
+   * for (const { label, nanoseconds } of await device.stopProfiling()) console.log(label, nanoseconds);
+   * ```
+   */
+  startProfiling(): void {
+    this.assertAlive();
+    if (!this.features.timestampQuery) {
+      throw new FeatureUnavailableError(
+        'profiling needs the timestamp-query feature, which this device lacks; in Chrome start ' +
+          'with --enable-dawn-features=allow_unsafe_apis, and do not pass disableTimestampQuery',
+      );
+    }
+    this.#enqueue(() => {
+      this.#submit(); // kernels recorded before this call are not timed
+      this.#querySet ??= this.gpuDevice.createQuerySet({
+        type: 'timestamp',
+        count: 2 * PROFILE_PASSES,
+      });
+      this.#queryResolve ??= this.#createBuffer(
+        16 * PROFILE_PASSES,
+        BufferUsage.QUERY_RESOLVE | BufferUsage.COPY_SRC,
+      );
+      this.#profiling = true;
+    }).catch(noop);
+  }
+
+  /**
+   * Stops profiling, waits for the GPU, and returns the duration of each kernel recorded since
+   * {@link startProfiling}, in recording order.
+   */
+  async stopProfiling(): Promise<KernelTiming[]> {
+    await this.#enqueue(() => {
+      this.#submit();
+      this.#profiling = false;
+    });
+    await this.#throwPendingErrors();
+    const reads = this.#profileReads;
+    this.#profileReads = [];
+    return (await Promise.all(reads)).flat();
+  }
+
+  /** Destroys the free buffers in the pool (tensors still alive keep theirs). */
+  trimPool(): void {
+    for (const pool of [this.#storagePool, this.#stagingPool]) {
+      for (const buffers of pool.values()) for (const buffer of buffers) buffer.destroy();
+      pool.clear();
+    }
+    this.stats.pooledBytes = 0;
+  }
+
   /** Releases the GPU device; every later use throws {@link DeviceLostError}. */
   destroy(): void {
     this.#lostInfo ??= { reason: 'destroyed', message: 'device.destroy() was called' };
@@ -299,17 +488,17 @@ export class Device {
 
   /** @internal Copies `byteLength` bytes of `buffer` to the CPU after all earlier work. */
   async readBuffer(buffer: GPUBuffer, byteLength: number): Promise<ArrayBuffer> {
-    const paddedLength = Math.ceil(byteLength / 4) * 4;
+    const paddedLength = Math.max(4, Math.ceil(byteLength / 4) * 4);
     const staging = await this.#enqueue(() => {
-      const staging = this.gpuDevice.createBuffer({
-        size: Math.max(paddedLength, 4),
-        usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST,
-      });
+      const staging = this.#take(this.#stagingPool, paddedLength, () =>
+        this.#createBuffer(paddedLength, BufferUsage.MAP_READ | BufferUsage.COPY_DST),
+      );
       this.#encoder ??= this.gpuDevice.createCommandEncoder();
-      if (paddedLength > 0) this.#encoder.copyBufferToBuffer(buffer, 0, staging, 0, paddedLength);
+      if (byteLength > 0) this.#encoder.copyBufferToBuffer(buffer, 0, staging, 0, paddedLength);
       this.#submit();
       return staging;
     });
+    let mapped = false;
     try {
       await this.#throwPendingErrors();
       // Losing the device must end the wait with an error, whatever the driver does with the map.
@@ -319,6 +508,7 @@ export class Device {
           throw new DeviceLostError(info.reason, info.message);
         }),
       ]);
+      mapped = true;
       return staging.getMappedRange().slice(0, byteLength);
     } catch (error) {
       if (this.#lostInfo && !(error instanceof DeviceLostError)) {
@@ -326,7 +516,12 @@ export class Device {
       }
       throw error;
     } finally {
-      staging.destroy();
+      if (mapped && this.alive) {
+        staging.unmap();
+        this.#give(this.#stagingPool, staging);
+      } else {
+        staging.destroy();
+      }
     }
   }
 
@@ -345,22 +540,30 @@ export class Device {
     });
   }
 
-  /** @internal Destroys `buffer` once the work recorded before this call is submitted. */
+  /** @internal Returns `buffer` to the pool once the work recorded before this call is submitted. */
   releaseBuffer(buffer: GPUBuffer): void {
     if (!this.alive) return;
-    this.#enqueue(() => {
+    const release = () => {
       if (this.#encoder) this.#releaseAfterSubmit.push(buffer);
-      else buffer.destroy();
-    }).catch(noop);
+      else this.#give(this.#storagePool, buffer);
+    };
+    // With nothing queued, every earlier use is already encoded: release now, so that the
+    // next allocation (often the next step, right after a read) can take the buffer.
+    if (this.#pendingTasks === 0) release();
+    else this.#enqueue(release).catch(noop);
   }
 
   #enqueue<T>(task: () => T | Promise<T>): Promise<T> {
     this.assertAlive();
+    this.#pendingTasks++;
     const run = this.#timeline.then(() => {
       this.assertAlive();
       return task();
     });
-    this.#timeline = run.then(noop, noop);
+    const done = () => {
+      this.#pendingTasks--;
+    };
+    this.#timeline = run.then(done, done);
     return run;
   }
 
@@ -368,13 +571,43 @@ export class Device {
     const encoder = this.#encoder;
     if (encoder) {
       this.#encoder = undefined;
+      let timing: { staging: GPUBuffer; labels: string[] } | undefined;
+      if (this.#profileLabels.length > 0) {
+        const labels = this.#profileLabels;
+        this.#profileLabels = [];
+        const bytes = 16 * labels.length;
+        const staging = this.#take(this.#stagingPool, bytes, () =>
+          this.#createBuffer(bytes, BufferUsage.MAP_READ | BufferUsage.COPY_DST),
+        );
+        encoder.resolveQuerySet(this.#querySet!, 0, 2 * labels.length, this.#queryResolve!, 0);
+        encoder.copyBufferToBuffer(this.#queryResolve!, 0, staging, 0, bytes);
+        timing = { staging, labels };
+      }
       this.gpuDevice.pushErrorScope('validation');
+      if (this.#ringUsed > 0 && this.#ring) {
+        this.gpuDevice.queue.writeBuffer(this.#ring, 0, this.#ringData, 0, this.#ringUsed);
+      }
+      this.#ringUsed = 0;
       this.gpuDevice.queue.submit([encoder.finish()]);
+      this.stats.submits++;
       this.#errorChecks.push(this.gpuDevice.popErrorScope());
+      if (timing) this.#profileReads.push(this.#readTimings(timing.staging, timing.labels));
     }
-    // Destroying after submit is safe: the GPU keeps a buffer until submitted work is done.
-    for (const buffer of this.#releaseAfterSubmit) buffer.destroy();
+    // Reusing after submit is safe: later work is queued behind the work that used the buffer.
+    for (const buffer of this.#releaseAfterSubmit) this.#give(this.#storagePool, buffer);
     this.#releaseAfterSubmit = [];
+  }
+
+  async #readTimings(staging: GPUBuffer, labels: string[]): Promise<KernelTiming[]> {
+    await staging.mapAsync(MapMode.READ);
+    const stamps = new BigUint64Array(staging.getMappedRange(), 0, 2 * labels.length);
+    const timings = labels.map((label, i) => ({
+      label,
+      nanoseconds: Math.max(0, Number(stamps[2 * i + 1]! - stamps[2 * i]!)),
+    }));
+    staging.unmap();
+    this.#give(this.#stagingPool, staging);
+    return timings;
   }
 
   async #throwPendingErrors(): Promise<void> {
@@ -388,17 +621,95 @@ export class Device {
     if (first) throw new GpuExecutionError(`WebGPU rejected recorded work: ${first.message}`);
   }
 
-  #createStorageBuffer(size: number, dtype: DType, mappedAtCreation: boolean): GPUBuffer {
-    // Copies and mapped ranges work in 4-byte units, so odd-length f16 tensors get 2 bytes more.
-    const byteLength = Math.max(4, Math.ceil((size * BYTES_PER_ELEMENT[dtype]) / 4) * 4);
-    if (byteLength > this.limits.maxBufferSize) {
-      throw new LimitExceededError('maxBufferSize', byteLength, this.limits.maxBufferSize);
-    }
-    return this.gpuDevice.createBuffer({
-      size: byteLength,
-      usage: BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST,
-      mappedAtCreation,
+  /** Enqueues zero-filling of a reused buffer ahead of all later work. */
+  #clear(buffer: GPUBuffer): void {
+    this.#enqueue(() => {
+      this.#encoder ??= this.gpuDevice.createCommandEncoder();
+      this.#encoder.clearBuffer(buffer);
+    }).catch((error: unknown) => {
+      this.#deferredError ??= error;
     });
+  }
+
+  /**
+   * The buffers of a tensor of `shape`: one, or (above the binding limit) one per run of whole
+   * rows of the first dimension. `init` sees each buffer with its element count: `reused` from
+   * the pool, or new (and mapped if `mapNew`).
+   */
+  #allocate(
+    shape: readonly number[],
+    dtype: DType,
+    mapNew: boolean,
+    init: (buffer: GPUBuffer, reused: boolean, elements: number) => void,
+  ): TensorChunk[] {
+    const size = elementCount(shape);
+    const bytesPerElement = BYTES_PER_ELEMENT[dtype];
+    const limit = Math.min(this.limits.maxStorageBufferBindingSize, this.limits.maxBufferSize);
+    const rows = shape[0] ?? 1;
+    let rowsPerChunk = rows;
+    if (size * bytesPerElement > limit) {
+      const rowElements = rows === 0 ? 0 : size / rows;
+      rowsPerChunk = Math.floor(limit / (rowElements * bytesPerElement));
+      // Chunks must start on a 4-byte boundary: an even number of odd-length f16 rows.
+      if (bytesPerElement === 2 && rowElements % 2 === 1) rowsPerChunk &= ~1;
+      if (shape.length < 2 || rowsPerChunk < 1) {
+        throw new LimitExceededError(
+          'maxStorageBufferBindingSize',
+          Math.max(size, rowElements) * bytesPerElement,
+          limit,
+          `a tensor of shape [${shape.join(', ')}] can only be split by rows of its first dimension, and one row must fit`,
+        );
+      }
+    }
+    const rowElements = rows === 0 ? 0 : size / rows;
+    const chunks: TensorChunk[] = [];
+    for (let firstRow = 0; firstRow < rows || chunks.length === 0; firstRow += rowsPerChunk) {
+      const chunkRows = Math.min(rowsPerChunk, rows - firstRow);
+      const elements = shape.length === 0 ? size : chunkRows * rowElements;
+      // Copies and mapped ranges work in 4-byte units, so odd-length f16 tensors get 2 bytes more.
+      const byteLength = Math.max(4, Math.ceil((elements * bytesPerElement) / 4) * 4);
+      let reused = true;
+      const buffer = this.#take(this.#storagePool, byteLength, () => {
+        reused = false;
+        return this.#createBuffer(
+          byteLength,
+          BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST,
+          mapNew,
+        );
+      });
+      init(buffer, reused, elements);
+      chunks.push({ buffer, firstRow, rows: chunkRows, size: elements });
+      if (rows === 0) break;
+    }
+    return chunks;
+  }
+
+  #take(pool: Map<number, GPUBuffer[]>, byteLength: number, create: () => GPUBuffer): GPUBuffer {
+    const buffer = pool.get(byteLength)?.pop();
+    if (buffer) {
+      this.stats.buffersReused++;
+      this.stats.pooledBytes -= byteLength;
+      return buffer;
+    }
+    return create();
+  }
+
+  #give(pool: Map<number, GPUBuffer[]>, buffer: GPUBuffer): void {
+    let list = pool.get(buffer.size);
+    if (!list) {
+      list = [];
+      pool.set(buffer.size, list);
+    }
+    list.push(buffer);
+    this.stats.pooledBytes += buffer.size;
+  }
+
+  #createBuffer(size: number, usage: number, mappedAtCreation = false): GPUBuffer {
+    if (size > this.limits.maxBufferSize) {
+      throw new LimitExceededError('maxBufferSize', size, this.limits.maxBufferSize);
+    }
+    this.stats.buffersCreated++;
+    return this.gpuDevice.createBuffer({ size, usage, mappedAtCreation });
   }
 
   /** @internal Keeps the Dawn instance reachable for as long as the device is. */
@@ -455,9 +766,16 @@ export async function createDevice(options: DeviceOptions = {}): Promise<Device>
     requiredFeatures,
     requiredLimits,
   });
-  return new Device(gpuDevice, provider, adapterInfoOf(adapter), {
-    shaderF16,
-    subgroups,
-    timestampQuery,
-  });
+  const info = (adapter as { info?: { subgroupMinSize?: number; subgroupMaxSize?: number } }).info;
+  const subgroupSize =
+    subgroups && info?.subgroupMinSize && info.subgroupMinSize === info.subgroupMaxSize
+      ? info.subgroupMinSize
+      : undefined;
+  return new Device(
+    gpuDevice,
+    provider,
+    adapterInfoOf(adapter),
+    { shaderF16, subgroups, timestampQuery, subgroupSize },
+    options.maxBindingBytes,
+  );
 }

@@ -64,10 +64,12 @@ export class LimitExceededError extends TensorCoreError {
     readonly limit: string,
     readonly requested: number,
     readonly available: number,
+    detail?: string,
   ) {
     super(
-      `${requested} bytes exceed this device's ${limit} of ${available} bytes; split the tensor ` +
-        '(e.g. by rows) into parts that fit',
+      `${requested} bytes exceed this device's ${limit} of ${available} bytes; ${
+        detail ?? 'split the tensor (e.g. by rows) into parts that fit'
+      }`,
     );
   }
 }
@@ -80,4 +82,9 @@ export class KernelCompileError extends TensorCoreError {
 /** The GPU rejected recorded work (a validation or out-of-memory error). */
 export class GpuExecutionError extends TensorCoreError {
   override name = 'GpuExecutionError';
+}
+
+/** The device lacks an optional WebGPU feature an API needs (e.g. `timestamp-query`). */
+export class FeatureUnavailableError extends TensorCoreError {
+  override name = 'FeatureUnavailableError';
 }

@@ -6,7 +6,9 @@ export {
   type DeviceLimits,
   type DeviceLostInfo,
   type DeviceOptions,
+  type DeviceStats,
   type KernelDispatch,
+  type KernelTiming,
 } from './device.js';
 export {
   BYTES_PER_ELEMENT,
@@ -18,6 +20,7 @@ export {
 } from './dtype.js';
 export {
   DeviceLostError,
+  FeatureUnavailableError,
   GpuExecutionError,
   KernelCompileError,
   LimitExceededError,
@@ -29,11 +32,22 @@ export {
 } from './errors.js';
 export { f16BitsToF32, f16BitsToF32Array, f32ArrayToF16Bits, f32ToF16Bits } from './f16.js';
 export { workgroupGrid } from './grid.js';
+export type { Activation } from './kernels/linear.js';
 export { add } from './ops/add.js';
 export { argmax } from './ops/argmax.js';
+export {
+  type AttentionOptions,
+  type AttentionResult,
+  attention,
+  attentionWithProbs,
+} from './ops/attention.js';
 export { embedding } from './ops/embedding.js';
 export { type GeluOptions, gelu } from './ops/gelu.js';
 export { layerNorm } from './ops/layer-norm.js';
-export { matmul } from './ops/matmul.js';
+export { type MatmulOptions, matmul } from './ops/matmul.js';
+export { rotary } from './ops/rotary.js';
+export { type RotaryOptions, rotaryInverseFrequencies } from './ops/rotary-params.js';
+export { type SplitQkvRotaryOptions, splitQkvRotary } from './ops/split-qkv-rotary.js';
+export { MAX_TOPK, type TopK, topk } from './ops/topk.js';
 export type { KernelConstants, PipelineCache } from './pipeline-cache.js';
-export { Tensor } from './tensor.js';
+export { Tensor, type TensorChunk } from './tensor.js';

@@ -6,11 +6,27 @@ import {
   type TypedArrayFor,
   typedArrayOf,
 } from './dtype.js';
-import { ShapeError, TensorDisposedError } from './errors.js';
+import { LimitExceededError, ShapeError, TensorDisposedError } from './errors.js';
 
 /**
- * A dense row-major array in a GPU buffer. f16 tensors hold 2 bytes per element on every
- * adapter. Create tensors with `device.zeros` or `device.tensor`.
+ * One GPU buffer of a tensor: rows `[firstRow, firstRow + rows)` of its first dimension.
+ * A tensor larger than the device's binding limit is stored as several chunks of whole rows.
+ */
+export interface TensorChunk {
+  readonly buffer: GPUBuffer;
+  readonly firstRow: number;
+  readonly rows: number;
+  /** Elements in this chunk. */
+  readonly size: number;
+}
+
+/**
+ * A dense row-major array in GPU memory. f16 tensors hold 2 bytes per element on every
+ * adapter. Create tensors with `device.zeros`, `device.empty` or `device.tensor`.
+ *
+ * A tensor above the device's `maxStorageBufferBindingSize` (e.g. pythia-1.4b's 206 MB
+ * unembedding) is split by rows into several buffers ({@link Tensor.chunks}); `matmul` weights
+ * and `embedding` tables may be split, other ops need single-buffer tensors.
  *
  * @example
  * ```ts
@@ -26,13 +42,13 @@ export class Tensor<D extends DType = DType> {
   readonly dtype: D;
   /** Number of elements. */
   readonly size: number;
-  #buffer: GPUBuffer;
+  readonly #chunks: readonly TensorChunk[];
   #disposed = false;
 
-  /** @internal Use `device.zeros` or `device.tensor`. */
-  constructor(device: Device, buffer: GPUBuffer, shape: readonly number[], dtype: D) {
+  /** @internal Use `device.zeros`, `device.empty` or `device.tensor`. */
+  constructor(device: Device, chunks: readonly TensorChunk[], shape: readonly number[], dtype: D) {
     this.device = device;
-    this.#buffer = buffer;
+    this.#chunks = chunks;
     this.shape = Object.freeze([...shape]);
     this.dtype = dtype;
     this.size = shape.reduce((a, b) => a * b, 1);
@@ -43,10 +59,28 @@ export class Tensor<D extends DType = DType> {
     return this.size * BYTES_PER_ELEMENT[this.dtype];
   }
 
-  /** The GPU buffer (its size is `byteLength` rounded up to 4 bytes). */
+  /**
+   * The GPU buffer (its size is `byteLength` rounded up to 4 bytes).
+   *
+   * @throws {LimitExceededError} the tensor is split into several buffers; use {@link chunks}.
+   */
   get buffer(): GPUBuffer {
+    const chunks = this.chunks;
+    if (chunks.length !== 1) {
+      throw new LimitExceededError(
+        'maxStorageBufferBindingSize',
+        this.byteLength,
+        this.device.limits.maxStorageBufferBindingSize,
+        `${this.toString()} is split into ${chunks.length} row chunks; only matmul weights and embedding tables may be that large`,
+      );
+    }
+    return chunks[0]!.buffer;
+  }
+
+  /** The buffers holding the tensor, in row order (one unless it exceeds the binding limit). */
+  get chunks(): readonly TensorChunk[] {
     if (this.#disposed) throw new TensorDisposedError(this.toString());
-    return this.#buffer;
+    return this.#chunks;
   }
 
   get disposed(): boolean {
@@ -61,7 +95,7 @@ export class Tensor<D extends DType = DType> {
    * Do not modify `data` before the returned promise resolves.
    */
   write(offset: number, data: TypedArrayFor<D>): Promise<void> {
-    const buffer = this.buffer;
+    const chunks = this.chunks;
     if (dtypeOf(data) !== this.dtype) {
       throw new ShapeError(`cannot write ${dtypeOf(data)} data into a ${this.dtype} tensor`);
     }
@@ -70,7 +104,6 @@ export class Tensor<D extends DType = DType> {
         `writing ${data.length} elements at ${offset} overruns ${this.toString()} (${this.size} elements)`,
       );
     }
-    let bytes: ArrayBufferView = data;
     if (this.dtype === 'f16') {
       const endsTensor = offset + data.length === this.size;
       if (offset % 2 !== 0 || (data.length % 2 !== 0 && !endsTensor)) {
@@ -79,14 +112,28 @@ export class Tensor<D extends DType = DType> {
             `tensor (got offset ${offset}, length ${data.length}); choose even chunk sizes`,
         );
       }
-      if (data.length % 2 !== 0) {
-        // The last word's second half is padding; fill it with zeros.
-        const padded = new Uint16Array(data.length + 1);
-        padded.set(data as Uint16Array);
-        bytes = padded;
-      }
     }
-    return this.device.writeBuffer(buffer, offset * BYTES_PER_ELEMENT[this.dtype], bytes);
+    const bytesPerElement = BYTES_PER_ELEMENT[this.dtype];
+    const writes: Promise<void>[] = [];
+    let chunkStart = 0;
+    for (const chunk of chunks) {
+      const from = Math.max(offset, chunkStart);
+      const to = Math.min(offset + data.length, chunkStart + chunk.size);
+      if (from < to) {
+        let bytes: ArrayBufferView = data.subarray(from - offset, to - offset);
+        if ((bytes.byteLength & 3) !== 0) {
+          // An odd-length f16 tail: the last word's second half is padding; fill it with zeros.
+          const padded = new Uint8Array(bytes.byteLength + 2);
+          padded.set(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+          bytes = padded;
+        }
+        writes.push(
+          this.device.writeBuffer(chunk.buffer, (from - chunkStart) * bytesPerElement, bytes),
+        );
+      }
+      chunkStart += chunk.size;
+    }
+    return Promise.all(writes).then(() => undefined);
   }
 
   /**
@@ -94,18 +141,32 @@ export class Tensor<D extends DType = DType> {
    * f32, Uint16Array bit patterns for f16 (see `f16BitsToF32Array`), Uint32Array, Int32Array.
    */
   async read(): Promise<TypedArrayFor<D>> {
-    const bytes = await this.device.readBuffer(this.buffer, this.byteLength);
-    return typedArrayOf(this.dtype, bytes, this.size);
+    const chunks = this.chunks;
+    const bytesPerElement = BYTES_PER_ELEMENT[this.dtype];
+    if (chunks.length === 1) {
+      const bytes = await this.device.readBuffer(chunks[0]!.buffer, this.byteLength);
+      return typedArrayOf(this.dtype, bytes, this.size);
+    }
+    const parts = await Promise.all(
+      chunks.map((c) => this.device.readBuffer(c.buffer, c.size * bytesPerElement)),
+    );
+    const all = new Uint8Array(this.byteLength);
+    let at = 0;
+    for (const part of parts) {
+      all.set(new Uint8Array(part), at);
+      at += part.byteLength;
+    }
+    return typedArrayOf(this.dtype, all.buffer, this.size);
   }
 
   /**
-   * Frees the GPU buffer once work already recorded on it has been submitted. Idempotent; any
-   * later use throws {@link TensorDisposedError}.
+   * Returns the GPU memory to the device's pool once work already recorded on it has been
+   * submitted. Idempotent; any later use throws {@link TensorDisposedError}.
    */
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
-    this.device.releaseBuffer(this.#buffer);
+    for (const chunk of this.#chunks) this.device.releaseBuffer(chunk.buffer);
   }
 
   toString(): string {

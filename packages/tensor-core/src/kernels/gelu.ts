@@ -1,5 +1,21 @@
 import { erfWgsl } from './erf.js';
 
+/** WGSL `gelu(v: f32) -> f32`, the exact form (needs {@link erfWgsl}); see `geluErfWgsl`. */
+export const geluFnWgsl = /* wgsl */ `fn gelu(v: f32) -> f32 {
+  if (v < 0.0) {
+    return 0.5 * v * erfc_abs_over_sqrt2(v);
+  }
+  return 0.5 * v * (1.0 + erf(v * 0.70710678118654752));
+}
+`;
+
+/** WGSL `gelu_tanh(v: f32) -> f32`; see `geluTanhWgsl`. */
+export const geluTanhFnWgsl = /* wgsl */ `fn gelu_tanh(v: f32) -> f32 {
+  let u = 0.7978845608028654 * (v + 0.044715 * v * v * v);
+  return v / (1.0 + exp(-2.0 * u));
+}
+`;
+
 /**
  * Exact GELU: y = 0.5·x·(1 + erf(x/√2)). For x < 0 it is evaluated as 0.5·x·erfc(|x|/√2), which
  * keeps the relative error < 1e-6 in the negative tail where 1 + erf cancels.
@@ -11,14 +27,7 @@ struct Params { n: u32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 @group(0) @binding(2) var<uniform> params: Params;
-
-fn gelu(v: f32) -> f32 {
-  if (v < 0.0) {
-    return 0.5 * v * erfc_abs_over_sqrt2(v);
-  }
-  return 0.5 * v * (1.0 + erf(v * 0.70710678118654752));
-}
-
+${geluFnWgsl}
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
@@ -39,12 +48,7 @@ struct Params { n: u32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 @group(0) @binding(2) var<uniform> params: Params;
-
-fn gelu_tanh(v: f32) -> f32 {
-  let u = 0.7978845608028654 * (v + 0.044715 * v * v * v);
-  return v / (1.0 + exp(-2.0 * u));
-}
-
+${geluTanhFnWgsl}
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {

@@ -7,7 +7,8 @@ import { storageTypeOf } from './storage-type.js';
 
 /**
  * Gathers rows of an embedding table: ids u32 or i32 [...], table f32 or f16 [V, C]; returns
- * f32 [..., C]. Ids outside [0, V) give rows of zeros rather than reading out of bounds.
+ * f32 [..., C]. Ids outside [0, V) give rows of zeros rather than reading out of bounds. A table
+ * above the binding limit (stored in row chunks) takes one dispatch per chunk.
  *
  * @example
  * ```ts
@@ -24,16 +25,18 @@ export function embedding(ids: Tensor<'u32' | 'i32'>, table: Tensor<'f32' | 'f16
     throw new ShapeError(`embedding: table must be [V, C], got ${table.toString()}`);
   }
   const device = ids.device;
-  const y = device.zeros([...ids.shape, cols], 'f32');
+  const y = device.empty([...ids.shape, cols], 'f32');
   if (y.size === 0) return y;
-  device.dispatch({
-    code: embeddingWgsl(storageTypeOf(table)),
-    bindings: [ids, table, y],
-    uniforms: new Uint32Array([ids.size, cols, vocab]),
-    workgroups: workgroupGrid(
-      Math.ceil(y.size / 256),
-      device.limits.maxComputeWorkgroupsPerDimension,
-    ),
-  });
+  for (const chunk of table.chunks) {
+    device.dispatch({
+      code: embeddingWgsl(storageTypeOf(table)),
+      bindings: [ids, chunk.buffer, y],
+      uniforms: new Uint32Array([ids.size, cols, chunk.rows, chunk.firstRow, vocab]),
+      workgroups: workgroupGrid(
+        Math.ceil(y.size / 256),
+        device.limits.maxComputeWorkgroupsPerDimension,
+      ),
+    });
+  }
   return y;
 }

@@ -2,8 +2,15 @@
 // tested against, exported so that other packages can test their GPU paths the same way.
 export { addReference } from './add.js';
 export { argmaxReference } from './argmax.js';
+export {
+  type AttentionReferenceSizes,
+  attentionReference,
+  splitQkvRotaryReference,
+} from './attention.js';
 export { embeddingReference } from './embedding.js';
 export { erf, erfc } from './erf.js';
 export { geluReference, geluTanhReference } from './gelu.js';
 export { layerNormReference } from './layer-norm.js';
 export { matmulReference } from './matmul.js';
+export { type RotaryReferenceOptions, rotaryReference } from './rotary.js';
+export { topkReference } from './topk.js';

@@ -1,0 +1,37 @@
+import type { NeoXConfig } from './config.js';
+import type { WeightDtype } from './weights.js';
+
+/** GPU memory a model needs, in bytes. */
+export interface MemoryEstimate {
+  weights: number;
+  kvCache: number;
+  /** The largest set of intermediates alive at once during a forward pass of `tokens` tokens. */
+  activations: number;
+  total: number;
+}
+
+/**
+ * Estimates the GPU memory of a model: weights (matrices in `dtype`, vectors in f32), a KV cache
+ * of `contextLength` positions (f32 keys and values per layer), and the activations of a forward
+ * pass over `tokens` tokens (the MLP's hidden and the vocabulary-wide logits dominate).
+ */
+export function estimateMemory(
+  config: NeoXConfig,
+  options: { dtype?: WeightDtype; contextLength?: number; tokens?: number } = {},
+): MemoryEstimate {
+  const { hiddenSize: h, intermediateSize: i, vocabSize: v, numLayers: L } = config;
+  const matrixBytes = options.dtype === 'f32' ? 4 : 2;
+  const matrices = (config.tieWordEmbeddings ? 1 : 2) * v * h + L * (3 * h * h + h * h + 2 * i * h);
+  const vectors = L * (4 * h + 3 * h + h + i + h) + 2 * h;
+  const weights = matrices * matrixBytes + vectors * 4;
+  const context = options.contextLength ?? config.maxPositions;
+  const kvCache = L * 2 * config.numHeads * context * config.headDim * 4;
+  const tokens = options.tokens ?? context;
+  const attentionScores = config.numHeads * tokens * context * 4;
+  const activations = tokens * (6 * h + 2 * i + 3 * h) * 4 + attentionScores + tokens * v * 4;
+  return { weights, kvCache, activations, total: weights + kvCache + activations };
+}
+
+export function formatBytes(bytes: number): string {
+  return bytes >= 1e9 ? `${(bytes / 1e9).toFixed(2)} GB` : `${(bytes / 1e6).toFixed(1)} MB`;
+}

@@ -1,0 +1,198 @@
+import { openCheckpoint, tensorData } from '@pythiajs/checkpoint-hub';
+import { LocalFolderStore } from '@pythiajs/checkpoint-hub/node';
+import { createDevice, type Device, f16BitsToF32Array } from '@pythiajs/tensor-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  attentionPatterns,
+  ForwardError,
+  logitLens,
+  NeoXModel,
+  runWithCache,
+  runWithHooks,
+  tokenLogprobs,
+} from '../src/index.js';
+import { argmax, fixtureFolder, golden, maxAbsDiff } from './golden.js';
+
+let device: Device;
+let model: NeoXModel;
+let sequential: NeoXModel;
+const ids = [5, 99, 1024, 7, 300, 12];
+const other = [17, 42, 8, 1999, 640, 3];
+
+beforeAll(async () => {
+  device = await createDevice();
+  model = await NeoXModel.load(
+    { folder: fixtureFolder('tiny-neox-bin') },
+    { device, dtype: 'f32' },
+  );
+  sequential = await NeoXModel.load(
+    { folder: fixtureFolder('tiny-neox-f32-sharded') },
+    { device, dtype: 'f32' },
+  );
+});
+afterAll(() => {
+  model?.dispose();
+  sequential?.dispose();
+  device?.destroy();
+});
+
+describe('runWithCache', () => {
+  it('reads back the asked-for activations with their TransformerLens shapes', async () => {
+    const { heads, hidden, inter, headDim } = { heads: 4, hidden: 64, inter: 256, headDim: 16 };
+    const names = [
+      'hook_embed',
+      'blocks.0.attn.hook_pattern',
+      'blocks.1.mlp.hook_pre',
+      'blocks.1.attn.hook_rot_q',
+      'blocks.0.attn.hook_z',
+      'ln_final.hook_normalized',
+    ];
+    const { cache } = await runWithCache(model, ids, { names });
+    const T = ids.length;
+    expect([...cache.keys()].sort()).toEqual([...names].sort());
+    expect(cache.get('hook_embed')!.shape).toEqual([T, hidden]);
+    expect(cache.get('blocks.0.attn.hook_pattern')!.shape).toEqual([heads, T, T]);
+    expect(cache.get('blocks.1.mlp.hook_pre')!.shape).toEqual([T, inter]);
+    expect(cache.get('blocks.1.attn.hook_rot_q')!.shape).toEqual([T, heads, headDim]);
+    expect(cache.get('blocks.0.attn.hook_z')!.shape).toEqual([T, hidden]);
+  });
+
+  it('gives causal attention patterns whose rows sum to one, in [heads, dest, src]', async () => {
+    const patterns = await attentionPatterns(model, ids);
+    expect(patterns).toHaveLength(2);
+    const T = ids.length;
+    for (const { data } of patterns) {
+      for (let h = 0; h < 4; h++) {
+        for (let dest = 0; dest < T; dest++) {
+          const row = data.subarray((h * T + dest) * T, (h * T + dest + 1) * T);
+          expect(row.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+          for (let src = dest + 1; src < T; src++) expect(row[src]).toBe(0);
+        }
+      }
+      // The first token can only attend to itself.
+      expect(data[0]).toBeCloseTo(1, 6);
+    }
+  });
+
+  it('computes the same logits when hooks force the unfused paths', async () => {
+    for (const m of [model, sequential]) {
+      const plain = await m.forward(ids);
+      const names = [0, 1].flatMap((l) => [
+        `blocks.${l}.mlp.hook_pre`,
+        `blocks.${l}.mlp.hook_post`,
+        `blocks.${l}.hook_attn_out`,
+        `blocks.${l}.hook_mlp_out`,
+      ]);
+      if (!m.config.parallelResidual) names.push('blocks.0.hook_resid_mid');
+      const { logits } = await runWithCache(m, ids, { names });
+      expect(maxAbsDiff(logits, plain)).toBeLessThanOrEqual(1e-5);
+    }
+  });
+
+  it('rejects a hook point that does not exist, listing the real ones', async () => {
+    await expect(runWithCache(model, ids, { names: ['blocks.0.hook_resid_mid'] })).rejects.toThrow(
+      ForwardError,
+    );
+    await expect(runWithCache(model, ids, { names: ['blocks.9.hook_resid_post'] })).rejects.toThrow(
+      /hook points are hook_embed/,
+    );
+  });
+});
+
+describe('runWithHooks', () => {
+  it('zeroing the last residual leaves the unembedding of the final LayerNorm bias at every position', async () => {
+    const checkpoint = await openCheckpoint(
+      fixtureFolder('tiny-neox-bin'),
+      'local',
+      new LocalFolderStore(),
+    );
+    const read = async (name: string) => {
+      const entry = checkpoint.tensors.get(name)!;
+      const data = tensorData(entry.dtype, await checkpoint.read(name));
+      return entry.dtype === 'F16'
+        ? f16BitsToF32Array(data as Uint16Array)
+        : (data as Float32Array);
+    };
+    const bias = await read('gpt_neox.final_layer_norm.bias');
+    const unembed = await read('embed_out.weight');
+    await checkpoint.close();
+    const vocab = model.config.vocabSize;
+    const expected = new Float32Array(vocab);
+    for (let v = 0; v < vocab; v++) {
+      let sum = 0;
+      for (let h = 0; h < 64; h++) sum += unembed[v * 64 + h]! * bias[h]!;
+      expected[v] = sum;
+    }
+    const logits = await runWithHooks(model, ids, { 'blocks.1.hook_resid_post': (a) => a.zero() });
+    for (let t = 0; t < ids.length; t++) {
+      expect(maxAbsDiff(logits.subarray(t * vocab, (t + 1) * vocab), expected)).toBeLessThanOrEqual(
+        1e-4,
+      );
+    }
+  });
+
+  it("patching one run's residual stream into another reproduces the first run", async () => {
+    const { logits: source, cache } = await runWithCache(model, other, {
+      names: ['blocks.1.hook_resid_pre'],
+    });
+    const patched = await runWithHooks(model, ids, {
+      'blocks.1.hook_resid_pre': (a) => a.set(cache.get('blocks.1.hook_resid_pre')!.data),
+    });
+    expect(maxAbsDiff(patched, source)).toBeLessThanOrEqual(1e-5);
+    expect(maxAbsDiff(await model.forward(ids), source)).toBeGreaterThan(1e-2);
+  });
+
+  it('adds a steering vector to every position, as setting the sum would', async () => {
+    const steer = Float32Array.from({ length: 64 }, (_, i) => Math.sin(i) * 0.5);
+    const { cache } = await runWithCache(model, ids, { names: ['blocks.0.hook_resid_post'] });
+    const base = cache.get('blocks.0.hook_resid_post')!.data;
+    const summed = base.map((v, i) => v + steer[i % 64]!);
+    const added = await runWithHooks(model, ids, {
+      'blocks.0.hook_resid_post': (a) => a.add(steer),
+    });
+    const set = await runWithHooks(model, ids, {
+      'blocks.0.hook_resid_post': (a) => a.set(summed),
+    });
+    expect(maxAbsDiff(added, set)).toBeLessThanOrEqual(1e-5);
+    expect(maxAbsDiff(added, await model.forward(ids))).toBeGreaterThan(1e-3);
+    await expect(
+      runWithHooks(model, ids, { 'blocks.0.hook_resid_post': (a) => a.add([1, 2, 3]) }),
+    ).rejects.toThrow(/give 384 values, or 64/);
+  });
+});
+
+describe('logit lens and per-token logprobs', () => {
+  it("ends with the model's own prediction and reports one row per layer", async () => {
+    const lens = await logitLens(model, ids);
+    expect(lens.map((l) => l.name)).toEqual([
+      'hook_embed',
+      'blocks.0.hook_resid_post',
+      'blocks.1.hook_resid_post',
+    ]);
+    const logits = await model.forward(ids);
+    const vocab = model.config.vocabSize;
+    const last = lens.at(-1)!;
+    for (let t = 0; t < ids.length; t++) {
+      const row = logits.subarray(t * vocab, (t + 1) * vocab);
+      expect(last.topIds[t]).toBe(argmax(row));
+      const max = row[argmax(row)]!;
+      const prob = 1 / row.reduce((s, v) => s + Math.exp(v - max), 0);
+      expect(last.topProbs[t]).toBeCloseTo(prob, 5);
+    }
+  });
+
+  it('gives the reference per-token logprobs', async () => {
+    const f16 = await NeoXModel.load(
+      { folder: fixtureFolder('tiny-neox-f16') },
+      { device, dtype: 'f32' },
+    );
+    for (const c of golden('tiny-neox-f16')) {
+      const ours = await tokenLogprobs(f16, c.ids);
+      expect(ours).toHaveLength(c.ids.length - 1);
+      c.token_logprobs.forEach((lp, t) => {
+        expect(Math.abs(ours[t]! - lp)).toBeLessThanOrEqual(2e-3 * Math.max(1, Math.abs(lp)));
+      });
+    }
+    f16.dispose();
+  });
+});

@@ -1,0 +1,262 @@
+// Kernel benchmark at pythia shapes: `pnpm --filter @pythiajs/tensor-core bench`.
+// GPU times come from timestamp queries when the adapter has them (else wall clock around a
+// flush and a 4-byte read). Each result is the median over its iterations.
+import {
+  attention,
+  createDevice,
+  type Device,
+  f32ArrayToF16Bits,
+  matmul,
+  type Tensor,
+} from '../src/index.js';
+import { gemmTextbookWgsl } from '../src/kernels/gemm.js';
+import { STREAM_READ_WORKGROUPS, streamReadWgsl } from './stream-read.js';
+
+const MODELS = [
+  { name: 'pythia-70m', hidden: 512, heads: 8, mlp: 2048, vocab: 50304 },
+  { name: 'pythia-410m', hidden: 1024, heads: 16, mlp: 4096, vocab: 50304 },
+  { name: 'pythia-1.4b', hidden: 2048, heads: 16, mlp: 8192, vocab: 50304 },
+];
+const PREFILL_ROWS = 128;
+const CONTEXT = 2048;
+const quick = process.argv.includes('--quick');
+
+interface Row {
+  model: string;
+  kernel: string;
+  shape: string;
+  ms: number;
+  gbps?: number;
+  gflops?: number;
+  ratio?: number;
+  ratioOf?: string;
+}
+
+const device = await createDevice();
+const timed = device.features.timestampQuery;
+const rows: Row[] = [];
+
+/** Iterations for work of `bytesOrFlops` units: fewer for big shapes (lavapipe is slow). */
+function iterationsFor(seconds: number): number {
+  return Math.max(2, Math.min(quick ? 3 : 20, Math.round(0.6 / Math.max(seconds, 1e-4))));
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+async function sync(device: Device): Promise<void> {
+  const probe = device.zeros([1]);
+  await probe.read();
+  probe.dispose();
+}
+
+/** Median seconds of one `run()` (which records kernels and returns tensors to dispose). */
+async function measure(run: () => Tensor[]): Promise<number> {
+  for (const t of run()) t.dispose(); // compile + warm up
+  await sync(device);
+  const start = performance.now();
+  for (const t of run()) t.dispose();
+  await sync(device);
+  const iterations = iterationsFor((performance.now() - start) / 1000);
+  const samples: number[] = [];
+  if (timed) {
+    device.startProfiling();
+    let perRun = 0;
+    for (let i = 0; i < iterations; i++) {
+      const before = device.stats.dispatches;
+      for (const t of run()) t.dispose();
+      perRun = device.stats.dispatches - before;
+    }
+    const timings = await device.stopProfiling();
+    for (let i = 0; i < iterations; i++) {
+      const slice = timings.slice(i * perRun, (i + 1) * perRun);
+      samples.push(slice.reduce((s, t) => s + t.nanoseconds, 0) / 1e9);
+    }
+  } else {
+    for (let i = 0; i < iterations; i++) {
+      const t0 = performance.now();
+      for (const t of run()) t.dispose();
+      await sync(device);
+      samples.push((performance.now() - t0) / 1000);
+    }
+  }
+  return median(samples);
+}
+
+function random(n: number, seed: number): Float32Array {
+  let s = seed;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = (s / 2 ** 32 - 0.5) * 0.2;
+  }
+  return out;
+}
+
+// 1. The yardstick: streaming-read bandwidth of this adapter. Software adapters share the CPU
+// with everything else, so it is measured three times over the run and the best is kept: the
+// GEMV and attention ratios below are then conservative.
+const streamBytes = 128 * 1024 * 1024 - 16;
+const sink = device.zeros([STREAM_READ_WORKGROUPS * 256], 'u32');
+async function streamRead(): Promise<number> {
+  const source = device.zeros([streamBytes / 4], 'u32');
+  const seconds = await measure(() => {
+    device.dispatch({
+      code: streamReadWgsl,
+      bindings: [source, sink],
+      uniforms: new Uint32Array([streamBytes / 16]),
+      workgroups: [STREAM_READ_WORKGROUPS],
+    });
+    return [];
+  });
+  source.dispose();
+  return seconds;
+}
+const streamSamples = [await streamRead()];
+let readGbps = streamBytes / streamSamples[0]! / 1e9;
+
+for (const model of MODELS) {
+  if (model === MODELS[2]) streamSamples.push(await streamRead());
+  const { hidden: h, heads, mlp, vocab } = model;
+  // 2. GEMV (decode): the MLP up-projection and the unembedding, f16 and f32 weights.
+  for (const [label, n] of [
+    ['mlp up', mlp],
+    ['unembed', vocab],
+  ] as const) {
+    for (const dtype of ['f16', 'f32'] as const) {
+      if (quick && dtype === 'f32' && n === vocab) continue;
+      const values = random(n * h, n + h);
+      const weight =
+        dtype === 'f16'
+          ? device.tensor(f32ArrayToF16Bits(values), [n, h])
+          : device.tensor(values, [n, h]);
+      const x = device.tensor(random(h, 1), [1, h]);
+      const seconds = await measure(() => [matmul(x, weight)]);
+      const bytes = weight.byteLength + x.byteLength + n * 4;
+      const gbps = bytes / seconds / 1e9;
+      rows.push({
+        model: model.name,
+        kernel: `gemv ${dtype}`,
+        shape: `${label} [${n}, ${h}]${weight.chunks.length > 1 ? ` (${weight.chunks.length} chunks)` : ''}`,
+        ms: seconds * 1e3,
+        gbps,
+        ratio: gbps / readGbps,
+        ratioOf: 'read bandwidth',
+      });
+      weight.dispose();
+      x.dispose();
+    }
+  }
+
+  // 3. GEMM (prefill, M = 128): MLP up-projection, f16 weights; against the textbook kernel.
+  {
+    const m = PREFILL_ROWS;
+    const n = mlp;
+    const weight = device.tensor(f32ArrayToF16Bits(random(n * h, 3)), [n, h]);
+    const x = device.tensor(random(m * h, 4), [m, h]);
+    const flops = 2 * m * n * h;
+    const blocked = await measure(() => [matmul(x, weight)]);
+    const textbookCode = gemmTextbookWgsl({
+      weight: device.features.shaderF16 ? 'f16' : 'f16-packed',
+    });
+    const textbook = await measure(() => {
+      const y = device.empty([m, n]);
+      device.dispatch({
+        code: textbookCode,
+        bindings: [x, weight, y],
+        uniforms: new Uint32Array([m, n, h, n, 0]),
+        workgroups: [Math.ceil(n / 16), Math.ceil(m / 16)],
+      });
+      return [y];
+    });
+    rows.push({
+      model: model.name,
+      kernel: 'gemm textbook 16x16',
+      shape: `[${m}, ${h}]·[${n}, ${h}]ᵀ`,
+      ms: textbook * 1e3,
+      gflops: flops / textbook / 1e9,
+    });
+    rows.push({
+      model: model.name,
+      kernel: 'gemm 64x64, 4x4/thread',
+      shape: `[${m}, ${h}]·[${n}, ${h}]ᵀ`,
+      ms: blocked * 1e3,
+      gflops: flops / blocked / 1e9,
+      ratio: textbook / blocked,
+      ratioOf: 'textbook gemm',
+    });
+    weight.dispose();
+    x.dispose();
+  }
+
+  // 4. Attention decode: one query over a full context of 2048 cached positions.
+  {
+    const headDim = h / heads;
+    const cacheShape = [heads, CONTEXT, headDim];
+    const kCache = device.tensor(random(heads * CONTEXT * headDim, 5), cacheShape);
+    const vCache = device.tensor(random(heads * CONTEXT * headDim, 6), cacheShape);
+    const q = device.tensor(random(heads * headDim, 7), [1, heads, headDim]);
+    const seconds = await measure(() => [
+      attention(q, kCache, vCache, { positionOffset: CONTEXT - 1 }),
+    ]);
+    const bytes = kCache.byteLength + vCache.byteLength;
+    const gbps = bytes / seconds / 1e9;
+    rows.push({
+      model: model.name,
+      kernel: 'attention decode',
+      shape: `${heads}×${headDim}, ${CONTEXT} keys`,
+      ms: seconds * 1e3,
+      gbps,
+      ratio: gbps / readGbps,
+      ratioOf: 'read bandwidth',
+    });
+    for (const t of [kCache, vCache, q]) t.dispose();
+  }
+}
+
+streamSamples.push(await streamRead());
+const streamSeconds = Math.min(...streamSamples);
+const bestGbps = streamBytes / streamSeconds / 1e9;
+// Ratios were computed against the first sample; rescale them to the best one.
+for (const row of rows) if (row.ratioOf === 'read bandwidth') row.ratio = row.gbps! / bestGbps;
+readGbps = bestGbps;
+rows.unshift({
+  model: '-',
+  kernel: 'stream read',
+  shape: `128 MiB (best of ${streamSamples.length})`,
+  ms: streamSeconds * 1e3,
+  gbps: readGbps,
+});
+
+const fmt = (v: number | undefined, digits = 2) => (v === undefined ? '' : v.toFixed(digits));
+console.log(
+  `adapter: ${device.adapterInfo.description || device.adapterInfo.vendor} (${timed ? 'GPU timestamps' : 'wall clock'})`,
+);
+const header = ['model', 'kernel', 'shape', 'ms', 'GB/s', 'GFLOP/s', 'ratio'];
+const table = rows.map((r) => [
+  r.model,
+  r.kernel,
+  r.shape,
+  fmt(r.ms, 3),
+  fmt(r.gbps),
+  fmt(r.gflops),
+  r.ratio === undefined
+    ? ''
+    : `${(r.ratio * (r.ratioOf === 'textbook gemm' ? 1 : 100)).toFixed(r.ratioOf === 'textbook gemm' ? 2 : 0)}${r.ratioOf === 'textbook gemm' ? '× textbook' : '% of read'}`,
+]);
+const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => r[i]!.length)));
+const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
+console.log(line(header));
+console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+for (const r of table) console.log(line(r));
+console.log(
+  JSON.stringify({
+    adapter: device.adapterInfo.description || device.adapterInfo.vendor,
+    timing: timed ? 'timestamp-query' : 'wall-clock',
+    readGBps: Number(readGbps.toFixed(3)),
+    results: rows.map((r) => ({ ...r, ms: Number(r.ms.toFixed(4)) })),
+  }),
+);
+device.destroy();

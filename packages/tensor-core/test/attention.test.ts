@@ -1,0 +1,177 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  attention,
+  attentionWithProbs,
+  type Device,
+  splitQkvRotary,
+  type Tensor,
+} from '../src/index.js';
+import { attentionReference, splitQkvRotaryReference } from '../src/reference/index.js';
+import { testDevice } from './gpu.js';
+import { expectClose, randomFloats } from './numbers.js';
+
+const HEAD_DIMS = [64, 80, 256];
+const HEADS = 2;
+const MAX_POSITIONS = 160;
+
+describe('splitQkvRotary (split GPT-NeoX qkv, RoPE on q and k, append k and v to the cache)', () => {
+  let device: Device;
+  beforeAll(async () => {
+    device = await testDevice();
+  });
+  afterAll(() => device.destroy());
+
+  for (const headDim of HEAD_DIMS) {
+    for (const [tokens, positionOffset] of [
+      [1, 0],
+      [7, 20],
+      [129, 3],
+    ] as const) {
+      it(`matches the CPU reference: headDim ${headDim}, ${tokens} tokens at position ${positionOffset}`, async () => {
+        const rotaryDims = headDim / 4;
+        const sizes = {
+          tokens,
+          heads: HEADS,
+          headDim,
+          maxPositions: MAX_POSITIONS,
+          positionOffset,
+        };
+        const cacheSize = HEADS * MAX_POSITIONS * headDim;
+        const qkv = randomFloats(tokens * HEADS * 3 * headDim, headDim + tokens);
+        // Pre-existing cache contents must survive outside the written rows.
+        const k0 = randomFloats(cacheSize, 1);
+        const v0 = randomFloats(cacheSize, 2);
+        const kCache = device.tensor(k0, [HEADS, MAX_POSITIONS, headDim]);
+        const vCache = device.tensor(v0, [HEADS, MAX_POSITIONS, headDim]);
+        const q = splitQkvRotary(
+          device.tensor(qkv, [tokens, HEADS * 3 * headDim]),
+          kCache,
+          vCache,
+          {
+            heads: HEADS,
+            rotaryDims,
+            positionOffset,
+          },
+        );
+        expect(q.shape).toEqual([tokens, HEADS, headDim]);
+        const expected = splitQkvRotaryReference(qkv, k0, v0, { ...sizes, rotaryDims });
+        expectClose(await q.read(), expected.q, 1e-5, 1e-6);
+        expectClose(await kCache.read(), expected.kCache, 1e-5, 1e-6);
+        expect(await vCache.read()).toEqual(expected.vCache);
+      });
+    }
+  }
+
+  it('refuses to write past the end of the cache', () => {
+    const cache = device.zeros([1, 4, 8]);
+    expect(() =>
+      splitQkvRotary(device.zeros([2, 24]), cache, cache, {
+        heads: 1,
+        rotaryDims: 8,
+        positionOffset: 3,
+      }),
+    ).toThrow(/overrun a cache of 4 positions/);
+  });
+});
+
+describe('attention (causal, over the KV cache)', () => {
+  let device: Device;
+  beforeAll(async () => {
+    device = await testDevice();
+  });
+  afterAll(() => device.destroy());
+
+  it('averages the values of equal keys and ignores future positions', async () => {
+    // One head, D = 1; query at position 1 sees keys 0 and 1 (equal scores), not key 2.
+    const kCache = device.tensor(new Float32Array([0, 0, 100]), [1, 3, 1]);
+    const vCache = device.tensor(new Float32Array([2, 4, 1000]), [1, 3, 1]);
+    const q = device.tensor(new Float32Array([1]), [1, 1, 1]);
+    const { output, probs } = attentionWithProbs(q, kCache, vCache, { positionOffset: 1 });
+    expect(Array.from(await output.read())).toEqual([3]);
+    expect(Array.from(await probs.read())).toEqual([0.5, 0.5]);
+  });
+
+  for (const headDim of HEAD_DIMS) {
+    for (const [tokens, positionOffset] of [
+      [1, 0],
+      [1, 100],
+      [7, 0],
+      [7, 30],
+      [129, 0],
+      [129, 31],
+    ] as const) {
+      it(`matches the CPU reference with probabilities: headDim ${headDim}, ${tokens} queries from position ${positionOffset}`, async () => {
+        const sizes = {
+          tokens,
+          heads: HEADS,
+          headDim,
+          maxPositions: MAX_POSITIONS,
+          positionOffset,
+        };
+        const cacheSize = HEADS * MAX_POSITIONS * headDim;
+        // Scores of a few units, so the softmax is neither flat nor one-hot.
+        const q = randomFloats(tokens * HEADS * headDim, tokens + headDim, -2, 2);
+        const k = randomFloats(cacheSize, 3 * headDim, -2, 2);
+        const v = randomFloats(cacheSize, 5 * headDim);
+        const kCache = device.tensor(k, [HEADS, MAX_POSITIONS, headDim]);
+        const vCache = device.tensor(v, [HEADS, MAX_POSITIONS, headDim]);
+        const qT = device.tensor(q, [tokens, HEADS, headDim]);
+        const { output, probs } = attentionWithProbs(qT, kCache, vCache, { positionOffset });
+        const plain = attention(qT, kCache, vCache, { positionOffset });
+        expect(output.shape).toEqual([tokens, HEADS * headDim]);
+        expect(probs.shape).toEqual([HEADS, tokens, positionOffset + tokens]);
+        const expected = attentionReference(q, k, v, sizes);
+        expectClose(await output.read(), expected.output, 1e-5, 1e-6);
+        expectClose(await probs.read(), expected.probs, 1e-5, 1e-7);
+        expect(await plain.read()).toEqual(await output.read());
+      });
+    }
+  }
+
+  for (const headDim of HEAD_DIMS) {
+    it(`decoding after a prefill equals a full prefill (headDim ${headDim})`, async () => {
+      const tokens = 9;
+      const prefillTokens = 6;
+      const rotaryDims = headDim / 4;
+      const qkv = randomFloats(tokens * HEADS * 3 * headDim, headDim * 7, -2, 2);
+      const width = HEADS * 3 * headDim;
+      const shape = [HEADS, MAX_POSITIONS, headDim];
+      const step = (
+        rows: Float32Array,
+        cache: [k: Tensor<'f32'>, v: Tensor<'f32'>],
+        positionOffset: number,
+      ) => {
+        const q = splitQkvRotary(
+          device.tensor(rows, [rows.length / width, width]),
+          cache[0],
+          cache[1],
+          { heads: HEADS, rotaryDims, positionOffset },
+        );
+        return attention(q, cache[0], cache[1], { positionOffset });
+      };
+      const full = await step(qkv, [device.zeros(shape), device.zeros(shape)], 0).read();
+
+      const cache: [Tensor<'f32'>, Tensor<'f32'>] = [device.zeros(shape), device.zeros(shape)];
+      const rowsOut: Float32Array[] = [
+        await step(qkv.subarray(0, prefillTokens * width), cache, 0).read(),
+      ];
+      for (let t = prefillTokens; t < tokens; t++) {
+        rowsOut.push(await step(qkv.subarray(t * width, (t + 1) * width), cache, t).read());
+      }
+      const incremental = new Float32Array(full.length);
+      let at = 0;
+      for (const rows of rowsOut) {
+        incremental.set(rows, at);
+        at += rows.length;
+      }
+      expectClose(incremental, full, 1e-5);
+    });
+  }
+
+  it('rejects queries that would read past the cache', () => {
+    const cache = device.zeros([1, 4, 8]);
+    expect(() => attention(device.zeros([2, 1, 8]), cache, cache, { positionOffset: 3 })).toThrow(
+      /overrun a cache of 4 positions/,
+    );
+  });
+});
