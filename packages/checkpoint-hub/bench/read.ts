@@ -18,7 +18,7 @@ import {
   zipEntryDataOffset,
 } from '../src/index.js';
 import { NodeHubCache } from '../src/node/index.js';
-import { FakeHub } from '../test/support/fake-hub.js';
+import { FakeHub } from '../src/testing/index.js';
 import {
   type StorageSpec,
   type TensorSpec,

@@ -7,7 +7,7 @@ import { build } from 'esbuild';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bytesSource, readSafetensorsHeader } from '../src/index.js';
-import { FakeHub } from './support/fake-hub.js';
+import { FakeHub } from '../src/testing/index.js';
 
 const fixture = (f: string) =>
   new Uint8Array(readFileSync(new URL(`../../../fixtures/tiny-neox-f16/${f}`, import.meta.url)));

@@ -12,8 +12,8 @@ import {
   TensorMismatchError,
 } from '../src/index.js';
 import { NodeHubCache } from '../src/node/index.js';
+import { type FakeCommit, FakeHub } from '../src/testing/index.js';
 import { readZipDirectory, zipEntryDataOffset } from '../src/zip.js';
-import { type FakeCommit, FakeHub } from './support/fake-hub.js';
 
 const fixtureDir = new URL('../../../fixtures/', import.meta.url);
 const fixture = (folder: string, files: string[]): FakeCommit =>

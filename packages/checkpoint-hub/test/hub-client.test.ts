@@ -7,7 +7,7 @@ import {
   RepoNotFoundError,
   RevisionNotFoundError,
 } from '../src/index.js';
-import { FakeHub, gitBlobId, sha256Hex } from './support/fake-hub.js';
+import { FakeHub, gitBlobId, sha256Hex } from '../src/testing/index.js';
 import { MemoryTarget } from './support/memory-target.js';
 
 const weights = Uint8Array.from({ length: 100_000 }, (_, i) => (i * 7919) % 251);

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { HubClient, IntegrityError, NotCachedError } from '../src/index.js';
 import { NodeHubCache } from '../src/node/index.js';
-import { FakeHub, gitBlobId, sha256Hex } from './support/fake-hub.js';
+import { FakeHub, gitBlobId, sha256Hex } from '../src/testing/index.js';
 
 const weights = Uint8Array.from({ length: 300_000 }, (_, i) => (i * 31 + (i >> 8)) % 256);
 const config = '{"hidden_size": 32}';

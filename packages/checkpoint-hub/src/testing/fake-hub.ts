@@ -1,3 +1,4 @@
+/// <reference types="node" />
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -46,9 +47,19 @@ export const sha256Hex = (content: Uint8Array) =>
   createHash('sha256').update(content).digest('hex');
 
 /**
- * A local stand-in for the Hugging Face Hub: the API endpoints pythiajs uses, `resolve` with
- * 302s for LFS files to a second origin (the "CDN", which must never see the token), Range
- * requests, paginated tree listings, and injectable faults.
+ * A local stand-in for the Hugging Face Hub, for tests (Node only): the API endpoints pythiajs
+ * uses (revision, paginated tree, refs), `resolve` with 302s for LFS files to a second origin
+ * (the "CDN", which must never see the token), Range requests, CORS for browser tests, and
+ * injectable faults (status codes, Retry-After, connections cut mid-body).
+ *
+ * @example
+ * ```ts
+ * import { FakeHub } from '@pythiajs/checkpoint-hub/testing';
+ * const hub = await new FakeHub({
+ *   'EleutherAI/pythia-tiny': { branches: { main: 'a'.repeat(40) }, commits: { ['a'.repeat(40)]: { 'config.json': '{}' } } },
+ * }).start();
+ * process.env.HF_ENDPOINT = hub.hubOrigin;
+ * ```
  */
 export class FakeHub {
   readonly requests: RecordedRequest[] = [];

@@ -1,0 +1,2 @@
+export type { FakeCommit, FakeRepo, Fault, RecordedRequest } from './fake-hub.js';
+export { FakeHub, gitBlobId, sha256Hex } from './fake-hub.js';
