@@ -85,6 +85,8 @@ export interface DeviceLostInfo {
 export interface DeviceStats {
   /** GPU buffers created so far: tensors, read-back staging, uniform ring, query resolve. */
   buffersCreated: number;
+  /** Bytes of the GPU buffers this device holds now (in use or pooled). */
+  bytesAllocated: number;
   /** Tensor and staging buffers taken from the pool instead of created. */
   buffersReused: number;
   /** Bytes held by free buffers in the pool (see {@link Device.trimPool}). */
@@ -166,6 +168,7 @@ export class Device {
   /** Live counters; read them, do not write them. */
   readonly stats: DeviceStats = {
     buffersCreated: 0,
+    bytesAllocated: 0,
     buffersReused: 0,
     pooledBytes: 0,
     dispatches: 0,
@@ -473,7 +476,8 @@ export class Device {
   /** Destroys the free buffers in the pool (tensors still alive keep theirs). */
   trimPool(): void {
     for (const pool of [this.#storagePool, this.#stagingPool]) {
-      for (const buffers of pool.values()) for (const buffer of buffers) buffer.destroy();
+      for (const buffers of pool.values())
+        for (const buffer of buffers) this.#destroyBuffer(buffer);
       pool.clear();
     }
     this.stats.pooledBytes = 0;
@@ -520,7 +524,7 @@ export class Device {
         staging.unmap();
         this.#give(this.#stagingPool, staging);
       } else {
-        staging.destroy();
+        this.#destroyBuffer(staging);
       }
     }
   }
@@ -709,7 +713,13 @@ export class Device {
       throw new LimitExceededError('maxBufferSize', size, this.limits.maxBufferSize);
     }
     this.stats.buffersCreated++;
+    this.stats.bytesAllocated += size;
     return this.gpuDevice.createBuffer({ size, usage, mappedAtCreation });
+  }
+
+  #destroyBuffer(buffer: GPUBuffer): void {
+    this.stats.bytesAllocated -= buffer.size;
+    buffer.destroy();
   }
 
   /** @internal Keeps the Dawn instance reachable for as long as the device is. */

@@ -1,3 +1,4 @@
+export { measureReadBandwidth } from './bandwidth.js';
 export {
   type AdapterInfo,
   createDevice,
