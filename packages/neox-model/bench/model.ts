@@ -14,7 +14,21 @@ const sizes = process.argv.includes('--quick') ? ['70m'] : ['70m', '160m', '410m
 const seconds = (start: number) => (performance.now() - start) / 1000;
 const argmax = (row: Float32Array) => row.reduce((best, v, i) => (v > row[best]! ? i : best), 0);
 
-const results = [];
+interface Result {
+  model: string;
+  weight_bytes: number;
+  load_s: number;
+  first_token_ms: number;
+  prefill_tokens_per_s: number;
+  decode_tokens_per_s: number;
+  prefill_to_decode_per_token: number;
+  read_gb_per_s: number;
+  decode_weight_read_ratio: number;
+  buffers_created_during_decode: number;
+  gpu_bytes: number;
+  gpu_bytes_over_weights_and_cache: number;
+}
+const results: Result[] = [];
 for (const size of sizes) {
   const m = PYTHIA_MODELS.find((x) => x.size === size)!;
   const config = parseNeoXConfig({
@@ -80,7 +94,7 @@ for (const size of sizes) {
   device.destroy();
 }
 
-const columns: Array<[string, (r: (typeof results)[number]) => string]> = [
+const columns: Array<[string, (r: Result) => string]> = [
   ['model', (r) => r.model],
   ['weights', (r) => `${(r.weight_bytes / 1e6).toFixed(0)} MB`],
   ['load', (r) => `${r.load_s} s`],
