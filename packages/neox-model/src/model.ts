@@ -260,6 +260,36 @@ export class NeoXModel {
     }
   }
 
+  /**
+   * Prefills several prompts of different lengths, each into its own cache (created when not
+   * given), and returns each prompt's last-position logits. Every prompt keeps its own positions
+   * 0…n−1, so no padding is involved. The prompts run one after another; their row-wise work is not
+   * fused into shared matmuls yet.
+   *
+   * @example
+   * ```ts
+   * const caches = prompts.map(() => model.createCache());
+   * const last = await model.prefillBatch(prompts, caches); // then decode each with its cache
+   * ```
+   */
+  async prefillBatch(
+    prompts: ReadonlyArray<ArrayLike<number>>,
+    caches?: KVCache[],
+  ): Promise<Float32Array[]> {
+    if (caches && caches.length !== prompts.length) {
+      throw new ForwardError(
+        `prefillBatch got ${prompts.length} prompts but ${caches.length} caches`,
+      );
+    }
+    const out: Float32Array[] = [];
+    for (const [i, prompt] of prompts.entries()) {
+      out.push(
+        await this.forward(prompt, { logits: 'last', ...(caches ? { cache: caches[i]! } : {}) }),
+      );
+    }
+    return out;
+  }
+
   /** Frees every GPU buffer of the model (and the device, if the model created it). */
   dispose(): void {
     if (this.disposed) return;

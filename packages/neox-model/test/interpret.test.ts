@@ -196,3 +196,27 @@ describe('logit lens and per-token logprobs', () => {
     f16.dispose();
   });
 });
+
+describe('prefillBatch', () => {
+  it('prefills prompts of different lengths at their own positions, ready to decode', async () => {
+    const prompts = [ids, other.slice(0, 3), [42]];
+    const caches = prompts.map(() => model.createCache(16));
+    const last = await model.prefillBatch(prompts, caches);
+    const vocab = model.config.vocabSize;
+    for (const [i, prompt] of prompts.entries()) {
+      const alone = await model.forward(prompt);
+      expect(maxAbsDiff(last[i]!, alone.subarray((prompt.length - 1) * vocab))).toBeLessThanOrEqual(
+        1e-5,
+      );
+      expect(caches[i]!.length).toBe(prompt.length);
+    }
+    // Each cache continues its own sequence.
+    const next = await model.forward([7], { cache: caches[1]!, logits: 'last' });
+    const full = await model.forward([...other.slice(0, 3), 7], { logits: 'last' });
+    expect(maxAbsDiff(next, full)).toBeLessThanOrEqual(1e-4);
+    for (const c of caches) c.dispose();
+    await expect(model.prefillBatch(prompts, caches.slice(1))).rejects.toThrow(
+      /3 prompts but 2 caches/,
+    );
+  });
+});
