@@ -33,7 +33,8 @@ export interface GenerateOptions extends SamplerOptions {
   eosTokenId?: number | null;
   /**
    * Never produce ids the tokenizer does not have (Pythia's logits are 50304 wide; the tokenizer
-   * has 50277 ids). Default: on when a tokenizer is given. Off for parity with Hugging Face.
+   * has 50277 ids), through the sampler's `vocabSize`. Default: on when a tokenizer is given. Off
+   * for parity with Hugging Face `generate`. `logprob` stays that of the model's full row.
    */
   maskUnknownTokens?: boolean;
   /** Continue this cache (default: a new one, freed at the end). */
@@ -77,9 +78,10 @@ export async function* generate(
   else throw new ForwardError('generate needs ids, or text and a tokenizer');
   if (prompt.length === 0) throw new ForwardError('the prompt is empty; give at least one token');
   const eos = options.eosTokenId === undefined ? (tokenizer?.eosTokenId ?? 0) : options.eosTokenId;
-  const allowed =
-    (options.maskUnknownTokens ?? tokenizer !== undefined) ? tokenizer?.vocabSize : undefined;
-  const sample = createSampler(options);
+  const mask = (options.maskUnknownTokens ?? tokenizer !== undefined) && tokenizer !== undefined;
+  const sample = createSampler(mask ? { ...options, vocabSize: tokenizer.vocabSize } : options);
+  // Prompt and generated ids: the history repetition penalties and n-gram blocking look at.
+  const history = Array.from(prompt);
   const decoder = tokenizer?.createStreamDecoder({ skipSpecialTokens: true });
   const cache = options.cache ?? model.createCache();
   // Text that might be the beginning of a stop string is held back until it is not.
@@ -89,8 +91,8 @@ export async function* generate(
     let logits = await model.forward(prompt, { cache, logits: 'last' });
     for (let n = 0; ; n++) {
       if (signal?.aborted) return 'abort';
-      if (allowed !== undefined) logits.fill(Number.NEGATIVE_INFINITY, allowed);
-      const { id, logprob } = sample(logits);
+      const { id, logprob } = sample(logits, { tokens: history, generatedFrom: prompt.length });
+      history.push(id);
       const last = n + 1 === maxNewTokens || cache.length >= cache.capacity || id === eos;
       let text = decoder?.push(id) ?? '';
       if (last && decoder) text += decoder.flush();

@@ -90,6 +90,14 @@ describe('generate', () => {
     expect(unmasked.ids.some((id) => id >= 1000)).toBe(true);
   });
 
+  it('applies history-based processors: a strong repetition penalty never repeats a token', async () => {
+    const run = await collect(
+      generate(model, { ids: hello!.ids, temperature: 0, repetitionPenalty: 1e4, maxNewTokens: 8 }),
+    );
+    const seen = [...hello!.ids, ...run.ids];
+    expect(new Set(seen).size).toBe(seen.length);
+  });
+
   it('ends on EOS, yielding it without text', async () => {
     const eos = hello!.greedy[2]!;
     const run = await collect(

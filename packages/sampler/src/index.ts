@@ -1,3 +1,5 @@
+export { argmax, logSoftmaxAt, logSumExp } from './math.js';
+export type { PenaltyScope, SamplerOptions, TokenHistory } from './options.js';
 export { Prng } from './prng.js';
-export type { SampledToken, Sampler, SamplerOptions } from './sampler.js';
-export { argmax, createSampler, logSoftmaxAt } from './sampler.js';
+export type { SampledToken, Sampler, TokenLogprob } from './sampler.js';
+export { createSampler } from './sampler.js';
