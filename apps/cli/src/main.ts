@@ -1,7 +1,21 @@
-import { CheckpointHubError } from '@pythiajs/checkpoint-hub';
+import {
+  InvalidModelRefError,
+  LocalFolderNotFoundError,
+  RepoNotFoundError,
+  RevisionNotFoundError,
+} from '@pythiajs/checkpoint-hub';
 import { TokenizerError } from '@pythiajs/tokenizer';
 import { Command, CommanderError } from 'commander';
+import { registerBench } from './commands/bench.js';
+import { registerCache } from './commands/cache.js';
+import { registerDownload } from './commands/download.js';
+import { registerEval } from './commands/eval.js';
 import { registerGenerate } from './commands/generate.js';
+import { registerLens } from './commands/lens.js';
+import { registerLogits } from './commands/logits.js';
+import { registerRefs } from './commands/refs.js';
+import { registerScore } from './commands/score.js';
+import { registerSweep } from './commands/sweep.js';
 import { registerTokenize } from './commands/tokenize.js';
 import { UsageError } from './errors.js';
 
@@ -14,12 +28,45 @@ export function createProgram(): Command {
     .configureOutput({ outputError: () => {} });
   registerGenerate(program);
   registerTokenize(program);
+  registerLogits(program);
+  registerScore(program);
+  registerSweep(program);
+  registerLens(program);
+  registerDownload(program);
+  registerCache(program);
+  registerRefs(program);
+  registerEval(program);
+  registerBench(program);
+  // Subcommands end through main's handler as their parent does, with one-line errors.
+  const quiet = (command: Command) => {
+    for (const sub of command.commands) {
+      sub.exitOverride().configureOutput({ outputError: () => {} });
+      quiet(sub);
+    }
+  };
+  quiet(program);
   return program;
 }
 
 /**
- * Runs the CLI and returns its exit code: 0 on success, 2 for usage errors, 1 for anything else.
- * An error is one line on stderr saying what went wrong and what to do.
+ * A mistake in how the command was called, which the caller fixes by calling it differently:
+ * a bad option, a model or revision that does not exist, input that does not fit. Exit code 2.
+ */
+function isUsageError(error: unknown): boolean {
+  return (
+    error instanceof UsageError ||
+    error instanceof InvalidModelRefError ||
+    error instanceof RepoNotFoundError ||
+    error instanceof RevisionNotFoundError ||
+    error instanceof LocalFolderNotFoundError ||
+    error instanceof TokenizerError
+  );
+}
+
+/**
+ * Runs the CLI and returns its exit code: 0 on success, 2 for usage errors, 1 for anything else
+ * (network, cache, corrupt files, GPU). An error is one line on stderr saying what went wrong and
+ * what to do; `--verbose` adds the stack trace.
  */
 export async function main(argv: string[]): Promise<number> {
   const program = createProgram();
@@ -35,14 +82,11 @@ export async function main(argv: string[]): Promise<number> {
       );
       return 2;
     }
-    const usage =
-      error instanceof UsageError ||
-      error instanceof CheckpointHubError ||
-      error instanceof TokenizerError;
     const message = error instanceof Error ? error.message : String(error);
-    process.stderr.write(`pythia: ${message}\n`);
-    if (program.opts().verbose && error instanceof Error && error.stack)
+    // One line: messages of lower layers may carry details on further lines.
+    process.stderr.write(`pythia: ${message.split('\n')[0]}\n`);
+    if (argv.includes('--verbose') && error instanceof Error && error.stack)
       process.stderr.write(`${error.stack}\n`);
-    return usage ? 2 : 1;
+    return isUsageError(error) ? 2 : 1;
   }
 }

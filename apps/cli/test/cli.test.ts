@@ -1,105 +1,547 @@
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { lstatSync, readFileSync, readlinkSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FakeHub, sha256Hex } from '@pythiajs/checkpoint-hub/testing';
+import { NeoXModel, tokenLogprobs } from '@pythiajs/neox-model';
+import { Tokenizer } from '@pythiajs/tokenizer';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeNpy } from '../src/npy.js';
+import {
+  cliStderr,
+  fixtureCommit,
+  fixtureFolder,
+  golden,
+  logitTolerance,
+  maxAbsDiff,
+  pythia,
+} from './support.js';
 
-const bin = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
+// Commits of the stand-in Hub: one fixture checkpoint each. `step143000` and `main` serve the same
+// weights from different commits, as Pythia's real repos do.
+const STEP0 = '0'.repeat(40); // tiny-neox-bin: .bin with legacy buffers, 2048 ids, context 256
+const STEP1000 = '1'.repeat(40); // tiny-neox-f32-sharded: sharded, sequential residual
+const STEP143000 = 'a'.repeat(40); // tiny-neox-f16, plus a README
+const MAIN = 'c'.repeat(40); // tiny-neox-f16: 50 304 ids, context 2048
+const CORRUPT = 'd'.repeat(40);
 
-/** Runs the built `pythia` bin as a user would. */
-function pythia(args: string[], input?: string) {
-  const result = spawnSync(process.execPath, [bin, ...args], {
-    input,
-    encoding: 'utf8',
-    env: { ...process.env, NO_COLOR: '1' },
-  });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+const [hello, favorite] = golden('tiny-neox-f16'); // "Hello, I am", "My favorite food is"
+const tokenizer = Tokenizer.fromJSON(
+  readFileSync(join(fixtureFolder('gpt-neox-20b'), 'tokenizer.json'), 'utf8'),
+);
+
+function hubRepos() {
+  const f16 = fixtureCommit('tiny-neox-f16');
+  const truncated = fixtureCommit('tiny-neox-f16');
+  const weights = truncated['model.safetensors'] as Uint8Array;
+  truncated['model.safetensors'] = weights.subarray(0, weights.length / 2);
+  return {
+    'EleutherAI/pythia-tiny': {
+      branches: { step0: STEP0, step1000: STEP1000, step143000: STEP143000, main: MAIN },
+      commits: {
+        [STEP0]: fixtureCommit('tiny-neox-bin'),
+        [STEP1000]: fixtureCommit('tiny-neox-f32-sharded'),
+        [STEP143000]: { ...f16, 'README.md': '# pythia-tiny\n' },
+        [MAIN]: f16,
+      },
+    },
+    'EleutherAI/pythia-corrupt': { branches: { main: CORRUPT }, commits: { [CORRUPT]: truncated } },
+  };
 }
 
+let hub: FakeHub;
+let cache: string;
+let env: Record<string, string | undefined>;
+
+beforeAll(async () => {
+  hub = await new FakeHub(hubRepos()).start();
+  cache = await mkdtemp(join(tmpdir(), 'pythia-cli-'));
+  env = {
+    HF_ENDPOINT: hub.hubOrigin,
+    HF_HUB_CACHE: cache,
+    HF_HUB_OFFLINE: undefined,
+    HF_TOKEN: undefined,
+  };
+});
+afterAll(async () => {
+  await hub?.stop();
+  if (cache) await rm(cache, { recursive: true, force: true });
+});
+
+const TINY = ['--model', 'EleutherAI/pythia-tiny'];
+
 describe('pythia tokenize / detokenize', () => {
-  it('prints the ids of a text, as Hugging Face tokenizers gives them', () => {
-    expect(pythia(['tokenize', 'Hello, I am'])).toEqual({
+  it('prints the ids of a text, as Hugging Face tokenizers gives them', async () => {
+    expect(await pythia(['tokenize', 'Hello, I am'])).toEqual({
       code: 0,
       stdout: '12092,13,309,717\n',
       stderr: '',
     });
   });
 
-  it('reads standard input and prints JSON with the byte-level tokens', () => {
-    const { code, stdout } = pythia(['tokenize', '--json'], 'a    b');
+  it('reads standard input and prints JSON with the byte-level tokens', async () => {
+    const { code, stdout } = await pythia(['tokenize', '--json'], { input: 'a    b' });
     expect(code).toBe(0);
     expect(JSON.parse(stdout)).toEqual({ ids: [66, 50274, 67], tokens: ['a', '    ', 'b'] });
   });
 
-  it('turns ids back into text, skipping special tokens on request', () => {
-    expect(pythia(['detokenize', '0,12092,13,309,717,0']).stdout).toBe(
+  it('turns ids back into text, skipping special tokens on request', async () => {
+    expect((await pythia(['detokenize', '0,12092,13,309,717,0'])).stdout).toBe(
       '<|endoftext|>Hello, I am<|endoftext|>\n',
     );
-    expect(pythia(['detokenize', '--skip-special-tokens', '0 12092 13 309 717']).stdout).toBe(
-      'Hello, I am\n',
-    );
+    expect(
+      (await pythia(['detokenize', '--skip-special-tokens', '0 12092 13 309 717'])).stdout,
+    ).toBe('Hello, I am\n');
   });
 });
 
-describe('pythia generate (before the model package lands)', () => {
-  it('shows how the model reads the prompt, and says generation is not available yet', () => {
-    const { code, stdout, stderr } = pythia(['generate', 'Hello, I am']);
-    expect(code).toBe(0);
-    expect(
-      stdout
-        .trim()
-        .split('\n')
-        .map((l) => l.trim().split(/\s+/)[0]),
-    ).toEqual(['12092', '13', '309', '717']);
-    expect(stderr).toMatch(/not released yet/);
+describe('pythia generate', () => {
+  it('gives the reference greedy tokens at temperature 0, as one JSON object', async () => {
+    const ids = hello!.ids.join(',');
+    const run = await pythia(
+      ['generate', ...TINY, '--temperature', '0', '--ids', ids, '--max-new-tokens', '8', '--json'],
+      { env },
+    );
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout.trim().split('\n')).toHaveLength(1);
+    const out = JSON.parse(run.stdout);
+    expect(out.ids).toEqual(hello!.greedy); // [36321, 39115, 41484, …]
+    expect(out).toMatchObject({ model: 'EleutherAI/pythia-tiny', revision: 'main', commit: MAIN });
+    expect(out.text).toBe(tokenizer.decode(hello!.greedy));
+    expect(out.tokens_per_s).toBeGreaterThan(0);
+    expect(out.stop_reason).toBe('length');
   });
 
-  it('takes the prompt as ids and the model as name@revision', () => {
-    const { code, stdout } = pythia([
+  it('streams the text of a prompt read from standard input; no stats off a terminal', async () => {
+    const run = await pythia(
+      [
+        'generate',
+        '--model',
+        'EleutherAI/pythia-tiny@main',
+        '--temperature',
+        '0',
+        '--max-new-tokens',
+        '8',
+      ],
+      { env, input: favorite!.text! },
+    );
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toBe(`${tokenizer.decode(favorite!.greedy)}\n`); // " fans…"
+    expect(cliStderr(run.stderr).trim()).toBe('');
+  });
+
+  it('samples the same tokens for the same seed, within the vocabulary the tokenizer has', async () => {
+    const args = ['generate', ...TINY, '--ids', hello!.ids.join(','), '--json'];
+    const sample = ['--temperature', '1.5', '--top-k', '40', '--top-p', '0.95', '--min-p', '0.01'];
+    const a = JSON.parse((await pythia([...args, ...sample, '--seed', '7'], { env })).stdout);
+    const b = JSON.parse((await pythia([...args, ...sample, '--seed', '7'], { env })).stdout);
+    expect(a.ids).toHaveLength(64);
+    expect(a.ids).toEqual(b.ids);
+    expect(Math.max(...a.ids)).toBeLessThan(50277); // padded-vocabulary ids are masked
+  });
+
+  it('applies the repetition penalty over the prompt and what it generated', async () => {
+    const args = [
       'generate',
-      '--json',
+      ...TINY,
       '--ids',
-      '1,2,3',
-      '--model',
-      'pythia-160m@step1000',
-    ]);
-    expect(code).toBe(0);
-    expect(JSON.parse(stdout)).toMatchObject({
-      model: 'EleutherAI/pythia-160m',
-      revision: 'step1000',
-      prompt_ids: [1, 2, 3],
+      hello!.ids.join(','),
+      '--json',
+      '--temperature',
+      '0',
+    ];
+    const penalty = ['--repetition-penalty', '100', '--max-new-tokens', '12'];
+    const run = JSON.parse((await pythia([...args, ...penalty], { env })).stdout);
+    const seen = [...hello!.ids, ...run.ids];
+    expect(new Set(seen).size).toBe(seen.length);
+  });
+});
+
+describe('pythia logits', () => {
+  it('writes the last position as a float32 .npy of shape [vocab] equal to the golden logits', async () => {
+    const out = join(cache, 'last.npy');
+    const run = await pythia(['logits', ...TINY, '--text', hello!.text!, '--out', out], { env });
+    expect(run.code, run.stderr).toBe(0);
+    const { data, shape } = decodeNpy(readFileSync(out));
+    expect(shape).toEqual([50304]);
+    expect(maxAbsDiff(data, hello!.logits_last)).toBeLessThan(logitTolerance(hello!.logits_last));
+  });
+
+  it('writes every position as [positions, vocab] with --all-positions', async () => {
+    const out = join(cache, 'all.npy');
+    const args = [
+      'logits',
+      ...TINY,
+      '--ids',
+      hello!.ids.join(','),
+      '--out',
+      out,
+      '--all-positions',
+    ];
+    expect((await pythia(args, { env })).code).toBe(0);
+    const bytes = readFileSync(out);
+    // The header numpy.load reads: magic, version 1.0, dict padded to 64 bytes.
+    expect([...bytes.subarray(0, 8)]).toEqual([0x93, ...Buffer.from('NUMPY'), 1, 0]);
+    expect(bytes.subarray(10, 10 + bytes.readUInt16LE(8)).toString('latin1')).toMatch(
+      /^\{'descr': '<f4', 'fortran_order': False, 'shape': \(4, 50304\), \} *\n$/,
+    );
+    expect((bytes.readUInt16LE(8) + 10) % 64).toBe(0);
+    const { data, shape } = decodeNpy(bytes);
+    expect(shape).toEqual([4, 50304]);
+    hello!.logits_head.forEach((head, t) => {
+      const row = data.subarray(t * 50304, t * 50304 + head.length);
+      expect(maxAbsDiff(row, head)).toBeLessThan(logitTolerance(hello!.logits_last));
     });
   });
 });
 
-describe('usage errors', () => {
-  const cases: Array<[string, string[], RegExp]> = [
+describe('pythia score, lens, sweep and eval (checked against the model package in-process)', () => {
+  let small: NeoXModel; // tiny-neox-bin: a context of 256 tokens
+  let f16: NeoXModel;
+  beforeAll(async () => {
+    small = await NeoXModel.load({ folder: fixtureFolder('tiny-neox-bin') });
+    f16 = await NeoXModel.load({ folder: fixtureFolder('tiny-neox-f16') });
+  });
+  afterAll(() => {
+    small?.dispose();
+    f16?.dispose();
+  });
+
+  it('scores a text longer than the context with a sliding window', async () => {
+    const text = 'It was the best of all, and it was the one of them. '.repeat(25);
+    const ids = tokenizer.encode(text);
+    expect(ids.length).toBeGreaterThan(256 + 32);
+    const run = await pythia(['score', '--model', fixtureFolder('tiny-neox-bin'), '--json'], {
+      input: text,
+    });
+    expect(run.code, run.stderr).toBe(0);
+    const out = JSON.parse(run.stdout);
+    expect(out.scored).toBe(ids.length - 1);
+    // The first window is one forward pass over the first 256 tokens.
+    const first = await tokenLogprobs(small, ids.slice(0, 256));
+    const got = out.tokens.map((t: { logprob: number }) => t.logprob);
+    expect(maxAbsDiff(got.slice(0, 255), first)).toBeLessThan(1e-3);
+    // Later tokens are predicted from at least half a window of context (stride 128).
+    const lastWindow = await tokenLogprobs(small, ids.slice(128, 384));
+    expect(Math.abs(got[ids.length - 2] - lastWindow[ids.length - 2 - 128]!)).toBeLessThan(1e-3);
+    const mean = got.reduce((a: number, b: number) => a + b, 0) / got.length;
+    expect(out.loss).toBeCloseTo(-mean, 10);
+    expect(out.perplexity).toBeCloseTo(Math.exp(-mean), 6);
+  });
+
+  it('prints the logit lens per layer and position, and attention patterns for CircuitsVis', async () => {
+    const attention = join(cache, 'attention.json');
+    const run = await pythia([
+      'lens',
+      '--model',
+      fixtureFolder('tiny-neox-f16'),
+      '--text',
+      hello!.text!,
+      '--json',
+      '--attention',
+      attention,
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    const lens = JSON.parse(run.stdout);
+    expect(lens.tokens).toEqual(['Hello', ',', ' I', ' am']);
+    expect(lens.layers.map((l: { name: string }) => l.name)).toEqual([
+      'hook_embed',
+      'blocks.0.hook_resid_post',
+      'blocks.1.hook_resid_post',
+    ]);
+    // The last layer's lens is the model's own prediction: the golden greedy token at the end.
+    expect(lens.layers[2].top[3].id).toBe(hello!.greedy[0]);
+    const patterns = JSON.parse(readFileSync(attention, 'utf8'));
+    expect(patterns.tokens).toEqual(['Hello', ',', ' I', ' am']);
+    expect(patterns.layers).toHaveLength(2);
+    const pattern: number[][][] = patterns.layers[1].pattern; // [heads, dest, src]
+    expect([pattern.length, pattern[0]!.length, pattern[0]![0]!.length]).toEqual([2, 4, 4]);
+    for (const head of pattern) {
+      head.forEach((row, dest) => {
+        expect(row.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+        expect(row.slice(dest + 1).every((p) => p === 0)).toBe(true); // causal
+      });
+    }
+  });
+
+  it('sweeps three checkpoints of a repo: one row each, from the same prompt', async () => {
+    const run = await pythia(
+      [
+        'sweep',
+        ...TINY,
+        '--revisions',
+        'step0,step1000,main',
+        '--prompt',
+        'It was the best of all, and it was the',
+        '--csv',
+        '--top-k',
+        '3',
+      ],
+      { env },
+    );
+    expect(run.code, run.stderr).toBe(0);
+    const [header, ...rows] = run.stdout.trim().split('\n');
+    expect(header).toBe(
+      'revision,commit,loss,top1_id,top1_token,top1_prob,top2_id,top2_token,top2_prob,top3_id,top3_token,top3_prob',
+    );
+    expect(rows.map((r) => r.split(',').slice(0, 2))).toEqual([
+      ['step0', STEP0],
+      ['step1000', STEP1000],
+      ['main', MAIN],
+    ]);
+    const losses = rows.map((r) => Number(r.split(',')[2]));
+    for (const loss of losses) expect(loss).toBeGreaterThan(0);
+    expect(new Set(losses).size).toBe(3); // three different checkpoints
+    expect(cliStderr(run.stderr)).not.toMatch(/identical/);
+  });
+
+  it('computes LAMBADA accuracy and perplexity as lm-evaluation-harness does', async () => {
+    const texts = [
+      'My favorite food is fans', // " fans" is the model's greedy next token
+      'Hello, I am here',
+      'The quick brown fox jumps over the lazy dog',
+    ];
+    const file = join(cache, 'lambada.jsonl');
+    await writeFile(file, texts.map((text) => JSON.stringify({ text })).join('\n'));
+    const run = await pythia([
+      'eval',
+      'lambada',
+      '--model',
+      fixtureFolder('tiny-neox-f16'),
+      '--file',
+      file,
+      '--json',
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    const out = JSON.parse(run.stdout);
+
+    // The harness: context = all words but the last, target = " " + last word; the target's
+    // tokens are what follows the context's tokens in the encoding of the whole passage.
+    let sum = 0;
+    let correct = 0;
+    for (const text of texts) {
+      const cut = text.lastIndexOf(' ');
+      const context = tokenizer.encode(text.slice(0, cut));
+      const target = tokenizer.encode(text).slice(context.length);
+      const all = [...context, ...target];
+      const logprobs = await tokenLogprobs(f16, all);
+      sum += logprobs.slice(-target.length).reduce((a, b) => a + b, 0);
+      const logits = await f16.forward(all.slice(0, -1));
+      const greedy = target.every((id, j) => {
+        const row = logits.subarray((context.length - 1 + j) * 50304, (context.length + j) * 50304);
+        return row.indexOf(Math.max(...row)) === id;
+      });
+      if (greedy) correct++;
+    }
+    expect(correct).toBe(1);
+    expect(out).toMatchObject({ task: 'lambada_openai', examples: 3, acc: 1 / 3 });
+    expect(out.perplexity).toBeCloseTo(Math.exp(-sum / 3), 3);
+  });
+});
+
+describe('pythia bench', () => {
+  it('prints one JSON line with speeds, sizes, the adapter and its read bandwidth', async () => {
+    const run = await pythia([
+      'bench',
+      '--model',
+      fixtureFolder('tiny-neox-f16'),
+      '--prefill',
+      '16',
+      '--decode',
+      '8',
+      '--json',
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout.trim().split('\n')).toHaveLength(1);
+    const out = JSON.parse(run.stdout);
+    expect(out).toMatchObject({ prefill_tokens: 16, decode_tokens: 8, dtype: 'f16' });
+    // 32 × 50 304 × 2 (embedding and unembedding, f16) + 2 layers + LayerNorms.
+    expect(out.weight_bytes).toBeGreaterThan(2 * 32 * 50304 * 2);
+    for (const key of [
+      'decode_tokens_per_s',
+      'prefill_tokens_per_s',
+      'first_token_ms',
+      'load_s',
+      'read_gb_s',
+    ])
+      expect(out[key]).toBeGreaterThan(0);
+    expect(out.adapter).toMatch(/\w/);
+  });
+});
+
+describe('pythia download, cache and refs', () => {
+  it('lists the checkpoints in training order and warns where weights are identical', async () => {
+    const run = await pythia(['refs', 'EleutherAI/pythia-tiny'], { env });
+    expect(run.code, run.stderr).toBe(0);
+    expect(
+      run.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.split(/\s+/)[0]),
+    ).toEqual(['branch', 'step0', 'step1000', 'step143000', 'main']);
+    expect(cliStderr(run.stderr)).toMatch(/step143000, main have identical weights/);
+  });
+
+  it('fills the cache in the Hugging Face layout, then works offline with the Hub gone', async () => {
+    const own = await new FakeHub(hubRepos()).start();
+    const dir = await mkdtemp(join(tmpdir(), 'pythia-offline-'));
+    try {
+      const online = { HF_ENDPOINT: own.hubOrigin, HF_HUB_CACHE: dir, HF_HUB_OFFLINE: undefined };
+      const download = await pythia(['download', 'EleutherAI/pythia-tiny', '--revision', 'main'], {
+        env: online,
+      });
+      expect(download.code, download.stderr).toBe(0);
+      expect(download.stdout).toMatch(/EleutherAI\/pythia-tiny@main \(cccccccccccc\): 2 files/);
+      const repo = join(dir, 'models--EleutherAI--pythia-tiny');
+      expect(readFileSync(join(repo, 'refs', 'main'), 'utf8')).toBe(MAIN);
+      const weights = join(repo, 'snapshots', MAIN, 'model.safetensors');
+      expect(lstatSync(weights).isSymbolicLink()).toBe(true);
+      const sha = sha256Hex(
+        readFileSync(join(fixtureFolder('tiny-neox-f16'), 'model.safetensors')),
+      );
+      expect(readlinkSync(weights)).toBe(`../../blobs/${sha}`);
+    } finally {
+      await own.stop();
+    }
+    try {
+      const offline = { HF_ENDPOINT: own.hubOrigin, HF_HUB_CACHE: dir, HF_HUB_OFFLINE: '1' };
+      const run = await pythia(
+        [
+          'generate',
+          ...TINY,
+          '--temperature',
+          '0',
+          '--ids',
+          hello!.ids.join(','),
+          '--max-new-tokens',
+          '8',
+          '--json',
+        ],
+        { env: offline },
+      );
+      expect(run.code, run.stderr).toBe(0);
+      expect(JSON.parse(run.stdout).ids).toEqual(hello!.greedy);
+      const ls = JSON.parse((await pythia(['cache', 'ls', '--json'], { env: offline })).stdout);
+      expect(ls.repos).toMatchObject([
+        { repo: 'EleutherAI/pythia-tiny', revisions: [{ commit: MAIN, refs: ['main'] }] },
+      ]);
+      expect(await pythia(['cache', 'verify'], { env: offline })).toMatchObject({ code: 0 });
+      const removed = await pythia(['cache', 'rm', 'EleutherAI/pythia-tiny', '--json'], {
+        env: offline,
+      });
+      expect(JSON.parse(removed.stdout).freed_bytes).toBeGreaterThan(6_000_000);
+      expect((await pythia(['cache', 'ls'], { env: offline })).stdout).toMatch(/^nothing cached/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('errors: the exit code, and one line that says what to do', () => {
+  const long = Array.from({ length: 2049 }, () => '5').join(',');
+  const cases: Array<[string, string[], number, RegExp]> = [
+    [
+      'an unknown repo',
+      ['generate', '--model', 'EleutherAI/pythia-nope', '--ids', '1'],
+      2,
+      /the Hub has no repository EleutherAI\/pythia-nope/,
+    ],
+    [
+      'an unknown revision',
+      ['generate', ...TINY, '--revision', 'step7', '--ids', '1'],
+      2,
+      /EleutherAI\/pythia-tiny has no revision step7/,
+    ],
+    [
+      'a corrupt weight file',
+      ['generate', '--model', 'EleutherAI/pythia-corrupt', '--ids', '1'],
+      1,
+      /model\.safetensors is corrupt or truncated/,
+    ],
     [
       'a negative --max-new-tokens',
       ['generate', '--max-new-tokens', '-1', 'x'],
+      2,
       /--max-new-tokens must be an integer ≥ 1/,
+    ],
+    [
+      'a prompt longer than the context',
+      ['generate', ...TINY, '--ids', long],
+      2,
+      /the input is 2049 tokens but the model reads at most 2048/,
     ],
     [
       'a temperature out of range',
       ['generate', '--temperature', 'hot', 'x'],
+      2,
       /--temperature must be a number/,
     ],
-    ['an unknown model name', ['generate', '--model', 'pythia-69m', 'x'], /not a Pythia model/],
-    ['an unknown command', ['nope'], /unknown command 'nope'/],
-    ['ids that are not integers', ['detokenize', '1,x,3'], /"x" is not a token id/],
+    ['an unknown model name', ['generate', '--model', 'pythia-69m', 'x'], 2, /not a Pythia model/],
+    [
+      'a missing local folder',
+      ['generate', '--model', './no-such-checkpoint', 'x'],
+      2,
+      /no-such-checkpoint is not a folder/,
+    ],
+    [
+      'an unknown --dtype',
+      ['logits', '--dtype', 'f8', '--ids', '1', '--out', 'x.npy'],
+      2,
+      /--dtype.*f8.*f16, f32/,
+    ],
+    ['an unknown command', ['nope'], 2, /unknown command 'nope'/],
+    ['ids that are not integers', ['detokenize', '1,x,3'], 2, /"x" is not a token id/],
   ];
-  for (const [what, args, message] of cases) {
-    it(`exits 2 with one line on ${what}`, () => {
-      const { code, stdout, stderr } = pythia(args);
-      expect(code).toBe(2);
-      expect(stdout).toBe('');
-      expect(stderr.trim().split('\n')).toHaveLength(1);
-      expect(stderr).toMatch(message);
+  for (const [what, args, code, message] of cases) {
+    it(`exits ${code} with one line on ${what}`, async () => {
+      const run = await pythia(args, { env });
+      expect(run.code).toBe(code);
+      expect(run.stdout).toBe('');
+      expect(run.stderr.trim().split('\n')).toHaveLength(1);
+      expect(run.stderr).toMatch(message);
     });
   }
 
-  it('prints help and exits 0', () => {
-    const { code, stdout } = pythia(['--help']);
+  it('exits 1 when the Hub cannot be reached, pointing at HF_ENDPOINT and offline mode', async () => {
+    const run = await pythia(['generate', '--ids', '1'], {
+      env: { ...env, HF_ENDPOINT: 'http://127.0.0.1:9' },
+    });
+    expect(run.code).toBe(1);
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    expect(run.stderr).toMatch(
+      /could not fetch .* check the connection or HF_ENDPOINT, or set HF_HUB_OFFLINE=1/,
+    );
+  });
+
+  it('adds the stack trace with --verbose', async () => {
+    const run = await pythia(
+      ['--verbose', 'generate', '--model', 'EleutherAI/pythia-nope', '--ids', '1'],
+      { env },
+    );
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/\n\s+at /);
+  });
+
+  it('prints help for every command and exits 0', async () => {
+    const { code, stdout } = await pythia(['--help']);
     expect(code).toBe(0);
-    expect(stdout).toMatch(/generate/);
-    expect(stdout).toMatch(/tokenize/);
+    for (const command of [
+      'generate',
+      'tokenize',
+      'detokenize',
+      'logits',
+      'score',
+      'sweep',
+      'lens',
+      'download',
+      'cache',
+      'refs',
+      'eval',
+      'bench',
+    ])
+      expect(stdout).toMatch(new RegExp(`^  ${command}\\b`, 'm'));
+    const generate = await pythia(['generate', '--help']);
+    expect(generate.stdout).toMatch(/--model <ref>.*\n.*pythia-70m-deduped@step3000/);
+    expect(generate.stdout).toMatch(/HF_HUB_OFFLINE/);
   });
 });

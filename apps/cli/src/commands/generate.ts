@@ -1,62 +1,138 @@
-import { parseModelRef } from '@pythiajs/checkpoint-hub';
+import { type GeneratedToken, generate, type StopReason } from '@pythiajs/neox-model';
 import type { Command } from 'commander';
+import { UsageError } from '../errors.js';
 import { integerOption, numberOption, parseIds, readTextInput } from '../input.js';
-import { pythiaTokenizer } from '../tokenizer.js';
+import {
+  addModelOptions,
+  checkPrompt,
+  loadModel,
+  type ModelOptions,
+  resolveModel,
+} from '../model-options.js';
+import { note } from '../style.js';
+import { modelTokenizer } from '../tokenizer.js';
 
-interface GenerateOptions {
-  model: string;
-  revision?: string;
+interface GenerateOptions extends ModelOptions {
   ids?: string;
   maxNewTokens: number;
   temperature: number;
   topK: number;
   topP: number;
+  minP: number;
+  repetitionPenalty: number;
   seed: number;
+  stop: string[];
   json?: boolean;
 }
 
+const collect = (value: string, previous: string[]) => [...previous, value];
+
 export function registerGenerate(program: Command): void {
-  program
+  const command = program
     .command('generate')
-    .description('continue a prompt with a Pythia model')
+    .description('continue a prompt with a Pythia model, streaming the text')
     .argument('[prompt]', 'the prompt (default: standard input)')
-    .option(
-      '--model <ref>',
-      'Hub repo, local folder, or pythia-70m-deduped@step3000 shorthand',
-      'EleutherAI/pythia-70m-deduped',
-    )
-    .option('--revision <rev>', 'branch (step0 … step143000, main) or commit')
     .option('--ids <ids>', 'the prompt as token ids 1,2,3 instead of text')
-    .option('--max-new-tokens <n>', 'tokens to generate', integerOption('max-new-tokens', 1), 32)
+    .option('--max-new-tokens <n>', 'tokens to generate', integerOption('max-new-tokens', 1), 64)
     .option('--temperature <t>', '0 = greedy', numberOption('temperature', 0, 100), 1)
-    .option('--top-k <k>', '0 = off', integerOption('top-k', 0), 0)
-    .option('--top-p <p>', '1 = off', numberOption('top-p', Number.MIN_VALUE, 1), 1)
-    .option('--seed <n>', 'random seed', integerOption('seed', 0), 0)
-    .option('--json', 'print one JSON object at the end')
-    .action(async (prompt: string | undefined, options: GenerateOptions) => {
-      const ref = parseModelRef(options.model);
-      const revision = options.revision ?? ref.revision;
-      const tokenizer = await pythiaTokenizer();
-      const ids =
-        options.ids !== undefined
-          ? parseIds(options.ids)
-          : tokenizer.encode(await readTextInput(prompt, undefined));
-      // The forward pass (@pythiajs/neox-model) is not released yet: until it is, show how the
-      // model will read the prompt, and say so plainly.
-      process.stderr.write(
-        `pythia: text generation arrives with @pythiajs/neox-model, which is not released yet; ` +
-          `this is the prompt as ${ref.repo}@${revision} reads it.\n`,
-      );
+    .option('--top-k <k>', 'keep the k most likely tokens; 0 = off', integerOption('top-k', 0), 0)
+    .option(
+      '--top-p <p>',
+      'nucleus sampling; 1 = off',
+      numberOption('top-p', Number.MIN_VALUE, 1),
+      1,
+    )
+    .option(
+      '--min-p <p>',
+      'drop tokens below p × the top probability; 0 = off',
+      numberOption('min-p', 0, 1),
+      0,
+    )
+    .option(
+      '--repetition-penalty <x>',
+      'Hugging Face repetition penalty; 1 = off',
+      numberOption('repetition-penalty', Number.MIN_VALUE, 100),
+      1,
+    )
+    .option(
+      '--seed <n>',
+      'random seed (same seed, same text, on every machine)',
+      integerOption('seed', 0),
+      0,
+    )
+    .option('--stop <text>', 'end before this text (repeatable)', collect, [])
+    .option('--json', 'print one JSON object at the end instead of streaming');
+  addModelOptions(command).action(async (prompt: string | undefined, options: GenerateOptions) => {
+    if (prompt !== undefined && options.ids !== undefined)
+      throw new UsageError('give the prompt as text or as --ids, not both');
+    const target = resolveModel(options);
+    const tokenizer = await modelTokenizer(target);
+    const ids =
+      options.ids !== undefined
+        ? parseIds(options.ids)
+        : tokenizer.encode(await readTextInput(prompt, undefined));
+    const loaded = await loadModel(target, options, {
+      check: (config) => checkPrompt(ids, config),
+    });
+    try {
+      const tokens = generate(loaded.model, {
+        ids,
+        tokenizer,
+        maxNewTokens: options.maxNewTokens,
+        temperature: options.temperature,
+        topK: options.topK,
+        topP: options.topP,
+        minP: options.minP,
+        repetitionPenalty: options.repetitionPenalty,
+        seed: options.seed,
+        stop: options.stop,
+      });
+      const start = performance.now();
+      let firstAt = 0;
+      const generated: GeneratedToken[] = [];
+      let reason: StopReason;
+      for (;;) {
+        const next = await tokens.next();
+        if (next.done) {
+          reason = next.value;
+          break;
+        }
+        if (generated.length === 0) firstAt = performance.now();
+        generated.push(next.value);
+        if (!options.json) process.stdout.write(next.value.text);
+      }
+      const end = performance.now();
+      // Decode speed excludes the prefill: tokens after the first, over the time they took.
+      const tokensPerS =
+        generated.length > 1
+          ? ((generated.length - 1) * 1000) / (end - firstAt)
+          : (generated.length * 1000) / (end - start);
+      const prefillMs = firstAt - start;
+      const text = generated.map((t) => t.text).join('');
       if (options.json) {
         process.stdout.write(
-          `${JSON.stringify({ model: ref.repo, revision, prompt_ids: ids, ids: [], text: '' })}\n`,
+          `${JSON.stringify({
+            model: loaded.checkpoint.repo,
+            revision: loaded.checkpoint.revision,
+            commit: loaded.checkpoint.commit,
+            prompt_ids: ids,
+            ids: generated.map((t) => t.id),
+            text,
+            logprobs: generated.map((t) => t.logprob),
+            stop_reason: reason,
+            prefill_ms: prefillMs,
+            tokens_per_s: tokensPerS,
+          })}\n`,
         );
-        return;
-      }
-      for (const id of ids) {
-        process.stdout.write(
-          `${String(id).padStart(6)}  ${JSON.stringify(tokenizer.decode([id]))}\n`,
+      } else {
+        process.stdout.write('\n');
+        note(
+          `${generated.length} tokens (${reason}) · prefill ${prefillMs.toFixed(0)} ms for ${ids.length} tokens · ` +
+            `${tokensPerS.toFixed(1)} tokens/s · load ${loaded.loadSeconds.toFixed(1)} s`,
         );
       }
-    });
+    } finally {
+      loaded.dispose();
+    }
+  });
 }

@@ -1,0 +1,80 @@
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { UsageError } from '../errors.js';
+import { integerOption } from '../input.js';
+import { lambadaMetrics, lambadaRequest, parseLambadaJsonl, scoreLambada } from '../lambada.js';
+import {
+  addModelOptions,
+  checkIds,
+  loadModel,
+  type ModelOptions,
+  resolveModel,
+} from '../model-options.js';
+import { countBar } from '../progress.js';
+import { modelTokenizer } from '../tokenizer.js';
+
+interface LambadaOptions extends ModelOptions {
+  file: string;
+  limit?: number;
+  json?: boolean;
+}
+
+export function registerEval(program: Command): void {
+  const evaluate = program
+    .command('eval')
+    .description('benchmarks computed as lm-evaluation-harness does');
+  const lambada = evaluate
+    .command('lambada')
+    .description(
+      "LAMBADA (OpenAI) accuracy and perplexity as lm-evaluation-harness's lambada_openai: the last word's tokens, greedy match",
+    )
+    .requiredOption(
+      '--file <lambada_test.jsonl>',
+      'the test set, one {"text": …} per line (5153 lines)',
+    )
+    .option('--limit <n>', 'only the first n examples', integerOption('limit', 1))
+    .option('--json', 'print one JSON object');
+  addModelOptions(lambada).action(async (options: LambadaOptions) => {
+    const jsonl = await readFile(options.file, 'utf8').catch((error: NodeJS.ErrnoException) => {
+      throw new UsageError(`cannot read --file ${options.file}: ${error.code ?? error.message}`);
+    });
+    const texts = parseLambadaJsonl(jsonl, options.file).slice(0, options.limit);
+    const target = resolveModel(options);
+    const tokenizer = await modelTokenizer(target);
+    const requests = texts.map((text) => lambadaRequest(text, tokenizer));
+    const loaded = await loadModel(target, options, {
+      check: (config) =>
+        checkIds(
+          requests.flatMap((r) => [...r.context, ...r.target]),
+          config,
+        ),
+    });
+    const bar = countBar('lambada_openai');
+    try {
+      const results = [];
+      for (const [i, request] of requests.entries()) {
+        results.push(await scoreLambada(loaded.model, request));
+        bar.update(i + 1, requests.length);
+      }
+      bar.stop();
+      const metrics = lambadaMetrics(results);
+      const about = {
+        task: 'lambada_openai',
+        model: loaded.checkpoint.repo,
+        revision: loaded.checkpoint.revision,
+        commit: loaded.checkpoint.commit,
+        examples: results.length,
+        ...metrics,
+      };
+      process.stdout.write(
+        options.json
+          ? `${JSON.stringify(about)}\n`
+          : `lambada_openai  ${loaded.target.label}  acc ${metrics.acc.toFixed(4)} ± ${metrics.acc_stderr.toFixed(4)}  ` +
+              `perplexity ${metrics.perplexity.toFixed(2)}  (${results.length} examples)\n`,
+      );
+    } finally {
+      bar.stop();
+      loaded.dispose();
+    }
+  });
+}

@@ -1,0 +1,119 @@
+import { writeFile } from 'node:fs/promises';
+import { attentionPatterns, logitLens } from '@pythiajs/neox-model';
+import type { Command } from 'commander';
+import { UsageError } from '../errors.js';
+import { quoteToken, round } from '../format.js';
+import { parseIds } from '../input.js';
+import {
+  addModelOptions,
+  checkPrompt,
+  loadModel,
+  type ModelOptions,
+  resolveModel,
+} from '../model-options.js';
+import { formatTable } from '../table.js';
+import { modelTokenizer } from '../tokenizer.js';
+
+interface LensOptions extends ModelOptions {
+  text?: string;
+  ids?: string;
+  attention?: string;
+  json?: boolean;
+}
+
+export function registerLens(program: Command): void {
+  const command = program
+    .command('lens')
+    .description(
+      'logit lens: the top next token and its probability after every layer, at every position',
+    )
+    .option('--text <text>', 'the input as text')
+    .option('--ids <ids>', 'the input as token ids 1,2,3')
+    .option(
+      '--attention <file.json>',
+      "also write every layer's attention patterns, [heads, dest, src] as CircuitsVis draws them",
+    )
+    .option('--json', 'print the lens as JSON');
+  addModelOptions(command).action(async (options: LensOptions) => {
+    if ((options.text === undefined) === (options.ids === undefined))
+      throw new UsageError('give the input as --text or as --ids (one of them)');
+    const target = resolveModel(options);
+    const tokenizer = await modelTokenizer(target);
+    const ids = options.ids !== undefined ? parseIds(options.ids) : tokenizer.encode(options.text!);
+    const loaded = await loadModel(target, options, {
+      check: (config) => checkPrompt(ids, config),
+    });
+    try {
+      const tokens = ids.map((id) => tokenizer.decode([id]));
+      const layers = await logitLens(loaded.model, ids);
+      const label = (name: string) =>
+        name === 'hook_embed'
+          ? 'embed'
+          : name.replace(/^blocks\.(\d+)\.hook_resid_post$/, 'layer $1');
+      if (options.attention !== undefined) {
+        const patterns = await attentionPatterns(loaded.model, ids);
+        const json = {
+          tokens,
+          ids,
+          layers: patterns.map((p, layer) => ({
+            layer,
+            shape: p.shape,
+            pattern: nest(p.data, p.shape),
+          })),
+        };
+        try {
+          await writeFile(options.attention, `${JSON.stringify(json)}\n`);
+        } catch (error) {
+          const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+          throw new Error(
+            `cannot write ${options.attention} (${code}); check that its folder exists`,
+          );
+        }
+      }
+      if (options.json) {
+        process.stdout.write(
+          `${JSON.stringify({
+            tokens,
+            ids,
+            layers: layers.map((l) => ({
+              name: l.name,
+              top: l.topIds.map((id, i) => ({
+                id,
+                token: tokenizer.decode([id]),
+                prob: l.topProbs[i]!,
+              })),
+            })),
+          })}\n`,
+        );
+        return;
+      }
+      process.stdout.write(
+        formatTable(
+          ['layer', ...tokens.map(quoteToken)],
+          layers.map((l) => [
+            label(l.name),
+            ...l.topIds.map(
+              (id, i) => `${quoteToken(tokenizer.decode([id]))} ${l.topProbs[i]!.toFixed(2)}`,
+            ),
+          ]),
+        ),
+      );
+      if (options.attention !== undefined)
+        process.stdout.write(
+          `attention patterns of ${layers.length - 1} layers written to ${options.attention}\n`,
+        );
+    } finally {
+      loaded.dispose();
+    }
+  });
+}
+
+/** Row-major values as nested arrays of `shape` (7 significant digits, as float32 holds). */
+function nest(data: Float32Array, shape: readonly number[]): unknown {
+  const [first, ...rest] = shape;
+  if (first === undefined) return round(data[0]!, 7);
+  const size = rest.reduce((a, b) => a * b, 1);
+  return Array.from({ length: first }, (_, i) =>
+    rest.length === 0 ? round(data[i]!, 7) : nest(data.subarray(i * size, (i + 1) * size), rest),
+  );
+}

@@ -1,0 +1,61 @@
+import type { Command } from 'commander';
+import { UsageError } from '../errors.js';
+import { parseIds } from '../input.js';
+import {
+  addModelOptions,
+  checkPrompt,
+  loadModel,
+  type ModelOptions,
+  resolveModel,
+} from '../model-options.js';
+import { writeNpy } from '../npy.js';
+import { modelTokenizer } from '../tokenizer.js';
+
+interface LogitsOptions extends ModelOptions {
+  text?: string;
+  ids?: string;
+  out: string;
+  allPositions?: boolean;
+  json?: boolean;
+}
+
+export function registerLogits(program: Command): void {
+  const command = program
+    .command('logits')
+    .description('write the logits of a text as a NumPy .npy file (float32), for numpy.load')
+    .option('--text <text>', 'the input as text')
+    .option('--ids <ids>', 'the input as token ids 1,2,3')
+    .requiredOption('--out <file.npy>', 'where to write the logits')
+    .option(
+      '--all-positions',
+      'every position, shape [positions, vocab] (default: the last, [vocab])',
+    )
+    .option('--json', 'print {"out", "shape", "dtype"} when done');
+  addModelOptions(command).action(async (options: LogitsOptions) => {
+    if ((options.text === undefined) === (options.ids === undefined))
+      throw new UsageError('give the input as --text or as --ids (one of them)');
+    const target = resolveModel(options);
+    const ids =
+      options.ids !== undefined
+        ? parseIds(options.ids)
+        : (await modelTokenizer(target)).encode(options.text!);
+    const loaded = await loadModel(target, options, {
+      check: (config) => checkPrompt(ids, config),
+    });
+    try {
+      const logits = await loaded.model.forward(ids, {
+        logits: options.allPositions ? 'all' : 'last',
+      });
+      const vocab = loaded.model.config.vocabSize;
+      const shape = options.allPositions ? [ids.length, vocab] : [vocab];
+      await writeNpy(options.out, logits, shape);
+      process.stdout.write(
+        options.json
+          ? `${JSON.stringify({ out: options.out, shape, dtype: 'float32', ids })}\n`
+          : `wrote ${options.out}: float32 [${shape.join(', ')}] (numpy.load reads it)\n`,
+      );
+    } finally {
+      loaded.dispose();
+    }
+  });
+}

@@ -1,0 +1,94 @@
+import type { Command } from 'commander';
+import { UsageError } from '../errors.js';
+import { quoteToken } from '../format.js';
+import { integerOption, readTextInput } from '../input.js';
+import {
+  addModelOptions,
+  checkIds,
+  loadModel,
+  type ModelOptions,
+  resolveModel,
+} from '../model-options.js';
+import { scoreText } from '../scoring.js';
+import { note } from '../style.js';
+import { csvLine, formatTable } from '../table.js';
+import { modelTokenizer } from '../tokenizer.js';
+
+interface ScoreOptions extends ModelOptions {
+  file?: string;
+  stride?: number;
+  json?: boolean;
+  csv?: boolean;
+}
+
+export function registerScore(program: Command): void {
+  const command = program
+    .command('score')
+    .description(
+      'per-token log-probabilities and perplexity of a text of any length (sliding window over the context)',
+    )
+    .argument('[text]', 'the text (default: --file or standard input)')
+    .option('--file <path>', 'read the text from a file')
+    .option(
+      '--stride <n>',
+      'tokens the window moves each step (default: half the context)',
+      integerOption('stride', 1),
+    )
+    .option('--json', 'print {"tokens": [...], "loss", "perplexity"}')
+    .option('--csv', 'print position,id,token,logprob rows');
+  addModelOptions(command).action(async (text: string | undefined, options: ScoreOptions) => {
+    if (options.json && options.csv) throw new UsageError('give --json or --csv, not both');
+    const target = resolveModel(options);
+    const tokenizer = await modelTokenizer(target);
+    const ids = tokenizer.encode(await readTextInput(text, options.file));
+    if (ids.length < 2)
+      throw new UsageError(
+        `the text is ${ids.length} token${ids.length === 1 ? '' : 's'}; scoring needs at least 2 (the first has no context)`,
+      );
+    // Any length is fine: only the ids are checked here, the window handles the context.
+    const loaded = await loadModel(target, options, { check: (config) => checkIds(ids, config) });
+    try {
+      if (options.stride !== undefined && options.stride > loaded.model.config.maxPositions)
+        throw new UsageError(
+          `--stride must be at most the context, ${loaded.model.config.maxPositions}`,
+        );
+      const { logprobs, loss, perplexity } = await scoreText(loaded.model, ids, {
+        ...(options.stride !== undefined ? { stride: options.stride } : {}),
+      });
+      const rows = [...logprobs].map((logprob, i) => ({
+        position: i + 1,
+        id: ids[i + 1]!,
+        token: tokenizer.decode([ids[i + 1]!]),
+        logprob,
+      }));
+      if (options.json) {
+        process.stdout.write(
+          `${JSON.stringify({ model: loaded.checkpoint.repo, revision: loaded.checkpoint.revision, commit: loaded.checkpoint.commit, tokens: rows, scored: rows.length, loss, perplexity })}\n`,
+        );
+      } else if (options.csv) {
+        process.stdout.write(csvLine(['position', 'id', 'token', 'logprob']));
+        for (const r of rows) process.stdout.write(csvLine([r.position, r.id, r.token, r.logprob]));
+        note(
+          `loss ${loss.toFixed(4)} nats, perplexity ${perplexity.toFixed(2)} over ${rows.length} tokens`,
+        );
+      } else {
+        process.stdout.write(
+          formatTable(
+            ['position', 'id', 'token', 'logprob'],
+            rows.map((r) => [
+              String(r.position),
+              String(r.id),
+              quoteToken(r.token),
+              r.logprob.toFixed(4),
+            ]),
+          ),
+        );
+        process.stdout.write(
+          `${rows.length} tokens scored (the first has no context): loss ${loss.toFixed(4)} nats/token, perplexity ${perplexity.toFixed(2)}\n`,
+        );
+      }
+    } finally {
+      loaded.dispose();
+    }
+  });
+}

@@ -1,0 +1,103 @@
+import type { NeoXModel } from '@pythiajs/neox-model';
+import type { Tokenizer } from '@pythiajs/tokenizer';
+import { UsageError } from './errors.js';
+import { logprobAt } from './top-tokens.js';
+
+/** One LAMBADA example as lm-evaluation-harness's `lambada_openai` task poses it. */
+export interface LambadaRequest {
+  /** The passage up to the last word (tokens). */
+  context: number[];
+  /** The last word with its leading space (tokens): what the model must predict. */
+  target: number[];
+}
+
+/**
+ * Splits a passage as `lambada_openai` does: context = every word but the last joined by spaces,
+ * target = " " + the last word (words split on single spaces). Then as the harness's
+ * `_encode_pair`: trailing whitespace of the context moves to the target, the two are encoded
+ * together and the target's tokens are what follows the context's own encoding.
+ */
+export function lambadaRequest(text: string, tokenizer: Pick<Tokenizer, 'encode'>): LambadaRequest {
+  const words = text.split(' ');
+  let context = words.slice(0, -1).join(' ');
+  let target = ` ${words.at(-1)}`;
+  const spaces = context.length - context.trimEnd().length;
+  if (spaces > 0) {
+    target = context.slice(-spaces) + target;
+    context = context.slice(0, -spaces);
+  }
+  const whole = tokenizer.encode(context + target);
+  // An empty context is the end-of-text token, as the harness does for any model.
+  if (context === '') return { context: [0], target: tokenizer.encode(target) };
+  const contextIds = tokenizer.encode(context);
+  return { context: contextIds, target: whole.slice(contextIds.length) };
+}
+
+/** The passages of a LAMBADA JSONL file (`{"text": …}` per line). */
+export function parseLambadaJsonl(jsonl: string, file: string): string[] {
+  const texts: string[] = [];
+  for (const [n, line] of jsonl.split('\n').entries()) {
+    if (line.trim() === '') continue;
+    let text: unknown;
+    try {
+      text = (JSON.parse(line) as { text?: unknown }).text;
+    } catch {
+      throw new UsageError(
+        `${file}:${n + 1} is not JSON; LAMBADA files have one {"text": …} per line`,
+      );
+    }
+    if (typeof text !== 'string')
+      throw new UsageError(
+        `${file}:${n + 1} has no "text" string; LAMBADA files have one {"text": …} per line`,
+      );
+    texts.push(text);
+  }
+  if (texts.length === 0) throw new UsageError(`${file} holds no examples`);
+  return texts;
+}
+
+/** The model's answer to one request: the target's log-likelihood and whether greedy decoding gives it. */
+export interface LambadaResult {
+  logprob: number;
+  greedy: boolean;
+}
+
+/**
+ * Scores one request as the harness's `loglikelihood`: the input is context + target without its
+ * last token, cut to the last `maxPositions` tokens; the target's tokens are read from the last
+ * rows of the logits (log-softmax over the full, padded vocabulary, as the harness does).
+ */
+export async function scoreLambada(
+  model: NeoXModel,
+  request: LambadaRequest,
+): Promise<LambadaResult> {
+  const all = [...request.context, ...request.target];
+  const input = all.slice(-(model.config.maxPositions + 1), -1);
+  const logits = await model.forward(input, { logits: 'all' });
+  const vocab = model.config.vocabSize;
+  const n = request.target.length;
+  let logprob = 0;
+  let greedy = true;
+  for (let j = 0; j < n; j++) {
+    const row = input.length - n + j;
+    const at = logprobAt(logits.subarray(row * vocab, (row + 1) * vocab), request.target[j]!);
+    logprob += at.logprob;
+    greedy &&= at.greedy;
+  }
+  return { logprob, greedy };
+}
+
+/** lm-evaluation-harness's aggregates: mean accuracy (with its standard error) and exp(−mean log-likelihood). */
+export function lambadaMetrics(results: readonly LambadaResult[]): {
+  acc: number;
+  acc_stderr: number;
+  perplexity: number;
+} {
+  const n = results.length;
+  const acc = results.filter((r) => r.greedy).length / n;
+  const meanLogprob = results.reduce((s, r) => s + r.logprob, 0) / n;
+  // The harness's mean_stderr: sample standard deviation (n − 1) over √n.
+  const variance =
+    n > 1 ? results.reduce((s, r) => s + ((r.greedy ? 1 : 0) - acc) ** 2, 0) / (n - 1) : 0;
+  return { acc, acc_stderr: Math.sqrt(variance / n), perplexity: Math.exp(-meanLogprob) };
+}

@@ -1,0 +1,84 @@
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FakeCommit } from '@pythiajs/checkpoint-hub/testing';
+
+const bin = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
+
+export const fixtureFolder = (name: string) =>
+  fileURLToPath(new URL(`../../../fixtures/${name}`, import.meta.url));
+
+/** One case of a fixture's golden.json (float64 reference, see fixtures/README.md). */
+export interface GoldenCase {
+  text: string | null;
+  ids: number[];
+  logits_last: number[];
+  logits_head: number[][];
+  greedy: number[];
+}
+
+export function golden(name: string): GoldenCase[] {
+  return JSON.parse(readFileSync(join(fixtureFolder(name), 'golden.json'), 'utf8')).cases;
+}
+
+/** A fixture checkpoint as the files of a Hub commit (without its golden.json). */
+export function fixtureCommit(name: string): FakeCommit {
+  const commit: FakeCommit = {};
+  for (const file of readdirSync(fixtureFolder(name))) {
+    if (file !== 'golden.json') commit[file] = readFileSync(join(fixtureFolder(name), file));
+  }
+  return commit;
+}
+
+export interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs the built `pythia` bin as a user would. Asynchronous, so that a Hub stand-in served by
+ * this test process keeps answering while the command runs.
+ */
+export function pythia(
+  args: string[],
+  options: { input?: string; env?: Record<string, string | undefined> } = {},
+): Promise<Run> {
+  const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', ...options.env };
+  for (const [key, value] of Object.entries(env)) if (value === undefined) delete env[key];
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], { env: env as NodeJS.ProcessEnv });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(options.input ?? '');
+  });
+}
+
+/**
+ * stderr without the notices Dawn prints itself when a software adapter starts (lavapipe's
+ * "Warning: max… artificially reduced"), which are no output of the CLI.
+ */
+export function cliStderr(stderr: string): string {
+  return stderr
+    .split('\n')
+    .filter((line) => !/^Warning: .*artificially reduced/.test(line))
+    .join('\n');
+}
+
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let max = 0;
+  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i]! - b[i]!));
+  return max;
+}
+
+/** The model tests' tolerance: max |Δlogit| ≤ 2e-3 × max(1, max |logit|). */
+export function logitTolerance(reference: ArrayLike<number>): number {
+  let max = 1;
+  for (let i = 0; i < reference.length; i++) max = Math.max(max, Math.abs(reference[i]!));
+  return 2e-3 * max;
+}
