@@ -11,4 +11,7 @@ export default defineConfig({
     emptyOutDir: true,
     target: 'es2022',
   },
+  // The model worker is an ES module: the packages load some parts lazily (dynamic import),
+  // which the default classic-script worker format cannot split.
+  worker: { format: 'es' },
 });

@@ -1,13 +1,23 @@
-/** What the page loads, from its query string. */
+/** What the page loads and runs, from its query string; links with these share a setup. */
 export interface DemoParams {
-  /** Base URL of a Hugging Face Hub (or a mirror, or a static folder laid out like one). */
+  /** Base URL of a Hugging Face Hub (or a mirror serving the Hub's API and file layout). */
   hub: string;
-  /** Repository id, `org/name`. */
+  /** Repository id, `org/name`: any of the suite, or another GPT-NeoX repo. */
   model: string;
   /** Branch, tag or commit; Pythia's training checkpoints are branches such as `step143000`. */
   revision: string;
-  /** Initial text of the tokenizer playground. */
+  /** The prompt: generation continues it, attention and the logit lens look inside it. */
   prompt: string;
+  maxNewTokens: number;
+  /** `0` is greedy. */
+  temperature: number;
+  /** `0` keeps every token. */
+  topK: number;
+  /** `1` keeps every token. */
+  topP: number;
+  seed: number;
+  /** Load, generate, analyse and run across training without a click (for tests and demos). */
+  autorun: boolean;
 }
 
 export const DEFAULT_PARAMS: Readonly<DemoParams> = {
@@ -15,12 +25,37 @@ export const DEFAULT_PARAMS: Readonly<DemoParams> = {
   model: 'EleutherAI/pythia-70m-deduped',
   revision: 'main',
   prompt: 'Hello, I am',
+  maxNewTokens: 32,
+  temperature: 0.8,
+  topK: 40,
+  topP: 0.95,
+  seed: 0,
+  autorun: false,
 };
 
+/** The longest continuation the page offers; a 2048-token context bounds it anyway. */
+export const MAX_NEW_TOKENS_LIMIT = 1024;
+
+type NumberParam = 'maxNewTokens' | 'temperature' | 'topK' | 'topP' | 'seed';
+
+/** Query names (snake_case, as in Hugging Face's `generate`) and what each number may be. */
+const NUMBERS: ReadonlyArray<readonly [NumberParam, string, (value: number) => boolean]> = [
+  [
+    'maxNewTokens',
+    'max_new_tokens',
+    (v) => Number.isInteger(v) && v >= 1 && v <= MAX_NEW_TOKENS_LIMIT,
+  ],
+  ['temperature', 'temperature', (v) => v >= 0],
+  ['topK', 'top_k', (v) => Number.isInteger(v) && v >= 0],
+  ['topP', 'top_p', (v) => v > 0 && v <= 1],
+  ['seed', 'seed', (v) => Number.isSafeInteger(v)],
+];
+
 /**
- * Reads `?hub=&model=&revision=&prompt=`; absent parameters take their defaults. An empty
- * `prompt=` is kept (an empty playground), while an empty hub, model or revision could only
- * produce a broken URL, so those fall back to the defaults.
+ * Reads `?hub=&model=&revision=&prompt=&max_new_tokens=&temperature=&top_k=&top_p=&seed=&autorun=`;
+ * absent or invalid values take their defaults, so a mistyped link still opens a working page.
+ * An empty `prompt=` is kept, while an empty hub, model or revision could only make a broken
+ * URL, so those fall back to the defaults.
  */
 export function readParams(search: string): DemoParams {
   const query = new URLSearchParams(search);
@@ -28,10 +63,18 @@ export function readParams(search: string): DemoParams {
     const value = query.get(name)?.trim();
     return value ? value : DEFAULT_PARAMS[name];
   };
-  return {
+  const params: DemoParams = {
+    ...DEFAULT_PARAMS,
     hub: nonEmpty('hub'),
     model: nonEmpty('model'),
     revision: nonEmpty('revision'),
     prompt: query.get('prompt') ?? DEFAULT_PARAMS.prompt,
+    autorun: ['1', 'true', 'yes'].includes(query.get('autorun')?.toLowerCase() ?? ''),
   };
+  for (const [key, name, valid] of NUMBERS) {
+    const raw = query.get(name)?.trim();
+    const value = raw ? Number(raw) : Number.NaN;
+    if (Number.isFinite(value) && valid(value)) params[key] = value;
+  }
+  return params;
 }

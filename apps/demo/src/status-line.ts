@@ -1,4 +1,5 @@
-export type Status = 'loading' | 'ready' | 'error';
+/** `idle`: nothing loaded yet; `loading`: a checkpoint is on its way; `ready`: a model runs. */
+export type Status = 'idle' | 'loading' | 'ready' | 'error';
 
 /** Shows what the page is doing; `data-state` lets tests and styles follow it. */
 export function setStatus(element: HTMLElement, state: Status, message: string): void {

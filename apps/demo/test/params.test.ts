@@ -2,24 +2,36 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_PARAMS, readParams } from '../src/params.js';
 
 describe('query parameters', () => {
-  it('default to pythia-70m-deduped at main on huggingface.co, prompt "Hello, I am"', () => {
+  it('default to pythia-70m-deduped at main on huggingface.co, prompt "Hello, I am", no autorun', () => {
     expect(readParams('')).toEqual({
       hub: 'https://huggingface.co',
       model: 'EleutherAI/pythia-70m-deduped',
       revision: 'main',
       prompt: 'Hello, I am',
+      maxNewTokens: 32,
+      temperature: 0.8,
+      topK: 40,
+      topP: 0.95,
+      seed: 0,
+      autorun: false,
     });
   });
 
-  it('override each default by name', () => {
+  it('override each default by name, sampling options named as in Hugging Face generate', () => {
     const query =
-      '?hub=http%3A%2F%2F127.0.0.1%3A8080&model=EleutherAI/pythia-160m' +
-      '&revision=step1000&prompt=Hi%20there';
+      '?hub=http%3A%2F%2F127.0.0.1%3A8080&model=EleutherAI/pythia-160m&revision=step1000' +
+      '&prompt=Hi%20there&max_new_tokens=8&temperature=0&top_k=5&top_p=0.5&seed=7&autorun=1';
     expect(readParams(query)).toEqual({
       hub: 'http://127.0.0.1:8080',
       model: 'EleutherAI/pythia-160m',
       revision: 'step1000',
       prompt: 'Hi there',
+      maxNewTokens: 8,
+      temperature: 0,
+      topK: 5,
+      topP: 0.5,
+      seed: 7,
+      autorun: true,
     });
   });
 
@@ -28,5 +40,12 @@ describe('query parameters', () => {
       ...DEFAULT_PARAMS,
       prompt: '',
     });
+  });
+
+  it('ignore numbers out of range or not numbers, so a mistyped link still works', () => {
+    const query = '?max_new_tokens=0&temperature=-1&top_k=2.5&top_p=1.5&seed=abc&autorun=maybe';
+    expect(readParams(query)).toEqual(DEFAULT_PARAMS);
+    expect(readParams('?max_new_tokens=100000').maxNewTokens).toBe(DEFAULT_PARAMS.maxNewTokens);
+    expect(readParams('?autorun=true').autorun).toBe(true);
   });
 });

@@ -1,15 +1,13 @@
 import { createReadStream } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, sep } from 'node:path';
 
-/** One local server for the built site and a fake Hugging Face Hub. */
+/** A static host for the built site, as any would serve `dist/`. */
 export interface SiteServer {
-  /** `http://127.0.0.1:PORT`, serving the site at `/` and the Hub layout beside it. */
+  /** `http://127.0.0.1:PORT`: a secure context, so WebGPU, the Cache API and OPFS exist. */
   origin: string;
-  /** Paths of every Hub request (`/{org}/{name}/resolve/{revision}/tokenizer.json`), in order. */
-  hubRequests: string[];
   close(): Promise<void>;
 }
 
@@ -23,25 +21,11 @@ const CONTENT_TYPES: Record<string, string> = {
   '.wasm': 'application/wasm',
 };
 
-const HUB_TOKENIZER = /^\/[^/]+\/[^/]+\/resolve\/[^/]+\/tokenizer\.json$/;
-
-/**
- * Serves `siteDir` and, for any `/{org}/{name}/resolve/{rev}/tokenizer.json`, the file
- * `tokenizerJson`, on 127.0.0.1 at a free port. Everything else is a 404, as on a real host.
- */
-export async function startSiteServer(siteDir: string, tokenizerJson: string): Promise<SiteServer> {
-  const tokenizer = await readFile(tokenizerJson);
-  const hubRequests: string[] = [];
+/** Serves `siteDir` on 127.0.0.1 at a free port; anything else is a 404, as on a real host. */
+export async function startSiteServer(siteDir: string): Promise<SiteServer> {
   const root = normalize(siteDir + sep);
-
   const server = createServer((request, response) => {
     const path = new URL(request.url ?? '/', 'http://localhost').pathname;
-    if (HUB_TOKENIZER.test(path)) {
-      hubRequests.push(path);
-      response.writeHead(200, { 'content-type': 'application/json' });
-      response.end(tokenizer);
-      return;
-    }
     const file = normalize(join(root, decodeURIComponent(path === '/' ? '/index.html' : path)));
     const notFound = (): void => {
       response.writeHead(404, { 'content-type': 'text/plain' });
@@ -59,14 +43,12 @@ export async function startSiteServer(siteDir: string, tokenizerJson: string): P
       () => notFound(),
     );
   });
-
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', resolve);
   });
   return {
     origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    hubRequests,
     close: () => closeServer(server),
   };
 }

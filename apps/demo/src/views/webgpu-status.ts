@@ -1,3 +1,5 @@
+import { ENABLE_WEBGPU } from '../explain-error.js';
+
 /** What this browser offers for running models on the GPU. */
 export type WebGpuReport =
   | { state: 'no-webgpu'; secureContext: boolean }
@@ -59,11 +61,6 @@ export function adapterName(adapter: AdapterSummary): string {
   return named.length > 0 ? named.join(' · ') : 'unnamed adapter';
 }
 
-const ENABLE_HINT =
-  'Use a browser with WebGPU: Chrome or Edge 113+ (on Linux, turn on ' +
-  'chrome://flags/#enable-unsafe-webgpu and chrome://flags/#enable-vulkan), Safari 26+, ' +
-  'or Firefox 141+ on Windows.';
-
 /** Probes this page's WebGPU and shows the result in `element`. */
 export async function mountWebGpuStatus(element: HTMLElement): Promise<WebGpuReport> {
   const report = await probeWebGpu(navigator.gpu, window.isSecureContext);
@@ -84,7 +81,7 @@ export function renderWebGpuReport(element: HTMLElement, report: WebGpuReport): 
         rows([['WebGPU', 'not available: this browser has no navigator.gpu']]),
         note(
           report.secureContext
-            ? ENABLE_HINT
+            ? ENABLE_WEBGPU
             : 'WebGPU only exists on secure pages: open this site over https or from localhost.',
         ),
       );

@@ -1,9 +1,8 @@
-import type { Tokenizer } from '@pythiajs/tokenizer';
-import { tokenSegments } from './token-segments.js';
+import { tokenSegments } from '../token-segments.js';
+import type { Tokenized } from '../worker/protocol.js';
 
-/** The playground's elements; the page's markup owns them, this view fills them. */
-export interface TokenizerViewElements {
-  prompt: HTMLTextAreaElement;
+/** The prompt's tokens view; the page's markup owns these elements. */
+export interface TokensViewElements {
   tokens: HTMLElement;
   ids: HTMLElement;
   count: HTMLElement;
@@ -12,19 +11,12 @@ export interface TokenizerViewElements {
 /** Enough colours that neighbours always differ, few enough to stay calm. */
 const PALETTE_SIZE = 6;
 
-/** Tokenizes the prompt now and again after every edit. */
-export function mountTokenizerView(tokenizer: Tokenizer, elements: TokenizerViewElements): void {
-  const render = (): void => renderTokens(tokenizer, elements);
-  elements.prompt.addEventListener('input', render);
-  render();
-}
-
-function renderTokens(
-  tokenizer: Tokenizer,
-  { prompt, tokens, ids, count }: TokenizerViewElements,
+/** Draws `text` as coloured token spans (hover: id and byte-level spelling), then the ids. */
+export function renderTokens(
+  { tokens, ids, count }: TokensViewElements,
+  text: string,
+  encoding: Tokenized,
 ): void {
-  const text = prompt.value;
-  const encoding = tokenizer.encodeWithOffsets(text);
   const fragment = document.createDocumentFragment();
   for (const segment of tokenSegments(text, encoding.offsets)) {
     if (segment.kind === 'text') {
@@ -40,7 +32,7 @@ function renderTokens(
       span.classList.add(segment.text.includes('\n') ? 'token-newline' : 'token-space');
     }
     span.dataset.id = String(id);
-    span.title = `${id}  ${JSON.stringify(tokenizer.idToToken(id) ?? '')}`;
+    span.title = `${id}  ${JSON.stringify(encoding.spellings[segment.index] ?? '')}`;
     span.textContent = segment.text;
     fragment.append(span);
   }

@@ -1,0 +1,76 @@
+import { h } from '../dom.js';
+import { showToken } from '../format.js';
+import type { Analysis } from '../worker/protocol.js';
+import { heat, inkOn } from './colour.js';
+
+/** `hook_embed` → `embedding`, `blocks.3.hook_resid_post` → `after layer 3`. */
+function rowLabel(name: string): string {
+  const block = /^blocks\.(\d+)\./.exec(name);
+  return block ? `after layer ${block[1]}` : 'embedding';
+}
+
+/**
+ * The logit lens as a grid: a row per point of the residual stream (the embedding, then after
+ * each layer), a column per prompt position; each cell the top next-token guess, coloured by
+ * its probability. The last row is what actually comes next in the prompt.
+ */
+export function renderLens(root: HTMLElement, analysis: Analysis): void {
+  const { tokens, lens } = analysis;
+  const table = h(
+    'table',
+    { class: 'lens-grid' },
+    h('caption', {}, 'Top next-token prediction by layer (rows) and position (columns)'),
+  );
+  const header = h('tr', {}, h('th', { scope: 'col' }, 'position →'));
+  for (const token of tokens) header.append(h('th', { scope: 'col' }, showToken(token)));
+  table.append(h('thead', {}, header));
+
+  const body = h('tbody');
+  for (const layer of lens) {
+    const row = h(
+      'tr',
+      { 'data-name': layer.name },
+      h('th', { scope: 'row' }, rowLabel(layer.name)),
+    );
+    for (const [position, guess] of layer.top.entries()) {
+      row.append(
+        h(
+          'td',
+          {
+            style: `background: ${heat(guess.prob)}; color: ${inkOn(guess.prob)}`,
+            title: `${rowLabel(layer.name)}, after "${showToken(tokens[position] ?? '')}": ${showToken(guess.text)} (id ${guess.id}), p = ${guess.prob.toFixed(3)}`,
+            'data-id': guess.id,
+            'data-prob': guess.prob.toFixed(4),
+          },
+          showToken(guess.text),
+        ),
+      );
+    }
+    body.append(row);
+  }
+  table.append(body);
+
+  const actual = h('tr', { class: 'actual' }, h('th', { scope: 'row' }, 'actual next'));
+  tokens.forEach((_, position) => {
+    const next = tokens[position + 1];
+    actual.append(h('td', {}, next === undefined ? '…' : showToken(next)));
+  });
+  table.append(h('tfoot', {}, actual));
+
+  root.dataset.rows = String(lens.length);
+  root.dataset.positions = String(tokens.length);
+  root.dataset.state = 'ready';
+  root.replaceChildren(table, legend());
+}
+
+function legend(): HTMLElement {
+  const stops = [0, 0.25, 0.5, 0.75, 1];
+  return h(
+    'p',
+    { class: 'legend', 'aria-hidden': 'true' },
+    'probability ',
+    ...stops.map((p) =>
+      h('span', { style: `background: ${heat(p)}; color: ${inkOn(p)}` }, p.toFixed(2)),
+    ),
+  );
+}

@@ -1,0 +1,156 @@
+/**
+ * The messages between the page and the model worker. The page sends `{ id, type, request }`;
+ * the worker answers with any number of `event`s for that id, then one `result` or `error`.
+ */
+
+/** Which files: a Hub, a repository and a revision of it. */
+export interface ModelSource {
+  hub: string;
+  repo: string;
+  revision: string;
+}
+
+/** What `prepare` finds out about a revision before anything large is downloaded. */
+export interface Prepared {
+  /** Where the tokenizer came from: the revision's `tokenizer.json`, or the copy in the site. */
+  tokenizer: 'repo' | 'bundled';
+  /** Bytes of config and weights, from the file listing. */
+  downloadBytes: number;
+  /** Every file of the revision is in the browser cache: loading needs no network. */
+  cached: boolean;
+  /** Why the listing failed (the tokenizer is then the bundled one). */
+  problem?: ErrorInfo;
+}
+
+/** Progress of `load`: bytes per file and in total while downloading, then tensors to the GPU. */
+export type LoadEvent =
+  | {
+      phase: 'download';
+      file: string;
+      fileLoaded: number;
+      fileTotal: number;
+      loaded: number;
+      total: number;
+    }
+  | { phase: 'upload'; tensor: string; loaded: number; total: number };
+
+export interface ModelInfo {
+  repo: string;
+  revision: string;
+  commit: string;
+  layers: number;
+  heads: number;
+  hiddenSize: number;
+  vocabSize: number;
+  /** The device has `shader-f16`; otherwise f16 weights are read as packed pairs of a u32. */
+  shaderF16: boolean;
+  adapter: string;
+  /** Every file came from the browser cache. */
+  fromCache: boolean;
+  seconds: number;
+}
+
+export interface GenerateRequest {
+  text: string;
+  maxNewTokens: number;
+  temperature: number;
+  topK: number;
+  topP: number;
+  seed: number;
+}
+
+export interface TokenEvent {
+  id: number;
+  text: string;
+  logprob: number;
+}
+
+export interface GenerateSummary {
+  tokens: number;
+  reason: 'eos' | 'stop' | 'length' | 'context' | 'abort';
+  /** From the request to the last token, prefill included. */
+  seconds: number;
+  /** From the request to the first token: prefill and pipeline compilation. */
+  firstTokenSeconds: number;
+}
+
+export interface Tokenized {
+  ids: number[];
+  offsets: Array<[number, number]>;
+  /** Byte-level spellings (`ĠI`), for tooltips. */
+  spellings: string[];
+}
+
+/** A token and how likely the model finds it. */
+export interface Candidate {
+  id: number;
+  text: string;
+  prob: number;
+}
+
+export interface Analysis {
+  ids: number[];
+  /** Each token as text. */
+  tokens: string[];
+  /** Per layer: `[heads, dest, src]` row-major, softmaxed (the `hook_pattern` hook). */
+  attention: Float32Array[];
+  heads: number;
+  /** Per row (`hook_embed`, then after each block): the top token at every position. */
+  lens: Array<{ name: string; top: Candidate[] }>;
+  /** `-log p(token t+1 | tokens ≤ t)`, nats, for t = 0 … n−2. */
+  losses: number[];
+}
+
+export type AcrossTrainingEvent =
+  | {
+      kind: 'start';
+      revision: string;
+      index: number;
+      count: number;
+      /** The text's tokens, as the loss plot labels them. */
+      tokens: string[];
+    }
+  | ({ kind: 'progress'; revision: string } & LoadEvent)
+  | {
+      kind: 'row';
+      revision: string;
+      commit: string;
+      /** The five most likely next tokens after the text. */
+      top: Candidate[];
+      losses: number[];
+    }
+  | { kind: 'failed'; revision: string; error: ErrorInfo };
+
+/** An error as it crosses the worker boundary: its class name says which kind. */
+export interface ErrorInfo {
+  name: string;
+  message: string;
+}
+
+/** Every request: what it sends, the events it streams, and what it resolves to. */
+export interface Api {
+  prepare: { request: ModelSource; event: never; result: Prepared };
+  tokenize: { request: { text: string }; event: never; result: Tokenized };
+  load: { request: ModelSource; event: LoadEvent; result: ModelInfo };
+  generate: { request: GenerateRequest; event: TokenEvent; result: GenerateSummary };
+  stop: { request: Record<string, never>; event: never; result: null };
+  analyze: { request: { text: string }; event: never; result: Analysis };
+  acrossTraining: {
+    request: { text: string; revisions: string[] };
+    event: AcrossTrainingEvent;
+    result: null;
+  };
+}
+
+export type RequestType = keyof Api;
+
+export interface RequestMessage<K extends RequestType = RequestType> {
+  id: number;
+  type: K;
+  request: Api[K]['request'];
+}
+
+export type ResponseMessage =
+  | { id: number; kind: 'event'; event: unknown }
+  | { id: number; kind: 'result'; result: unknown }
+  | { id: number; kind: 'error'; error: ErrorInfo };
