@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
 import { UsageError } from './errors.js';
 
 /** The text argument, else `--file`, else standard input when it is not a terminal. */
@@ -55,4 +56,25 @@ export function numberOption(name: string, min: number, max: number) {
     }
     return n;
   };
+}
+
+/** The input of commands that run the model on a text: `--text` or `--ids`, exactly one. */
+export function addTextOrIdsOptions<C extends Command>(command: C): C {
+  command
+    .option('--text <text>', 'the input as text')
+    .option('--ids <ids>', 'the input as token ids 1,2,3');
+  return command;
+}
+
+/** The ids of `--text` (encoded by `tokenizer()`, loaded only then) or of `--ids`. */
+export async function textOrIds(
+  options: { text?: string; ids?: string },
+  tokenizer: () => Promise<{ encode(text: string): number[] }>,
+): Promise<number[]> {
+  if ((options.text === undefined) === (options.ids === undefined)) {
+    throw new UsageError('give the input as --text or as --ids (one of them)');
+  }
+  return options.ids !== undefined
+    ? parseIds(options.ids)
+    : (await tokenizer()).encode(options.text!);
 }

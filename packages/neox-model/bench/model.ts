@@ -4,9 +4,8 @@
 // tokens/s, GPU buffers created while decoding, GPU memory against weights + KV cache, and decode's
 // weight-read rate as a ratio of the adapter's streaming-read bandwidth measured in the same run.
 // Prints a table and one JSON line. `--quick` runs 70m only.
-import { PYTHIA_MODELS } from '@pythiajs/checkpoint-hub';
 import { createDevice, measureReadBandwidth } from '@pythiajs/tensor-core';
-import { NeoXModel, parseNeoXConfig, randomCheckpoint } from '../src/index.js';
+import { NeoXModel, pythiaConfig, randomCheckpoint } from '../src/index.js';
 
 const PROMPT = 128;
 const DECODE = 64;
@@ -30,14 +29,7 @@ interface Result {
 }
 const results: Result[] = [];
 for (const size of sizes) {
-  const m = PYTHIA_MODELS.find((x) => x.size === size)!;
-  const config = parseNeoXConfig({
-    hidden_size: m.hiddenSize,
-    num_attention_heads: m.numHeads,
-    num_hidden_layers: m.numLayers,
-    intermediate_size: 4 * m.hiddenSize,
-    vocab_size: m.vocabSize,
-  });
+  const config = pythiaConfig(size);
   const device = await createDevice();
   let start = performance.now();
   const model = await NeoXModel.fromCheckpoint(randomCheckpoint(config, { seed: 1 }), { device });

@@ -30,6 +30,7 @@ export type { MemoryEstimate } from './memory.js';
 export { estimateMemory } from './memory.js';
 export type { ForwardOptions, LoadOptions, LoadProgress, ModelSource } from './model.js';
 export { NeoXModel } from './model.js';
+export { pythiaConfig } from './pythia-config.js';
 export { randomCheckpoint } from './random-checkpoint.js';
 export type { LayerWeights, NeoXWeights, WeightDtype } from './weights.js';
 export { expectedShapes } from './weights.js';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { PYTHIA_MODELS } from '@pythiajs/checkpoint-hub';
 import { describe, expect, it } from 'vitest';
-import { InvalidConfigError, parseNeoXConfig } from '../src/index.js';
+import { InvalidConfigError, parseNeoXConfig, pythiaConfig } from '../src/index.js';
 
 const fixture = (name: string) =>
   readFileSync(new URL(`../../../fixtures/${name}/config.json`, import.meta.url), 'utf8');
@@ -39,13 +39,7 @@ describe('parseNeoXConfig', () => {
 
   it('derives head and rotary dims for every Pythia size (rotary_pct 0.25)', () => {
     const dims = PYTHIA_MODELS.filter((m) => !m.deduped).map((m) => {
-      const c = parseNeoXConfig({
-        hidden_size: m.hiddenSize,
-        num_attention_heads: m.numHeads,
-        num_hidden_layers: m.numLayers,
-        intermediate_size: 4 * m.hiddenSize,
-        vocab_size: m.vocabSize,
-      });
+      const c = pythiaConfig(m.name);
       return [m.size, c.headDim, c.rotaryDims];
     });
     expect(dims).toEqual([

@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { PYTHIA_MODELS } from '@pythiajs/checkpoint-hub';
 import { createDevice, type Device } from '@pythiajs/tensor-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -7,6 +6,7 @@ import {
   expectedShapes,
   NeoXModel,
   parseNeoXConfig,
+  pythiaConfig,
   randomCheckpoint,
 } from '../src/index.js';
 import { maxAbsDiff } from './golden.js';
@@ -19,17 +19,7 @@ const published: { pythia_total: Record<string, number>; check: Record<string, n
     ),
   ).param_counts;
 
-const configOf = (size: string) => {
-  const m = PYTHIA_MODELS.find((x) => x.size === size)!;
-  return parseNeoXConfig({
-    hidden_size: m.hiddenSize,
-    num_attention_heads: m.numHeads,
-    num_hidden_layers: m.numLayers,
-    intermediate_size: 4 * m.hiddenSize,
-    vocab_size: m.vocabSize,
-  });
-};
-const parameters = (config: ReturnType<typeof configOf>) =>
+const parameters = (config: ReturnType<typeof pythiaConfig>) =>
   [...expectedShapes(config).values()].reduce(
     (n, shape) => n + shape.reduce((a, b) => a * b, 1),
     0,
@@ -38,7 +28,7 @@ const parameters = (config: ReturnType<typeof configOf>) =>
 describe('every Pythia size', () => {
   it('has exactly the published parameter count', () => {
     for (const [size, total] of Object.entries(published.pythia_total)) {
-      expect([size, parameters(configOf(size))]).toEqual([size, total]);
+      expect([size, parameters(pythiaConfig(size))]).toEqual([size, total]);
     }
     // An independent check from another GPT-NeoX implementation: stablelm-base-alpha-3b.
     const stablelm = parseNeoXConfig({
@@ -52,13 +42,15 @@ describe('every Pythia size', () => {
   });
 
   it('estimates its GPU memory: 2 bytes per matrix weight in f16, f32 vectors, KV cache and activations', () => {
-    const e = estimateMemory(configOf('410m'), { contextLength: 2048, tokens: 128 });
+    const e = estimateMemory(pythiaConfig('410m'), { contextLength: 2048, tokens: 128 });
     // 405 334 016 parameters, of which 24·(4·1024 + 3·1024 + 1024 + 4096 + 1024) + 2·1024 are vectors.
     const vectors = 24 * (4 * 1024 + 3 * 1024 + 1024 + 4096 + 1024) + 2 * 1024;
     expect(e.weights).toBe((405334016 - vectors) * 2 + vectors * 4);
     expect(e.kvCache).toBe(24 * 2 * 16 * 2048 * 64 * 4);
     expect(e.total).toBe(e.weights + e.kvCache + e.activations);
-    expect(estimateMemory(configOf('12b'), { dtype: 'f32' }).weights).toBeGreaterThan(4 * 11.8e9);
+    expect(estimateMemory(pythiaConfig('12b'), { dtype: 'f32' }).weights).toBeGreaterThan(
+      4 * 11.8e9,
+    );
   });
 });
 
@@ -71,7 +63,7 @@ describe('random-weight models at full Pythia shapes run on this adapter', () =>
 
   for (const size of ['14m', '31m', '70m', '160m']) {
     it(`pythia-${size}: loads in f16, prefills, and decodes through the cache like a recompute`, async () => {
-      const config = configOf(size);
+      const config = pythiaConfig(size);
       const model = await NeoXModel.fromCheckpoint(randomCheckpoint(config, { seed: 1 }), {
         device,
       });
@@ -92,7 +84,7 @@ describe('random-weight models at full Pythia shapes run on this adapter', () =>
 
 describe('memory', () => {
   it('refuses to load over a memory budget, naming the numbers', async () => {
-    const attempt = NeoXModel.fromCheckpoint(randomCheckpoint(configOf('1.4b')), {
+    const attempt = NeoXModel.fromCheckpoint(randomCheckpoint(pythiaConfig('1.4b')), {
       memoryBudget: 1e9,
     });
     await expect(attempt).rejects.toThrow(

@@ -4,7 +4,7 @@ import {
   generate,
   type NeoXConfig,
   NeoXModel,
-  parseNeoXConfig,
+  pythiaConfig,
   randomCheckpoint,
 } from '@pythiajs/neox-model';
 import { measureReadBandwidth } from '@pythiajs/tensor-core';
@@ -54,16 +54,7 @@ export function registerBench(program: Command): void {
           `--random takes a Pythia model name (${PYTHIA_MODELS.map((m) => m.name).join(', ')}), not "${options.random}"`,
         );
       }
-      const config = parseNeoXConfig({
-        hidden_size: suite.hiddenSize,
-        num_attention_heads: suite.numHeads,
-        num_hidden_layers: suite.numLayers,
-        intermediate_size: 4 * suite.hiddenSize,
-        vocab_size: suite.vocabSize,
-        rotary_pct: 0.25,
-        max_position_embeddings: 2048,
-        use_parallel_residual: true,
-      });
+      const config = pythiaConfig(suite.name);
       checkLengths(options, config);
       const device = await openDevice(options);
       model = await NeoXModel.fromCheckpoint(

@@ -1,9 +1,8 @@
 import { writeFile } from 'node:fs/promises';
 import { attentionPatterns, logitLens } from '@pythiajs/neox-model';
 import type { Command } from 'commander';
-import { UsageError } from '../errors.js';
 import { quoteToken, round } from '../format.js';
-import { parseIds } from '../input.js';
+import { addTextOrIdsOptions, textOrIds } from '../input.js';
 import {
   addModelOptions,
   checkPrompt,
@@ -27,19 +26,15 @@ export function registerLens(program: Command): void {
     .description(
       'logit lens: the top next token and its probability after every layer, at every position',
     )
-    .option('--text <text>', 'the input as text')
-    .option('--ids <ids>', 'the input as token ids 1,2,3')
     .option(
       '--attention <file.json>',
       "also write every layer's attention patterns, [heads, dest, src] as CircuitsVis draws them",
     )
     .option('--json', 'print the lens as JSON');
-  addModelOptions(command).action(async (options: LensOptions) => {
-    if ((options.text === undefined) === (options.ids === undefined))
-      throw new UsageError('give the input as --text or as --ids (one of them)');
+  addModelOptions(addTextOrIdsOptions(command)).action(async (options: LensOptions) => {
     const target = resolveModel(options);
     const tokenizer = await modelTokenizer(target);
-    const ids = options.ids !== undefined ? parseIds(options.ids) : tokenizer.encode(options.text!);
+    const ids = await textOrIds(options, async () => tokenizer);
     const loaded = await loadModel(target, options, {
       check: (config) => checkPrompt(ids, config),
     });

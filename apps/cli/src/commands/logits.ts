@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { UsageError } from '../errors.js';
-import { parseIds } from '../input.js';
+import { addTextOrIdsOptions, textOrIds } from '../input.js';
 import {
   addModelOptions,
   checkPrompt,
@@ -23,22 +22,15 @@ export function registerLogits(program: Command): void {
   const command = program
     .command('logits')
     .description('write the logits of a text as a NumPy .npy file (float32), for numpy.load')
-    .option('--text <text>', 'the input as text')
-    .option('--ids <ids>', 'the input as token ids 1,2,3')
     .requiredOption('--out <file.npy>', 'where to write the logits')
     .option(
       '--all-positions',
       'every position, shape [positions, vocab] (default: the last, [vocab])',
     )
     .option('--json', 'print {"out", "shape", "dtype"} when done');
-  addModelOptions(command).action(async (options: LogitsOptions) => {
-    if ((options.text === undefined) === (options.ids === undefined))
-      throw new UsageError('give the input as --text or as --ids (one of them)');
+  addModelOptions(addTextOrIdsOptions(command)).action(async (options: LogitsOptions) => {
     const target = resolveModel(options);
-    const ids =
-      options.ids !== undefined
-        ? parseIds(options.ids)
-        : (await modelTokenizer(target)).encode(options.text!);
+    const ids = await textOrIds(options, () => modelTokenizer(target));
     const loaded = await loadModel(target, options, {
       check: (config) => checkPrompt(ids, config),
     });
