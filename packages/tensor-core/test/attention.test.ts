@@ -175,3 +175,124 @@ describe('attention (causal, over the KV cache)', () => {
     );
   });
 });
+
+describe('attention split over blocks of 256 keys (flash-decoding: partials, then a combine pass)', () => {
+  let device: Device;
+  beforeAll(async () => {
+    device = await testDevice();
+  });
+  afterAll(() => device.destroy());
+
+  /** Random q and caches, the attention output with the given split setting, and the reference. */
+  async function compareWithReference(
+    sizes: { tokens: number; heads: number; headDim: number; maxPositions: number },
+    positionOffset: number,
+    splitKeys: boolean | undefined,
+    expectedDispatches: number,
+  ) {
+    const { tokens, heads, headDim, maxPositions } = sizes;
+    const cacheShape = [heads, maxPositions, headDim];
+    const q = randomFloats(tokens * heads * headDim, tokens + headDim, -2, 2);
+    const k = randomFloats(heads * maxPositions * headDim, 7 * headDim, -2, 2);
+    const v = randomFloats(heads * maxPositions * headDim, 11 * headDim);
+    const qT = device.tensor(q, [tokens, heads, headDim]);
+    const kT = device.tensor(k, cacheShape);
+    const vT = device.tensor(v, cacheShape);
+    const before = device.stats.dispatches;
+    const y = attention(qT, kT, vT, { positionOffset, splitKeys });
+    expect(device.stats.dispatches - before).toBe(expectedDispatches);
+    const unsplit = attention(qT, kT, vT, { positionOffset, splitKeys: false });
+    const expected = attentionReference(q, k, v, { ...sizes, positionOffset }).output;
+    const actual = await y.read();
+    expectClose(actual, expected, 1e-5, 1e-6);
+    expectClose(actual, await unsplit.read(), 1e-5, 1e-6);
+  }
+
+  it('decodes over 2048 cached keys (8 full blocks) by default, headDim 64', async () => {
+    await compareWithReference(
+      { tokens: 1, heads: 2, headDim: 64, maxPositions: 2048 },
+      2047,
+      undefined,
+      2,
+    );
+  });
+
+  it('decodes over 301 keys (a full block and a ragged one of 45), headDim 80', async () => {
+    await compareWithReference(
+      { tokens: 1, heads: 3, headDim: 80, maxPositions: 320 },
+      300,
+      undefined,
+      2,
+    );
+  });
+
+  it('merges rows with different block counts: 5 queries from position 510, headDim 256', async () => {
+    // Rows see 511 … 515 keys: two blocks for the first two, three for the rest.
+    await compareWithReference(
+      { tokens: 5, heads: 2, headDim: 256, maxPositions: 600 },
+      510,
+      undefined,
+      2,
+    );
+  });
+
+  it('handles a short context as one block when forced (11 keys)', async () => {
+    await compareWithReference({ tokens: 1, heads: 2, headDim: 64, maxPositions: 32 }, 10, true, 2);
+  });
+
+  it('handles a head dimension that is not a multiple of 4 (scalar key loads), 700 keys', async () => {
+    await compareWithReference(
+      { tokens: 2, heads: 2, headDim: 18, maxPositions: 720 },
+      698,
+      true,
+      2,
+    );
+  });
+
+  it('keeps one dispatch for short contexts, for many query rows, and when told not to split', async () => {
+    await compareWithReference(
+      { tokens: 1, heads: 2, headDim: 64, maxPositions: 256 },
+      255,
+      undefined,
+      1,
+    );
+    await compareWithReference(
+      { tokens: 40, heads: 2, headDim: 64, maxPositions: 600 },
+      500,
+      undefined,
+      1,
+    );
+    await compareWithReference(
+      { tokens: 1, heads: 2, headDim: 64, maxPositions: 600 },
+      500,
+      false,
+      1,
+    );
+  });
+
+  it('decoding token by token over a long context matches the prefill within rounding', async () => {
+    // The model's flow: a prefill of 300 tokens (unsplit), then 3 decode steps (split).
+    const [heads, headDim, maxPositions, prefill, tokens] = [2, 64, 320, 300, 303];
+    const width = heads * 3 * headDim;
+    const qkv = randomFloats(tokens * width, 99, -2, 2);
+    const shape = [heads, maxPositions, headDim];
+    const step = (first: number, last: number, cache: Tensor<'f32'>[]) => {
+      const q = splitQkvRotary(
+        device.tensor(qkv.subarray(first * width, last * width), [last - first, width]),
+        cache[0]!,
+        cache[1]!,
+        { heads, rotaryDims: 16, positionOffset: first },
+      );
+      return attention(q, cache[0]!, cache[1]!, { positionOffset: first });
+    };
+    const full = await step(0, tokens, [device.zeros(shape), device.zeros(shape)]).read();
+    const cache = [device.zeros(shape), device.zeros(shape)];
+    await step(0, prefill, cache).read();
+    for (let t = prefill; t < tokens; t++) {
+      const before = device.stats.dispatches;
+      const row = await step(t, t + 1, cache).read();
+      expect(device.stats.dispatches - before).toBe(3); // splitQkvRotary + split + combine
+      expectClose(row, full.subarray(t * heads * headDim, (t + 1) * heads * headDim), 1e-5, 1e-6);
+    }
+  });
+});

@@ -5,14 +5,15 @@ import { launchChromium } from '@pythiajs/vitest-config/chromium';
 import { build } from 'esbuild';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addReference, geluReference } from '../src/reference/index.js';
-import { expectClose, randomFloats } from './numbers.js';
+import { BROWSER_CHECKS, type CheckName } from './browser/checks.js';
+import type { PageReport } from './browser/page.js';
 
-describe('in a browser (headless Chromium, navigator.gpu)', () => {
+describe('every op in a browser (headless Chromium, SwiftShader) against its CPU reference', () => {
   let bundle: string;
   let server: Server;
   let browser: Browser;
   let origin: string;
+  let report: PageReport;
 
   beforeAll(async () => {
     const result = await build({
@@ -37,6 +38,12 @@ describe('in a browser (headless Chromium, navigator.gpu)', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     origin = `http://localhost:${(server.address() as AddressInfo).port}`;
     browser = await launchChromium();
+    const page = await browser.newPage();
+    await page.goto(origin);
+    await page.waitForFunction(() => 'runChecks' in globalThis);
+    report = await page.evaluate(() =>
+      (globalThis as unknown as { runChecks(): Promise<PageReport> }).runChecks(),
+    );
   });
 
   afterAll(async () => {
@@ -49,32 +56,20 @@ describe('in a browser (headless Chromium, navigator.gpu)', () => {
     expect(bundle).not.toMatch(/require\(['"]webgpu['"]\)/);
   });
 
-  it('runs add and gelu on navigator.gpu with the same results as the CPU references', async () => {
-    const page = await browser.newPage();
-    await page.goto(origin);
-    await page.waitForFunction(() => 'runKernels' in globalThis);
-    const a = Array.from(randomFloats(129, 1, -4, 4));
-    const b = Array.from(randomFloats(129, 2, -4, 4));
-    const result = await page.evaluate(
-      ([a, b]) =>
-        (
-          globalThis as unknown as {
-            runKernels(
-              a: number[],
-              b: number[],
-            ): Promise<{
-              environment: string;
-              shaderF16: boolean;
-              sum: number[];
-              gelu: number[];
-            }>;
-          }
-        ).runKernels(a, b),
-      [a, b] as const,
-    );
-    expect(result.environment).toBe('browser');
-    const sum = addReference(a, b);
-    expectClose(result.sum, sum, 1e-5);
-    expectClose(result.gelu, geluReference(sum), 1e-5);
+  it('runs on navigator.gpu, with f16 tensors on the packed-u32 path (no shader-f16)', () => {
+    expect(report.environment).toBe('browser');
+    expect(report.shaderF16).toBe(false);
   });
+
+  // One check per op and path; the tolerances are the Node tests' (see browser/checks.ts).
+  for (const [name, { title, rtol, atol }] of Object.entries(BROWSER_CHECKS)) {
+    it(`${title} matches the CPU reference (rtol ${rtol}, atol ${atol})`, () => {
+      const result = report.checks[name as CheckName];
+      expect(result, `the page did not run ${name}`).toBeDefined();
+      expect(result!.error).toBeUndefined();
+      expect(result!.worst).toBeNull();
+      expect(result!.elements).toBeGreaterThan(0);
+      expect(result!.maxExcess).toBeLessThanOrEqual(0);
+    });
+  }
 });

@@ -1,0 +1,147 @@
+// What the browser page checks, shared by the page (which runs the kernels and compares them with
+// the CPU references in Chromium) and browser.test.ts (which asserts each result in its own `it`).
+// The tolerances are those of the Node tests of the same ops.
+
+/** Tolerance of one check: |actual − expected| ≤ rtol·|expected| + atol elementwise. */
+export interface Tolerance {
+  readonly rtol: number;
+  readonly atol: number;
+}
+
+const EXACT: Tolerance = { rtol: 0, atol: 0 };
+const F32: Tolerance = { rtol: 1e-5, atol: 0 };
+const MATMUL: Tolerance = { rtol: 1e-5, atol: 1e-5 };
+const MATMUL_F16: Tolerance = { rtol: 1e-3, atol: 1e-5 };
+const ROTARY: Tolerance = { rtol: 1e-5, atol: 1e-6 };
+
+/** Every check the page runs, by name, with what it covers (the `it` title) and its tolerance. */
+export const BROWSER_CHECKS = {
+  add: { title: 'add: a + b (4099 elements)', ...F32 },
+  gelu: { title: 'gelu, exact erf form (4099 elements over [−8, 8))', ...F32 },
+  'gelu-tanh': { title: 'gelu, tanh form (4099 elements over [−8, 8))', ...F32 },
+  'gemv-scalar-f32': { title: 'matmul GEMV, scalar path (K % 8 ≠ 0), f32 W and bias', ...MATMUL },
+  'gemv-f32': { title: 'matmul GEMV, 8 per load, f32 W and bias', ...MATMUL },
+  'gemv-f16': { title: 'matmul GEMV, 8 per load, packed f16 W and bias', ...MATMUL_F16 },
+  'gemv-scalar-f16': { title: 'matmul GEMV, scalar path, packed f16 W', ...MATMUL_F16 },
+  'gemm-f32': { title: 'matmul GEMM, several ragged 64×64 tiles, f32 W and bias', ...MATMUL },
+  'gemm-f16': { title: 'matmul GEMM, packed f16 W and bias', ...MATMUL_F16 },
+  'epilogue-gemv': {
+    title: 'matmul fused epilogue, GEMV: gelu(x·Wᵀ + b) + r, f16 W',
+    ...MATMUL,
+  },
+  'epilogue-gemm': { title: 'matmul fused epilogue, GEMM: gelu_tanh(x·Wᵀ + b), f32 W', ...MATMUL },
+  'chunked-gemv': {
+    title: 'matmul GEMV with an f16 weight in row chunks (maxBindingBytes), bias + residual',
+    ...MATMUL,
+  },
+  'chunked-gemm': {
+    title: 'matmul GEMM with an f32 weight in row chunks (maxBindingBytes), bias + residual',
+    ...MATMUL,
+  },
+  'layer-norm': { title: 'layerNorm, f32 weight and bias', ...MATMUL },
+  'layer-norm-f16': { title: 'layerNorm, packed f16 weight and bias', ...MATMUL_F16 },
+  'embedding-f16': {
+    title: 'embedding of a packed f16 table (odd row length, out-of-range ids)',
+    ...EXACT,
+  },
+  'embedding-chunked': { title: 'embedding of an f32 table in row chunks', ...EXACT },
+  argmax: { title: 'argmax (rows of 255 and 5003, ties to the first index)', ...EXACT },
+  rotary: { title: 'rotary, headDim 80, rotaryDims 20, 7 tokens from position 13', ...ROTARY },
+  'rotary-far': { title: 'rotary, 129 tokens from position 1000', ...ROTARY },
+  'split-qkv-rotary-q': { title: 'splitQkvRotary: the rotated q', ...ROTARY },
+  'split-qkv-rotary-k': {
+    title: 'splitQkvRotary: the rotated k written into the cache',
+    ...ROTARY,
+  },
+  'split-qkv-rotary-v': { title: 'splitQkvRotary: v copied into the cache', ...EXACT },
+  'attention-prefill': {
+    title: 'attention prefill (7 queries from position 30, headDim 80)',
+    rtol: 1e-5,
+    atol: 1e-6,
+  },
+  'attention-prefill-probs': {
+    title: 'attentionWithProbs prefill: the probabilities',
+    rtol: 1e-5,
+    atol: 1e-7,
+  },
+  'attention-decode': {
+    title: 'attention decode after a prefill equals the CPU reference',
+    rtol: 1e-5,
+    atol: 1e-6,
+  },
+  'attention-decode-probs': {
+    title: 'attentionWithProbs decode: the probabilities',
+    rtol: 1e-5,
+    atol: 1e-7,
+  },
+  'attention-long': {
+    title: 'attention decode over 2048 cached keys, split into 8 blocks, headDim 64',
+    rtol: 1e-5,
+    atol: 1e-6,
+  },
+  'attention-split-ragged': {
+    title: 'attention split, 5 queries from position 510 (2 or 3 blocks each), headDim 256',
+    rtol: 1e-5,
+    atol: 1e-6,
+  },
+  'attention-split-scalar': {
+    title: 'attention split forced, headDim 18 (scalar loads), 700 keys',
+    rtol: 1e-5,
+    atol: 1e-6,
+  },
+  topk: { title: 'topk, k = 40 over 50304 columns: values', ...EXACT },
+  'topk-indices': { title: 'topk, k = 40 over 50304 columns: indices', ...EXACT },
+  'topk-ties': { title: 'topk, k = 64 over heavily tied logits: indices', ...EXACT },
+} as const satisfies Record<string, Tolerance & { title: string }>;
+
+export type CheckName = keyof typeof BROWSER_CHECKS;
+
+/** How far a result is from its reference. */
+export interface CheckResult {
+  readonly elements: number;
+  /** max |actual − expected|. */
+  readonly maxAbsError: number;
+  /** max of |actual − expected| − (rtol·|expected| + atol): ≤ 0 when within tolerance. */
+  readonly maxExcess: number;
+  /** The worst element outside the tolerance, or null. */
+  readonly worst: string | null;
+  /** Set when the op threw instead of returning. */
+  readonly error?: string;
+}
+
+/** Compares elementwise under `tolerance`; NaN counts as an infinite error. */
+export function compare(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  tolerance: Tolerance,
+): CheckResult {
+  if (actual.length !== expected.length) {
+    return {
+      elements: actual.length,
+      maxAbsError: Number.POSITIVE_INFINITY,
+      maxExcess: Number.POSITIVE_INFINITY,
+      worst: `length ${actual.length}, expected ${expected.length}`,
+    };
+  }
+  let maxAbsError = 0;
+  let maxExcess = Number.NEGATIVE_INFINITY;
+  let worst: string | null = null;
+  for (let i = 0; i < expected.length; i++) {
+    const a = actual[i]!;
+    const e = expected[i]!;
+    // Equal values (infinities included) are exact; NaN is never within tolerance.
+    const error = a === e ? 0 : Math.abs(a - e);
+    const measured = Number.isNaN(error) ? Number.POSITIVE_INFINITY : error;
+    // (Equal infinities would make the bound 0·Infinity = NaN; a result unequal to an infinite
+    // reference gives Infinity − Infinity = NaN, which is outside.)
+    const difference =
+      a === e ? -tolerance.atol : measured - (tolerance.rtol * Math.abs(e) + tolerance.atol);
+    const excess = Number.isNaN(difference) ? Number.POSITIVE_INFINITY : difference;
+    maxAbsError = Math.max(maxAbsError, measured);
+    if (excess > maxExcess) {
+      maxExcess = excess;
+      if (excess > 0) worst = `element ${i}: got ${a}, expected ${e}`;
+    }
+  }
+  return { elements: expected.length, maxAbsError, maxExcess, worst };
+}
