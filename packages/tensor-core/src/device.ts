@@ -181,8 +181,6 @@ export class Device {
   #timeline: Promise<void> = Promise.resolve();
   #pendingTasks = 0;
   #encoder: GPUCommandEncoder | undefined;
-  // Buffers the pending encoder may use that go back to the pool once it is submitted.
-  #releaseAfterSubmit: GPUBuffer[] = [];
   #errorChecks: Promise<GPUError | null>[] = [];
   #deferredError: unknown;
   // Free buffers by byte size: storage (tensors) and MAP_READ staging.
@@ -304,8 +302,9 @@ export class Device {
         new Uint8Array(buffer.getMappedRange()).set(part);
         buffer.unmap();
       } else {
-        // A pooled buffer's earlier uses are all submitted, so a queue write lands after them
-        // and before every command recorded from now on.
+        // A pooled buffer's earlier uses may still be recorded but unsubmitted; submit them so
+        // that this queue write lands after them and before every command recorded from now on.
+        this.#submit();
         let padded = part;
         if (part.byteLength % 4 !== 0) {
           padded = new Uint8Array(buffer.size);
@@ -362,55 +361,70 @@ export class Device {
     }
     const [x, y = 1, z = 1] = kernel.workgroups;
     const label = kernel.label ?? labelOf(kernel.code);
-    const pipeline = this.pipelines.get(kernel.code, kernel.constants);
     this.stats.dispatches++;
+    const ready = this.pipelines.ready(kernel.code, kernel.constants);
+    if (ready) {
+      // Compiled: no need to wait for anything but the work queued before.
+      this.#now(() => this.#record(ready, buffers, uniforms, [x, y, z], label));
+      return;
+    }
+    const pipeline = this.pipelines.get(kernel.code, kernel.constants);
     // Nobody awaits a dispatch; its failure is kept for the next flush or read to throw.
     pipeline.catch(noop);
     this.#enqueue(async () => {
-      const compiled = await pipeline;
-      this.gpuDevice.pushErrorScope('validation');
-      const entries: GPUBindGroupEntry[] = buffers.map((buffer, binding) => ({
-        binding,
-        resource: { buffer },
-      }));
-      if (uniforms) {
-        const size = Math.ceil(uniforms.byteLength / 16) * 16;
-        if (this.#ringUsed + size > UNIFORM_RING_BYTES) this.#submit();
-        const offset = this.#ringUsed;
-        this.#ringData.set(uniforms, offset);
-        this.#ringUsed =
-          Math.ceil((offset + size) / this.#uniformAlignment) * this.#uniformAlignment;
-        this.#ring ??= this.#createBuffer(
-          UNIFORM_RING_BYTES,
-          BufferUsage.UNIFORM | BufferUsage.COPY_DST,
-        );
-        entries.push({ binding: entries.length, resource: { buffer: this.#ring, offset, size } });
-      }
-      const bindGroup = this.gpuDevice.createBindGroup({
-        layout: compiled.getBindGroupLayout(0),
-        entries,
-      });
-      let timestampWrites: GPUComputePassTimestampWrites | undefined;
-      if (this.#profiling) {
-        if (this.#profileLabels.length === PROFILE_PASSES) this.#submit();
-        const index = this.#profileLabels.length;
-        this.#profileLabels.push(label);
-        timestampWrites = {
-          querySet: this.#querySet!,
-          beginningOfPassWriteIndex: 2 * index,
-          endOfPassWriteIndex: 2 * index + 1,
-        };
-      }
-      this.#encoder ??= this.gpuDevice.createCommandEncoder();
-      const pass = this.#encoder.beginComputePass(timestampWrites ? { timestampWrites } : {});
-      pass.setPipeline(compiled);
-      pass.setBindGroup(0, bindGroup);
-      pass.dispatchWorkgroups(x, y, z);
-      pass.end();
-      this.#errorChecks.push(this.gpuDevice.popErrorScope());
+      this.#record(await pipeline, buffers, uniforms, [x, y, z], label);
     }).catch((error: unknown) => {
       this.#deferredError ??= error;
     });
+  }
+
+  /** Encodes one dispatch into the pending command encoder. */
+  #record(
+    compiled: GPUComputePipeline,
+    buffers: GPUBuffer[],
+    uniforms: Uint8Array | undefined,
+    [x, y, z]: [number, number, number],
+    label: string,
+  ): void {
+    this.gpuDevice.pushErrorScope('validation');
+    const entries: GPUBindGroupEntry[] = buffers.map((buffer, binding) => ({
+      binding,
+      resource: { buffer },
+    }));
+    if (uniforms) {
+      const size = Math.ceil(uniforms.byteLength / 16) * 16;
+      if (this.#ringUsed + size > UNIFORM_RING_BYTES) this.#submit();
+      const offset = this.#ringUsed;
+      this.#ringData.set(uniforms, offset);
+      this.#ringUsed = Math.ceil((offset + size) / this.#uniformAlignment) * this.#uniformAlignment;
+      this.#ring ??= this.#createBuffer(
+        UNIFORM_RING_BYTES,
+        BufferUsage.UNIFORM | BufferUsage.COPY_DST,
+      );
+      entries.push({ binding: entries.length, resource: { buffer: this.#ring, offset, size } });
+    }
+    const bindGroup = this.gpuDevice.createBindGroup({
+      layout: compiled.getBindGroupLayout(0),
+      entries,
+    });
+    let timestampWrites: GPUComputePassTimestampWrites | undefined;
+    if (this.#profiling) {
+      if (this.#profileLabels.length === PROFILE_PASSES) this.#submit();
+      const index = this.#profileLabels.length;
+      this.#profileLabels.push(label);
+      timestampWrites = {
+        querySet: this.#querySet!,
+        beginningOfPassWriteIndex: 2 * index,
+        endOfPassWriteIndex: 2 * index + 1,
+      };
+    }
+    this.#encoder ??= this.gpuDevice.createCommandEncoder();
+    const pass = this.#encoder.beginComputePass(timestampWrites ? { timestampWrites } : {});
+    pass.setPipeline(compiled);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(x, y, z);
+    pass.end();
+    this.#errorChecks.push(this.gpuDevice.popErrorScope());
   }
 
   /**
@@ -547,12 +561,13 @@ export class Device {
   /** @internal Returns `buffer` to the pool once the work recorded before this call is submitted. */
   releaseBuffer(buffer: GPUBuffer): void {
     if (!this.alive) return;
-    const release = () => {
-      if (this.#encoder) this.#releaseAfterSubmit.push(buffer);
-      else this.#give(this.#storagePool, buffer);
-    };
+    // Back to the pool at once, even with commands that use it still unsubmitted: commands run
+    // in recording order, so a later kernel may reuse it within the same encoder (a forward pass
+    // of 24 layers then needs one layer's intermediates, not 24). Queue writes, which overtake
+    // unsubmitted commands, submit those first (see `tensor` and `writeBuffer`).
+    const release = () => this.#give(this.#storagePool, buffer);
     // With nothing queued, every earlier use is already encoded: release now, so that the
-    // next allocation (often the next step, right after a read) can take the buffer.
+    // next allocation can take the buffer.
     if (this.#pendingTasks === 0) release();
     else this.#enqueue(release).catch(noop);
   }
@@ -597,9 +612,6 @@ export class Device {
       this.#errorChecks.push(this.gpuDevice.popErrorScope());
       if (timing) this.#profileReads.push(this.#readTimings(timing.staging, timing.labels));
     }
-    // Reusing after submit is safe: later work is queued behind the work that used the buffer.
-    for (const buffer of this.#releaseAfterSubmit) this.#give(this.#storagePool, buffer);
-    this.#releaseAfterSubmit = [];
   }
 
   async #readTimings(staging: GPUBuffer, labels: string[]): Promise<KernelTiming[]> {
@@ -625,12 +637,29 @@ export class Device {
     if (first) throw new GpuExecutionError(`WebGPU rejected recorded work: ${first.message}`);
   }
 
-  /** Enqueues zero-filling of a reused buffer ahead of all later work. */
+  /** Zero-fills a reused buffer ahead of all later work. */
   #clear(buffer: GPUBuffer): void {
-    this.#enqueue(() => {
+    this.#now(() => {
       this.#encoder ??= this.gpuDevice.createCommandEncoder();
       this.#encoder.clearBuffer(buffer);
-    }).catch((error: unknown) => {
+    });
+  }
+
+  /**
+   * Runs `task` at once when nothing is queued, else after the queued work; either way in call
+   * order. Recording synchronously matters: a step whose kernels are all compiled then records
+   * in one go, and buffers its intermediates free go back to the pool for its later kernels.
+   */
+  #now(task: () => void): void {
+    if (this.#pendingTasks === 0) {
+      try {
+        task();
+      } catch (error) {
+        this.#deferredError ??= error;
+      }
+      return;
+    }
+    this.#enqueue(task).catch((error: unknown) => {
       this.#deferredError ??= error;
     });
   }

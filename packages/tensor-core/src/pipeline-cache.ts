@@ -11,6 +11,7 @@ export class PipelineCache {
   readonly #device: GPUDevice;
   readonly #modules = new Map<string, GPUShaderModule>();
   readonly #pipelines = new Map<string, Promise<GPUComputePipeline>>();
+  readonly #ready = new Map<string, GPUComputePipeline>();
 
   constructor(device: GPUDevice) {
     this.#device = device;
@@ -23,16 +24,23 @@ export class PipelineCache {
 
   /** The compute pipeline of `code`'s `main` entry point specialised with `constants`. */
   get(code: string, constants: KernelConstants = {}): Promise<GPUComputePipeline> {
-    const names = Object.keys(constants).sort();
-    const key = `${code}\u0000${names.map((n) => `${n}=${constants[n]}`).join(',')}`;
+    const key = keyOf(code, constants);
     let pipeline = this.#pipelines.get(key);
     if (!pipeline) {
       pipeline = this.#compile(code, constants);
       this.#pipelines.set(key, pipeline);
-      // A failed compile must not poison the cache for a retry (e.g. after a lost device).
-      pipeline.catch(() => this.#pipelines.delete(key));
+      pipeline.then(
+        (compiled) => this.#ready.set(key, compiled),
+        // A failed compile must not poison the cache for a retry (e.g. after a lost device).
+        () => this.#pipelines.delete(key),
+      );
     }
     return pipeline;
+  }
+
+  /** The pipeline if it has finished compiling, so a dispatch can be recorded at once. */
+  ready(code: string, constants: KernelConstants = {}): GPUComputePipeline | undefined {
+    return this.#ready.get(keyOf(code, constants));
   }
 
   async #compile(code: string, constants: KernelConstants): Promise<GPUComputePipeline> {
@@ -65,4 +73,9 @@ export class PipelineCache {
       );
     }
   }
+}
+
+function keyOf(code: string, constants: KernelConstants): string {
+  const names = Object.keys(constants).sort();
+  return `${code}\u0000${names.map((n) => `${n}=${constants[n]}`).join(',')}`;
 }
