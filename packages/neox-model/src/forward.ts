@@ -7,13 +7,18 @@ import {
   gelu,
   layerNorm,
   matmul,
+  rotary,
+  splitQkv,
   splitQkvRotary,
   type Tensor,
+  writeKvCache,
 } from '@pythiajs/tensor-core';
 import type { NeoXConfig } from './config.js';
 import type { HookRunner } from './hooks.js';
 import type { KVCache } from './kv-cache.js';
 import type { LayerWeights, NeoXWeights } from './weights.js';
+
+const UNFUSED_QKV_HOOKS = ['attn.hook_q', 'attn.hook_k', 'attn.hook_v', 'attn.hook_rot_k'];
 
 /** Disposes intermediates once the kernels that read them are recorded (the pool reuses them). */
 class Scratch {
@@ -76,21 +81,30 @@ function block(
   const activation = config.activation === 'gelu' ? 'gelu' : 'gelu-tanh';
   const positionOffset = cache.length;
 
-  // Attention: qkv is [tokens, heads·3·headDim] with q, k, v interleaved per head; one kernel
-  // splits it, rotates q and k, and writes k and v into this layer's cache.
+  // Attention: qkv is [tokens, heads·3·headDim] with q, k, v interleaved per head.
   const ln1 = scratch.keep(hook('ln1.hook_normalized', layerNorm(x, w.ln1Weight, w.ln1Bias, eps)));
   const qkv = scratch.keep(matmul(ln1, w.qkvWeight, w.qkvBias));
-  const q = scratch.keep(
-    hook(
-      'attn.hook_rot_q',
-      splitQkvRotary(qkv, cache.keys[l]!, cache.values[l]!, {
-        heads: config.numHeads,
-        rotaryDims: config.rotaryDims,
-        base: config.rotaryBase,
-        positionOffset,
-      }),
-    ),
-  );
+  const rope = { rotaryDims: config.rotaryDims, base: config.rotaryBase, positionOffset };
+  let q: Tensor<'f32'>;
+  if (UNFUSED_QKV_HOOKS.some(wants)) {
+    // Hooks on q, k or v before rotary (or on rotated k): split, rotate and write the cache as
+    // separate kernels, so each activation exists to be read or replaced.
+    const split = splitQkv(qkv, { heads: config.numHeads });
+    const rawQ = scratch.keep(hook('attn.hook_q', scratch.keep(split.q)));
+    const rawK = scratch.keep(hook('attn.hook_k', scratch.keep(split.k)));
+    const v = scratch.keep(hook('attn.hook_v', scratch.keep(split.v)));
+    const k = scratch.keep(hook('attn.hook_rot_k', rotary(rawK, rope)));
+    writeKvCache(k, v, cache.keys[l]!, cache.values[l]!, { positionOffset });
+    q = scratch.keep(hook('attn.hook_rot_q', rotary(rawQ, rope)));
+  } else {
+    // One kernel splits qkv, rotates q and k, and writes k and v into this layer's cache.
+    q = scratch.keep(
+      hook(
+        'attn.hook_rot_q',
+        splitQkvRotary(qkv, cache.keys[l]!, cache.values[l]!, { heads: config.numHeads, ...rope }),
+      ),
+    );
+  }
   let z: Tensor<'f32'>;
   if (wants('attn.hook_pattern')) {
     const { output, probs } = attentionWithProbs(q, cache.keys[l]!, cache.values[l]!, {

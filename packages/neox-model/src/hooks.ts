@@ -11,7 +11,11 @@ export function hookNames(numLayers: number, parallelResidual = true): string[] 
     names.push(
       `${b}.hook_resid_pre`,
       `${b}.ln1.hook_normalized`,
+      `${b}.attn.hook_q`,
+      `${b}.attn.hook_k`,
+      `${b}.attn.hook_v`,
       `${b}.attn.hook_rot_q`,
+      `${b}.attn.hook_rot_k`,
       `${b}.attn.hook_pattern`,
       `${b}.attn.hook_z`,
       `${b}.hook_attn_out`,

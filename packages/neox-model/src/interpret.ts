@@ -21,7 +21,7 @@ function checkNames(model: NeoXModel, names: Iterable<string>): Set<string> {
     if (!valid.has(name)) {
       throw new ForwardError(
         `no hook point ${JSON.stringify(name)}; hook points are hook_embed, blocks.{0…${model.config.numLayers - 1}}.` +
-          '{hook_resid_pre, ln1.hook_normalized, attn.hook_rot_q, attn.hook_pattern, attn.hook_z, hook_attn_out, ' +
+          '{hook_resid_pre, ln1.hook_normalized, attn.hook_q/k/v, attn.hook_rot_q/k, attn.hook_pattern, attn.hook_z, hook_attn_out, ' +
           'ln2.hook_normalized, mlp.hook_pre, mlp.hook_post, hook_mlp_out, hook_resid_post} and ln_final.hook_normalized',
       );
     }

@@ -99,6 +99,64 @@ describe('runWithCache', () => {
   });
 });
 
+describe('query, key and value hooks', () => {
+  it('exposes q, k and v before and after rotary, without changing the logits', async () => {
+    const T = ids.length;
+    const names = [
+      'attn.hook_q',
+      'attn.hook_k',
+      'attn.hook_v',
+      'attn.hook_rot_q',
+      'attn.hook_rot_k',
+    ].map((n) => `blocks.1.${n}`);
+    const { logits, cache } = await runWithCache(model, ids, { names });
+    for (const name of names) expect(cache.get(name)!.shape).toEqual([T, 4, 16]);
+    expect(maxAbsDiff(logits, await model.forward(ids))).toBeLessThanOrEqual(1e-5);
+    // The rotated q of the unfused path is the fused kernel's.
+    const fused = await runWithCache(model, ids, { names: ['blocks.1.attn.hook_rot_q'] });
+    expect(
+      maxAbsDiff(
+        cache.get('blocks.1.attn.hook_rot_q')!.data,
+        fused.cache.get('blocks.1.attn.hook_rot_q')!.data,
+      ),
+    ).toBeLessThanOrEqual(1e-6);
+    // Position 0 is not rotated at all: its rotated and raw q are equal.
+    const raw = cache.get('blocks.1.attn.hook_q')!.data;
+    const rot = cache.get('blocks.1.attn.hook_rot_q')!.data;
+    expect(maxAbsDiff(raw.subarray(0, 64), rot.subarray(0, 64))).toBeLessThanOrEqual(1e-6);
+  });
+
+  it('zeroing the keys makes attention uniform over the positions each token may see', async () => {
+    const T = ids.length;
+    const { cache } = await runWithCache(model, ids, { names: ['blocks.0.attn.hook_pattern'] });
+    const hooked = await runWithHooksAndCache(ids);
+    expect(maxAbsDiff(hooked, cache.get('blocks.0.attn.hook_pattern')!.data)).toBeGreaterThan(1e-3);
+    for (let h = 0; h < 4; h++) {
+      for (let dest = 0; dest < T; dest++) {
+        for (let src = 0; src < T; src++) {
+          expect(hooked[(h * T + dest) * T + src]).toBeCloseTo(src <= dest ? 1 / (dest + 1) : 0, 6);
+        }
+      }
+    }
+  });
+});
+
+/** Layer 0's attention pattern with its keys zeroed (a hook replacing, a hook reading). */
+async function runWithHooksAndCache(input: number[]): Promise<Float32Array> {
+  let pattern: Promise<Float32Array> | undefined;
+  await model.forward(input, {
+    hooks: {
+      wants: (name) => name === 'blocks.0.attn.hook_k' || name === 'blocks.0.attn.hook_pattern',
+      visit: (name, t) => {
+        if (name === 'blocks.0.attn.hook_k') return t.device.zeros(t.shape);
+        pattern = t.read();
+        return t;
+      },
+    },
+  });
+  return pattern!;
+}
+
 describe('runWithHooks', () => {
   it('zeroing the last residual leaves the unembedding of the final LayerNorm bias at every position', async () => {
     const checkpoint = await openCheckpoint(

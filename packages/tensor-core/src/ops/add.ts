@@ -18,7 +18,7 @@ export function add(a: Tensor<'f32'>, b: Tensor<'f32'>): Tensor<'f32'> {
   checkSameShape('add', a, b);
   checkSameDevice('add', a, b);
   const device = a.device;
-  const y = device.zeros(a.shape, 'f32');
+  const y = device.empty(a.shape, 'f32');
   device.dispatch({
     code: addWgsl,
     bindings: [a, b, y],

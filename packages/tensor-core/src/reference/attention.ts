@@ -113,3 +113,24 @@ export function splitQkvRotaryReference(
   }
   return { q, kCache: k, vCache: v };
 }
+
+/** Reference of `splitQkv`: q, k, v [tokens, heads, headDim] from per-head q|k|v rows. */
+export function splitQkvReference(
+  qkv: ArrayLike<number>,
+  sizes: { tokens: number; heads: number; headDim: number },
+): { q: Float32Array<ArrayBuffer>; k: Float32Array<ArrayBuffer>; v: Float32Array<ArrayBuffer> } {
+  const { tokens, heads, headDim: D } = sizes;
+  const [q, k, v] = [0, 1, 2].map(() => new Float32Array(tokens * heads * D)) as [
+    Float32Array<ArrayBuffer>,
+    Float32Array<ArrayBuffer>,
+    Float32Array<ArrayBuffer>,
+  ];
+  for (let th = 0; th < tokens * heads; th++) {
+    for (let d = 0; d < D; d++) {
+      q[th * D + d] = qkv[th * 3 * D + d]!;
+      k[th * D + d] = qkv[th * 3 * D + D + d]!;
+      v[th * D + d] = qkv[th * 3 * D + 2 * D + d]!;
+    }
+  }
+  return { q, k, v };
+}

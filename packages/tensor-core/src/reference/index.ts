@@ -5,6 +5,7 @@ export { argmaxReference } from './argmax.js';
 export {
   type AttentionReferenceSizes,
   attentionReference,
+  splitQkvReference,
   splitQkvRotaryReference,
 } from './attention.js';
 export { embeddingReference } from './embedding.js';
