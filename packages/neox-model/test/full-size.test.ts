@@ -92,3 +92,28 @@ describe('memory', () => {
     );
   });
 });
+
+describe('GPU memory of a running model', () => {
+  it('stays within 1.15 × (weights + KV cache) after prefill and decode, and decoding allocates nothing', async () => {
+    const device = await createDevice();
+    const config = pythiaConfig('70m');
+    const model = await NeoXModel.fromCheckpoint(randomCheckpoint(config, { seed: 3 }), { device });
+    const cache = model.createCache(160);
+    let logits = await model.forward(
+      Array.from({ length: 128 }, (_, i) => i * 31 + 7),
+      { cache, logits: 'last' },
+    );
+    logits = await model.forward([1], { cache, logits: 'last' });
+    const created = device.stats.buffersCreated;
+    for (let step = 0; step < 8; step++)
+      logits = await model.forward([step + 2], { cache, logits: 'last' });
+    expect(device.stats.buffersCreated).toBe(created);
+    expect(logits.length).toBe(config.vocabSize);
+    expect(
+      device.stats.bytesAllocated / (model.weights.bytes + cache.byteLength),
+    ).toBeLessThanOrEqual(1.15);
+    cache.dispose();
+    model.dispose();
+    device.destroy();
+  });
+});

@@ -302,21 +302,15 @@ export class Device {
         new Uint8Array(buffer.getMappedRange()).set(part);
         buffer.unmap();
       } else {
-        // A pooled buffer's earlier uses may still be recorded but unsubmitted; submit them so
-        // that this queue write lands after them and before every command recorded from now on.
-        this.#submit();
-        let padded = part;
-        if (part.byteLength % 4 !== 0) {
-          padded = new Uint8Array(buffer.size);
-          padded.set(part);
-        }
-        this.gpuDevice.queue.writeBuffer(
-          buffer,
-          0,
-          padded.buffer,
-          padded.byteOffset,
-          padded.byteLength,
-        );
+        // A pooled buffer's earlier uses may still be queued or unsubmitted: write after them, in
+        // call order, submitting them first (a queue write overtakes unsubmitted commands). The
+        // data is copied, since the write may happen after the caller has moved on.
+        const padded = new Uint8Array(Math.ceil(part.byteLength / 4) * 4);
+        padded.set(part);
+        this.#now(() => {
+          this.#submit();
+          this.gpuDevice.queue.writeBuffer(buffer, 0, padded.buffer, 0, padded.byteLength);
+        });
       }
     });
     return new Tensor(this, chunks, shape, dtype);
@@ -561,15 +555,11 @@ export class Device {
   /** @internal Returns `buffer` to the pool once the work recorded before this call is submitted. */
   releaseBuffer(buffer: GPUBuffer): void {
     if (!this.alive) return;
-    // Back to the pool at once, even with commands that use it still unsubmitted: commands run
-    // in recording order, so a later kernel may reuse it within the same encoder (a forward pass
-    // of 24 layers then needs one layer's intermediates, not 24). Queue writes, which overtake
-    // unsubmitted commands, submit those first (see `tensor` and `writeBuffer`).
-    const release = () => this.#give(this.#storagePool, buffer);
-    // With nothing queued, every earlier use is already encoded: release now, so that the
-    // next allocation can take the buffer.
-    if (this.#pendingTasks === 0) release();
-    else this.#enqueue(release).catch(noop);
+    // Back to the pool at once, even while work that uses it is queued or unsubmitted: kernels
+    // are recorded in call order, so a later kernel may reuse the buffer within the same step (a
+    // forward pass of 24 layers then needs one layer's intermediates, not 24). Queue writes,
+    // which would overtake that work, go through the queue and submit it first (see `tensor`).
+    this.#give(this.#storagePool, buffer);
   }
 
   #enqueue<T>(task: () => T | Promise<T>): Promise<T> {

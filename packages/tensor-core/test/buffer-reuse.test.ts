@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { add, createDevice, type Device, type Tensor } from '../src/index.js';
+import { add, createDevice, type Device, gelu, type Tensor } from '../src/index.js';
+import { geluReference } from '../src/reference/index.js';
 
 let device: Device;
 beforeAll(async () => {
@@ -41,5 +42,33 @@ describe('buffers disposed while a step is being recorded', () => {
     expect(cValues[size - 1]).toBe(100);
     doubled.dispose();
     c.dispose();
+  });
+
+  it('keep their old contents for kernels still waiting to compile when an upload reuses them', async () => {
+    const size = 2997;
+    const x = new Float32Array(size).map((_, i) => (i % 17) / 4 - 2);
+    const a = device.tensor(x);
+    await device.flush();
+    const activated = gelu(a); // gelu is not compiled on this device yet: its dispatch is queued
+    a.dispose();
+    const c = device.tensor(new Float32Array(size).fill(-7)); // takes a's buffer
+    const result = await activated.read();
+    const expected = geluReference(x);
+    for (let i = 0; i < size; i += 97) expect(result[i]).toBeCloseTo(expected[i]!, 5);
+    expect((await c.read())[0]).toBe(-7);
+  });
+
+  it('are reused even by a step that compiles its kernels', async () => {
+    const size = 2995;
+    let x: Tensor<'f32'> = device.tensor(new Float32Array(size).fill(0.5));
+    await device.flush();
+    const before = device.stats.buffersCreated;
+    for (let layer = 0; layer < 20; layer++) {
+      const next = gelu(x, { approximate: 'tanh' }); // first use of this pipeline: queued
+      x.dispose();
+      x = next;
+    }
+    await x.read();
+    expect(device.stats.buffersCreated - before).toBeLessThanOrEqual(3);
   });
 });
