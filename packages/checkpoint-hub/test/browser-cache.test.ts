@@ -1,9 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
+import { serveTestPage, type TestPage } from '@pythiajs/vitest-config/browser-page';
 import { launchChromium } from '@pythiajs/vitest-config/chromium';
-import { build } from 'esbuild';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bytesSource, readSafetensorsHeader } from '../src/index.js';
@@ -20,39 +17,21 @@ const hub = new FakeHub({
   },
 });
 
-let server: Server;
+let served: TestPage;
 let origin: string;
 let browser: Browser;
 
 beforeAll(async () => {
   await hub.start();
   hub.pageSize = 100;
-  const bundle = await build({
-    entryPoints: [fileURLToPath(new URL('./browser/page.ts', import.meta.url))],
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    write: false,
-    logLevel: 'silent',
-  });
-  const script = bundle.outputFiles[0]!.text;
-  // The page's own origin (127.0.0.1 is a secure context, so the Cache API and OPFS exist).
-  server = createServer((req, res) => {
-    if (req.url === '/page.js')
-      res.writeHead(200, { 'content-type': 'text/javascript' }).end(script);
-    else
-      res
-        .writeHead(200, { 'content-type': 'text/html' })
-        .end('<script type="module" src="/page.js"></script>');
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  served = await serveTestPage(new URL('./browser/page.ts', import.meta.url));
+  origin = served.origin;
   browser = await launchChromium();
 });
 
 afterAll(async () => {
   await browser?.close();
-  server?.close();
+  await served?.close();
   await hub.stop();
 });
 
