@@ -53,6 +53,19 @@ type Result = {
   list: Array<{ repo: string; refs: string[]; size: number; complete: boolean }>;
 };
 
+/** Opens the test page in `context` and runs a checkpoint load in it. */
+async function runPage(
+  context: Awaited<ReturnType<Browser['newContext']>>,
+  options: { endpoint: string; offline: boolean; storage: 'default' | 'opfs' | 'memory' },
+): Promise<Result> {
+  return (await (
+    await page(context)
+  ).evaluate(
+    (o) => (globalThis as unknown as { run: (o: object) => Promise<unknown> }).run(o),
+    options,
+  )) as Result;
+}
+
 describe('BrowserHubCache in headless Chromium', () => {
   it('downloads and verifies once, then serves a reload from the Cache API, even offline', async () => {
     const { tensors } = await readSafetensorsHeader(bytesSource(weights), 'model.safetensors');
@@ -60,17 +73,11 @@ describe('BrowserHubCache in headless Chromium', () => {
     const expected = Array.from(weights.subarray(entry.offset, entry.offset + entry.byteLength));
 
     const context = await browser.newContext();
-    const first = (await (
-      await page(context)
-    ).evaluate(
-      (endpoint) =>
-        (globalThis as unknown as { run: (o: object) => Promise<unknown> }).run({
-          endpoint,
-          offline: false,
-          storage: 'default',
-        }),
-      hub.hubOrigin,
-    )) as Result;
+    const first = await runPage(context, {
+      endpoint: hub.hubOrigin,
+      offline: false,
+      storage: 'default',
+    });
     expect(first).toMatchObject({
       storage: 'cache-api',
       format: 'safetensors',
@@ -96,30 +103,20 @@ describe('BrowserHubCache in headless Chromium', () => {
     expect(downloads).toBeGreaterThan(0);
 
     // A reload: the weights come from the cache, not the server.
-    const second = (await (
-      await page(context)
-    ).evaluate(
-      (endpoint) =>
-        (globalThis as unknown as { run: (o: object) => Promise<unknown> }).run({
-          endpoint,
-          offline: false,
-          storage: 'default',
-        }),
-      hub.hubOrigin,
-    )) as Result;
+    const second = await runPage(context, {
+      endpoint: hub.hubOrigin,
+      offline: false,
+      storage: 'default',
+    });
     expect(second.bytes).toEqual(expected);
     expect(weightRequests()).toBe(downloads);
 
     // Offline, against a Hub that does not answer at all.
-    const third = (await (
-      await page(context)
-    ).evaluate(() =>
-      (globalThis as unknown as { run: (o: object) => Promise<unknown> }).run({
-        endpoint: 'http://127.0.0.1:9',
-        offline: true,
-        storage: 'default',
-      }),
-    )) as Result;
+    const third = await runPage(context, {
+      endpoint: 'http://127.0.0.1:9',
+      offline: true,
+      storage: 'default',
+    });
     expect(third.bytes).toEqual(expected);
 
     const left = await (await page(context)).evaluate(
@@ -133,17 +130,11 @@ describe('BrowserHubCache in headless Chromium', () => {
 
   it('works the same on the Origin Private File System', async () => {
     const context = await browser.newContext();
-    const result = (await (
-      await page(context)
-    ).evaluate(
-      (endpoint) =>
-        (globalThis as unknown as { run: (o: object) => Promise<unknown> }).run({
-          endpoint,
-          offline: false,
-          storage: 'opfs',
-        }),
-      hub.hubOrigin,
-    )) as Result;
+    const result = await runPage(context, {
+      endpoint: hub.hubOrigin,
+      offline: false,
+      storage: 'opfs',
+    });
     expect(result).toMatchObject({ storage: 'opfs', tensors: 28 });
     expect(result.list[0]?.complete).toBe(true);
     await context.close();
