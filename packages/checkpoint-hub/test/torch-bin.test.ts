@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { type ByteSource, blobSource, bytesSource } from '../src/byte-source.js';
+import { blobSource, bytesSource } from '../src/byte-source.js';
 import {
   CorruptCheckpointError,
   ForbiddenPickleGlobalError,
@@ -10,6 +10,7 @@ import {
 import type { TensorDtype, TensorEntry } from '../src/tensor-entry.js';
 import { readTorchCheckpoint } from '../src/torch-bin.js';
 import { readZipDirectory, zipEntryDataOffset } from '../src/zip.js';
+import { recording } from './support/recording-source.js';
 import {
   pickleStateDict,
   type StorageSpec,
@@ -22,22 +23,6 @@ import {
 const fixtures = new URL('../../../fixtures/', import.meta.url);
 const load = (path: string) => new Uint8Array(readFileSync(new URL(path, fixtures)));
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
-
-/** A source that records every read. */
-function recording(bytes: Uint8Array): { source: ByteSource; reads: Array<[number, number]> } {
-  const inner = bytesSource(bytes);
-  const reads: Array<[number, number]> = [];
-  return {
-    reads,
-    source: {
-      size: inner.size,
-      read: (offset, length) => {
-        reads.push([offset, length]);
-        return inner.read(offset, length);
-      },
-    },
-  };
-}
 
 describe('readTorchCheckpoint on tiny-neox-bin (torch.save, f16, with legacy buffers)', () => {
   const bytes = load('tiny-neox-bin/pytorch_model.bin');

@@ -1,29 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { type ByteSource, bytesSource } from '../src/byte-source.js';
+import { bytesSource } from '../src/byte-source.js';
 import { CorruptCheckpointError } from '../src/errors.js';
 import { readZipDirectory, zipEntryDataOffset } from '../src/zip.js';
+import { recording } from './support/recording-source.js';
 import { writeZip } from './support/torch-zip-writer.js';
 
 const FIXTURE = new URL('../../../fixtures/tiny-neox-bin/pytorch_model.bin', import.meta.url);
 const fixture = new Uint8Array(readFileSync(FIXTURE));
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
-
-/** A source that records every read, to show what a reader fetches. */
-function recording(bytes: Uint8Array): { source: ByteSource; reads: Array<[number, number]> } {
-  const inner = bytesSource(bytes);
-  const reads: Array<[number, number]> = [];
-  return {
-    reads,
-    source: {
-      size: inner.size,
-      read: (offset, length) => {
-        reads.push([offset, length]);
-        return inner.read(offset, length);
-      },
-    },
-  };
-}
 
 async function contents(bytes: Uint8Array, name: string): Promise<Uint8Array> {
   const source = bytesSource(bytes);
