@@ -13,21 +13,47 @@ export interface BlobStorage {
 
 const BASE = 'https://pythiajs.invalid/';
 
+/**
+ * The URL of a key. A URL parser resolves `.` and `..` parts (also spelt `%2e`), so that
+ * `refs/x/../../blobs/<sha>` would name the URL of `blobs/<sha>` and overwrite it: each
+ * `/`-separated part is percent-encoded (a literal `%2e` stays literal), and `.`, `..` and empty
+ * parts are refused. Keys of plain names, all the caches build, keep the URLs they always had.
+ */
+function keyUrl(key: string): string {
+  const parts = key.split('/');
+  if (parts.some((part) => part === '' || part === '.' || part === '..'))
+    throw new RangeError(`a storage key cannot have empty, "." or ".." parts: ${key}`);
+  return BASE + parts.map(encodeURIComponent).join('/');
+}
+
+/** The key of a URL made by {@link keyUrl} (a part that does not decode is kept as it is). */
+function urlKey(url: string): string {
+  const decode = (part: string) => {
+    try {
+      return decodeURIComponent(part);
+    } catch {
+      return part;
+    }
+  };
+  return url.slice(BASE.length).split('/').map(decode).join('/');
+}
+
 /** The Cache API (`caches`), keys mapped to URLs of a reserved host. */
 export async function cacheApiStorage(name = 'pythiajs-hub'): Promise<BlobStorage> {
   const cache = await caches.open(name);
   return {
     kind: 'cache-api',
-    get: async (key) => (await (await cache.match(BASE + key))?.blob()) ?? undefined,
+    get: async (key) => (await (await cache.match(keyUrl(key)))?.blob()) ?? undefined,
     put: (key, blob) =>
       cache.put(
-        BASE + key,
+        keyUrl(key),
         new Response(blob, { headers: { 'Content-Length': String(blob.size) } }),
       ),
     delete: async (key) => {
-      await cache.delete(BASE + key);
+      await cache.delete(keyUrl(key));
     },
-    keys: async () => (await cache.keys()).map((r) => r.url.slice(BASE.length)),
+    keys: async () =>
+      (await cache.keys()).filter((r) => r.url.startsWith(BASE)).map((r) => urlKey(r.url)),
   };
 }
 

@@ -1,5 +1,12 @@
 import { type BlobStorage, defaultBlobStorage, isQuotaError, opfsStorage } from './blob-storage.js';
 import { type ByteSource, blobSource } from './byte-source.js';
+import {
+  checkCommitId,
+  checkListing,
+  checkRepoId,
+  checkRevision,
+  isCommitId,
+} from './cache-paths.js';
 import { EntryNotFoundError, HubNetworkError, IntegrityError, NotCachedError } from './errors.js';
 import { fileChecksum } from './hash.js';
 import { type FileProgress, HubClient, type RepoFile } from './hub-client.js';
@@ -25,7 +32,8 @@ export interface BrowserCachedRevision {
   complete: boolean;
 }
 
-const COMMIT = /^[0-9a-f]{40}$/;
+// Keys are built from checked values only (cache-paths.ts): a revision `../../blobs/<sha>` must
+// not name a blob's key, nor a listing's path or checksum anything but what the Hub sends.
 const refKey = (repo: string, revision: string) => `refs/${repo}/${revision}`;
 const treeKey = (repo: string, commit: string) => `trees/${repo}/${commit}`;
 const blobKey = (etag: string) => `blobs/${etag}`;
@@ -66,31 +74,47 @@ export class BrowserHubCache implements CheckpointStore {
     return (await this.storage.get(key))?.text();
   }
 
+  /**
+   * The commit a revision points to: from the Hub, or from the cached ref offline.
+   *
+   * @throws {UnsafeHubValueError} a repo id or revision that is not one, or a commit id from the
+   *   Hub that is not 40 hex digits; nothing was stored.
+   */
   async resolve(repo: string, revision: string, signal?: AbortSignal): Promise<string> {
+    checkRepoId(repo, '');
+    checkRevision(revision, '');
     // A commit never changes: with its listing cached there is nothing to ask the Hub.
-    if (COMMIT.test(revision) && (await this.storage.get(treeKey(repo, revision)))) return revision;
+    if (isCommitId(revision) && (await this.storage.get(treeKey(repo, revision)))) return revision;
     if (!this.offline) {
       try {
         const { commit } = await this.client.revision(repo, revision, signal);
+        checkCommitId(commit, this.client.endpoint);
         if (commit !== revision) await this.storage.put(refKey(repo, revision), new Blob([commit]));
         return commit;
       } catch (error) {
         if (!(error instanceof HubNetworkError)) throw error;
       }
     }
-    if (/^[0-9a-f]{40}$/.test(revision) && (await this.storage.get(treeKey(repo, revision))))
-      return revision;
-    const commit = await this.text(refKey(repo, revision));
-    if (!commit) throw new NotCachedError(repo, revision);
+    if (isCommitId(revision) && (await this.storage.get(treeKey(repo, revision)))) return revision;
+    const commit = (await this.text(refKey(repo, revision)))?.trim();
+    if (!commit || !isCommitId(commit)) throw new NotCachedError(repo, revision);
     return commit;
   }
 
+  /**
+   * The files of a revision with sizes and checksums (cached after the first listing).
+   *
+   * @throws {UnsafeHubValueError} the listing has a path or checksum that is not a Hub's.
+   */
   async files(repo: string, revision: string, signal?: AbortSignal): Promise<RepoFile[]> {
     const commit = await this.resolve(repo, revision, signal);
     const cached = await this.text(treeKey(repo, commit));
-    if (cached) return JSON.parse(cached) as RepoFile[];
+    if (cached) return checkListing(JSON.parse(cached) as RepoFile[], '');
     if (this.offline) throw new NotCachedError(repo, revision);
-    const files = await this.client.listFiles(repo, commit, signal);
+    const files = checkListing(
+      await this.client.listFiles(repo, commit, signal),
+      this.client.endpoint,
+    );
     await this.storage.put(treeKey(repo, commit), new Blob([JSON.stringify(files)]));
     return files;
   }
@@ -104,7 +128,7 @@ export class BrowserHubCache implements CheckpointStore {
     const commit = await this.resolve(repo, revision, options.signal);
     const file = (await this.files(repo, commit, options.signal)).find((f) => f.path === path);
     if (!file) throw new EntryNotFoundError(repo, revision, path);
-    const { etag, create } = fileChecksum(file);
+    const { etag, create } = fileChecksum(file, this.client.endpoint);
     let blob = await this.storage.get(blobKey(etag));
     if (!blob) {
       if (this.offline) throw new NotCachedError(repo, revision, path);
@@ -179,7 +203,7 @@ export class BrowserHubCache implements CheckpointStore {
     for (const key of keys.filter((k) => k.startsWith('trees/'))) {
       const [, owner, name, commit] = key.split('/') as [string, string, string, string];
       const files = JSON.parse((await this.text(key)) ?? '[]') as RepoFile[];
-      const present = files.filter((f) => blobSizes.has(fileChecksum(f).etag));
+      const present = files.filter((f) => blobSizes.has(etagOf(f) ?? ''));
       out.push({
         repo: `${owner}/${name}`,
         commit,
@@ -193,6 +217,8 @@ export class BrowserHubCache implements CheckpointStore {
 
   /** Deletes a revision (or every revision of a repo) and the blobs nothing else uses. */
   async remove(repo: string, revision?: string): Promise<void> {
+    checkRepoId(repo, '');
+    if (revision !== undefined) checkRevision(revision, '');
     const keys = await this.storage.keys();
     const commits =
       revision === undefined
@@ -207,7 +233,7 @@ export class BrowserHubCache implements CheckpointStore {
     const used = new Set<string>();
     for (const key of (await this.storage.keys()).filter((k) => k.startsWith('trees/'))) {
       for (const f of JSON.parse((await this.text(key)) ?? '[]') as RepoFile[])
-        used.add(fileChecksum(f).etag);
+        used.add(etagOf(f) ?? '');
     }
     for (const key of keys.filter((k) => k.startsWith('blobs/'))) {
       if (!used.has(key.slice(6))) await this.storage.delete(key);
@@ -218,5 +244,14 @@ export class BrowserHubCache implements CheckpointStore {
   async estimate(): Promise<{ usage: number; quota: number } | undefined> {
     const estimate = await globalThis.navigator?.storage?.estimate?.();
     return estimate ? { usage: estimate.usage ?? 0, quota: estimate.quota ?? 0 } : undefined;
+  }
+}
+
+/** A listed file's blob name, or undefined for an entry no checked listing can hold. */
+function etagOf(file: RepoFile): string | undefined {
+  try {
+    return fileChecksum(file).etag;
+  } catch {
+    return undefined;
   }
 }

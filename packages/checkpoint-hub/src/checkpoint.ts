@@ -1,6 +1,6 @@
 import type { ByteSource } from './byte-source.js';
 import { parseShardIndex, pickWeightFiles } from './checkpoint-files.js';
-import { EntryNotFoundError, TensorMismatchError } from './errors.js';
+import { CorruptCheckpointError, EntryNotFoundError, TensorMismatchError } from './errors.js';
 import type { FileProgress } from './hub-client.js';
 import type { CheckpointStore } from './remote-store.js';
 import { readSafetensorsHeader } from './safetensors.js';
@@ -24,7 +24,10 @@ export interface Checkpoint {
   revision: string;
   commit: string;
   format: 'safetensors' | 'bin';
-  /** `config.json`, parsed. */
+  /**
+   * `config.json`, parsed: always a JSON object (anything else is refused with a
+   * `CorruptCheckpointError` naming the file, repo and revision).
+   */
   config: unknown;
   /** The tensors the model uses, by state-dict name. */
   tensors: ReadonlyMap<string, TensorEntry & { file: string }>;
@@ -55,6 +58,28 @@ async function readText(source: ByteSource): Promise<string> {
 }
 
 /**
+ * `config.json` parsed, refusing text that is not a JSON object. `file` names it with its repo
+ * and revision, so a damaged cache entry is reported as what it is rather than as a bare
+ * `JSON.parse` position.
+ */
+function parseConfigJson(text: string, file: string): Record<string, unknown> {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new CorruptCheckpointError(file, `it is not valid JSON (${(error as Error).message})`);
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    const kind = json === null ? 'null' : Array.isArray(json) ? 'an array' : `a ${typeof json}`;
+    throw new CorruptCheckpointError(
+      file,
+      `it is JSON but ${kind}, not the object of a model config`,
+    );
+  }
+  return json as Record<string, unknown>;
+}
+
+/**
  * Opens a GPT-NeoX checkpoint of any revision in whichever format the revision carries —
  * `model.safetensors`, sharded safetensors, `pytorch_model.bin`, sharded `.bin` — reading its
  * config and tensor layout (not yet the weights). Legacy buffers are skipped.
@@ -67,6 +92,9 @@ async function readText(source: ByteSource): Promise<string> {
  * });
  * const qkv = await checkpoint.read('gpt_neox.layers.0.attention.query_key_value.weight');
  * ```
+ * @throws {EntryNotFoundError} the revision has no weights, no `config.json`, or lacks a shard.
+ * @throws {CorruptCheckpointError} `config.json` or a shard index is not the JSON it should be
+ *   (named with the repo and revision), or a weight file's header is damaged.
  */
 export async function openCheckpoint(
   repo: string,
@@ -100,10 +128,16 @@ export async function openCheckpoint(
     return source;
   };
 
+  // Small JSON files are named with the revision: "config.json" alone does not say which of the
+  // cached revisions to delete. (Weight files keep their bare names, as their readers report them.)
+  const label = (path: string) => `${path} of ${repo}@${revision}`;
   try {
-    const config = JSON.parse(await readText(await open('config.json')));
+    const config = parseConfigJson(await readText(await open('config.json')), label('config.json'));
     if (weights.index) {
-      const index = parseShardIndex(await readText(await open(weights.index)), weights.index);
+      const index = parseShardIndex(
+        await readText(await open(weights.index)),
+        label(weights.index),
+      );
       shards = index.shards;
       for (const shard of shards) {
         if (!sizes.has(shard)) throw new EntryNotFoundError(repo, revision, shard);

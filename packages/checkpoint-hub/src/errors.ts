@@ -192,3 +192,106 @@ export class LocalFolderNotFoundError extends CheckpointHubError {
     );
   }
 }
+
+/**
+ * The Hub (or what `HF_ENDPOINT` points at) answered something that is not what its API returns:
+ * not JSON, an HTML page, the wrong shape, a value of the wrong type, or a listing whose pages
+ * loop. Nothing was written.
+ */
+export class HubResponseError extends CheckpointHubError {
+  override name = 'HubResponseError';
+  constructor(
+    readonly url: string,
+    readonly problem: string,
+  ) {
+    super(
+      `${url} answered ${problem}; is HF_ENDPOINT (${endpointOf(url)}) a Hugging Face Hub or a ` +
+        'mirror of its API? Unset HF_ENDPOINT to use huggingface.co',
+    );
+  }
+}
+
+/**
+ * A value from the server (a commit id, a file path, a blob checksum) would have become a path in
+ * the cache but is not one the Hub can send: it could point outside the cache. Nothing was written.
+ * `endpoint` is empty when the value is the caller's own (a revision or repo id argument).
+ */
+export class UnsafeHubValueError extends CheckpointHubError {
+  override name = 'UnsafeHubValueError';
+  constructor(
+    readonly what: string,
+    readonly value: string,
+    readonly endpoint: string,
+  ) {
+    super(
+      endpoint
+        ? `${endpoint} sent ${what} ${JSON.stringify(value)}, which is not a valid one and could point ` +
+            'outside the cache; refusing it (nothing was written). Check HF_ENDPOINT'
+        : `${what} ${JSON.stringify(value)} is not a valid one and could point outside the cache; ` +
+            'refusing it (nothing was written)',
+    );
+  }
+}
+
+/**
+ * The server stopped answering: no response (`answer`), or no bytes of the body (`bytes`), for
+ * `seconds`, on every attempt. A HubNetworkError, so what falls back to the cache on network
+ * errors does so here too. `variable` names the setting that waits longer.
+ */
+export class HubTimeoutError extends HubNetworkError {
+  override name = 'HubTimeoutError';
+  constructor(
+    url: string,
+    attempts: number,
+    readonly seconds: number,
+    readonly waitingFor: 'answer' | 'bytes',
+    readonly variable: 'HF_HUB_ETAG_TIMEOUT' | 'HF_HUB_DOWNLOAD_TIMEOUT',
+  ) {
+    super(url, attempts, `no ${waitingFor} for ${seconds} s`);
+    this.message =
+      `no ${waitingFor} for ${seconds} s from ${url} after ${attempts} attempt${attempts === 1 ? '' : 's'}; ` +
+      `the server or a proxy stopped responding. Check the connection and HF_ENDPOINT, set ${variable} ` +
+      '(seconds) to wait longer, or set HF_HUB_OFFLINE=1 to use only what is cached';
+  }
+}
+
+/** The disk holding the cache is full; nothing is retried, and the partial file is kept to resume. */
+export class DiskFullError extends CheckpointHubError {
+  override name = 'DiskFullError';
+  constructor(
+    readonly path: string,
+    readonly free: number | undefined,
+    readonly needed: number | undefined,
+  ) {
+    const amounts =
+      free === undefined
+        ? ''
+        : `: free ${free} bytes${needed === undefined ? '' : ` (needs ${needed})`}`;
+    super(
+      `no space left on device writing ${path}${amounts}; free some space (pythia cache rm) or ` +
+        'point HF_HUB_CACHE at a larger disk',
+    );
+  }
+}
+
+/** The cache directory cannot be written (a read-only file system or no permission). */
+export class CacheNotWritableError extends CheckpointHubError {
+  override name = 'CacheNotWritableError';
+  constructor(
+    readonly path: string,
+    readonly code: string,
+  ) {
+    super(
+      `the cache is read-only (${code} writing ${path}); point HF_HUB_CACHE at a writable folder, ` +
+        'or set HF_HUB_OFFLINE=1 to use only what is already cached',
+    );
+  }
+}
+
+function endpointOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return url;
+  }
+}

@@ -4,6 +4,7 @@ export type { BrowserCachedRevision, BrowserHubCacheOptions } from './browser-ca
 export { BrowserHubCache } from './browser-cache.js';
 export type { ByteSource } from './byte-source.js';
 export { blobSource, bytesSource } from './byte-source.js';
+export { isCommitId, isRepoFilePath, isRepoId, isRevisionName } from './cache-paths.js';
 export type { Checkpoint, CheckpointProgress, OpenCheckpointOptions } from './checkpoint.js';
 export { openCheckpoint } from './checkpoint.js';
 export type { ShardIndex, WeightFiles } from './checkpoint-files.js';
@@ -11,12 +12,16 @@ export { parseShardIndex, pickWeightFiles } from './checkpoint-files.js';
 export type { DuplicateCheckpoints } from './duplicates.js';
 export { findDuplicateCheckpoints } from './duplicates.js';
 export {
+  CacheNotWritableError,
   CheckpointHubError,
   CorruptCheckpointError,
+  DiskFullError,
   EntryNotFoundError,
   ForbiddenPickleGlobalError,
   HubAccessError,
   HubNetworkError,
+  HubResponseError,
+  HubTimeoutError,
   IntegrityError,
   InvalidModelRefError,
   LocalFolderNotFoundError,
@@ -24,6 +29,7 @@ export {
   RepoNotFoundError,
   RevisionNotFoundError,
   TensorMismatchError,
+  UnsafeHubValueError,
   UnsupportedDtypeError,
   UnsupportedTorchCheckpointError,
 } from './errors.js';

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   bytesSource,
   type CheckpointProgress,
+  CorruptCheckpointError,
   findDuplicateCheckpoints,
   HubClient,
   openCheckpoint,
@@ -44,6 +45,24 @@ const hub = new FakeHub({
         'config.json',
         ...sharded.filter((f) => f.includes('pytorch_model')),
       ]),
+    },
+  },
+  // One good checkpoint whose config.json (or shard index) was damaged in the cache or by hand.
+  'test/tiny-neox-damaged': {
+    branches: { truncated: commit(5), array: commit(6), 'bad-index': commit(7) },
+    commits: {
+      [commit(5)]: {
+        ...fixture('tiny-neox-f16', ['model.safetensors']),
+        'config.json': '{"model_type": "gpt_neox", "hidden_si',
+      },
+      [commit(6)]: { ...fixture('tiny-neox-f16', ['model.safetensors']), 'config.json': '[1, 2]' },
+      [commit(7)]: {
+        ...fixture('tiny-neox-f32-sharded', [
+          'config.json',
+          ...sharded.filter((f) => f.endsWith('.safetensors')),
+        ]),
+        'model.safetensors.index.json': '<html>404</html>',
+      },
     },
   },
 });
@@ -172,6 +191,39 @@ describe('openCheckpoint', () => {
       checkpoint.expect('gpt_neox.layers.9.mlp.dense_4h_to_h.weight', [32, 128]),
     ).toThrow(/has no tensor/);
     await checkpoint.close();
+  });
+});
+
+describe('openCheckpoint of a damaged config.json or shard index', () => {
+  const failure = (revision: string) =>
+    openCheckpoint('test/tiny-neox-damaged', revision, cache()).then(
+      () => expect.unreachable('it opened'),
+      (error: unknown) => error as CorruptCheckpointError,
+    );
+
+  it('names config.json, the repo and the revision when it is not JSON, and says what to do', async () => {
+    const error = await failure('truncated');
+    expect(error).toBeInstanceOf(CorruptCheckpointError);
+    expect(error.file).toBe('config.json of test/tiny-neox-damaged@truncated');
+    expect(error.message).toMatch(
+      /^config\.json of test\/tiny-neox-damaged@truncated is corrupt or truncated: it is not valid JSON \(.+\)\. Delete it and download it again\.$/,
+    );
+  });
+
+  it('refuses a config.json that is JSON but not an object', async () => {
+    const error = await failure('array');
+    expect(error).toBeInstanceOf(CorruptCheckpointError);
+    expect(error.message).toBe(
+      'config.json of test/tiny-neox-damaged@array is corrupt or truncated: it is JSON but an array, ' +
+        'not the object of a model config. Delete it and download it again.',
+    );
+  });
+
+  it('names the shard index the same way', async () => {
+    const error = await failure('bad-index');
+    expect(error).toBeInstanceOf(CorruptCheckpointError);
+    expect(error.file).toBe('model.safetensors.index.json of test/tiny-neox-damaged@bad-index');
+    expect(error.message).toMatch(/is corrupt or truncated: not valid JSON/);
   });
 });
 

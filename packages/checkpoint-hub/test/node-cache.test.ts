@@ -8,6 +8,7 @@ import {
   readFileSync,
   readlinkSync,
   rmSync,
+  statSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
@@ -198,6 +199,49 @@ describe('NodeHubCache never keeps a damaged or partial file', () => {
     expect(readFileSync(join(root, 'blobs', sha256Hex(weights)))).toEqual(Buffer.from(weights));
     expect(lstatSync(join(root, 'snapshots', C1, 'model.safetensors')).isSymbolicLink()).toBe(true);
     expect(cdnDownloads()).toBe(1);
+    expect(readdirSync(join(dir, '.locks', folder))).toEqual([]);
+  });
+
+  it('takes over the lock of a process killed mid-download, and resumes its partial file', async () => {
+    // The first process gets 100 000 bytes, then the connection goes silent; it is killed there.
+    hub.faults.push({ match: '/lfs/', stallAfter: 100_000, times: 1 });
+    const script = `
+      import { HubClient } from '@pythiajs/checkpoint-hub';
+      import { NodeHubCache } from '@pythiajs/checkpoint-hub/node';
+      const cache = new NodeHubCache({ dir: process.argv[1], client: new HubClient({ endpoint: process.argv[2] }) });
+      await cache.file('${REPO}', 'step1', 'model.safetensors');
+    `;
+    const child = spawn(
+      process.execPath,
+      ['--input-type=module', '-e', script, dir, hub.hubOrigin],
+      { cwd: new URL('..', import.meta.url), stdio: 'inherit' },
+    );
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    const blob = sha256Hex(weights);
+    const incomplete = join(dir, folder, 'blobs', `${blob}.incomplete`);
+    for (let waited = 0; !(existsSync(incomplete) && statSync(incomplete).size >= 100_000); ) {
+      if (waited > 30_000) throw new Error('the first process never wrote its partial file');
+      await new Promise((r) => setTimeout(r, 20));
+      waited += 20;
+    }
+    expect(existsSync(join(dir, '.locks', folder, `${blob}.lock`))).toBe(true);
+    child.kill('SIGKILL');
+    await exited;
+
+    // Its lock names a dead PID: taken over at once, not after the 30 s heartbeat.
+    const start = Date.now();
+    const path = await new NodeHubCache({ dir, client: client() }).file(
+      REPO,
+      'step1',
+      'model.safetensors',
+    );
+    expect(Date.now() - start).toBeLessThan(10_000);
+    expect(readFileSync(path)).toEqual(Buffer.from(weights));
+    expect(hub.requests.filter((r) => r.origin === 'cdn').map((r) => r.range)).toEqual([
+      undefined,
+      'bytes=100000-',
+    ]);
+    expect(readdirSync(join(dir, folder, 'blobs'))).toEqual([blob]);
     expect(readdirSync(join(dir, '.locks', folder))).toEqual([]);
   });
 });

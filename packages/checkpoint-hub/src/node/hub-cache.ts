@@ -1,5 +1,5 @@
 /// <reference types="node" />
-import { createHash, type Hash } from 'node:crypto';
+import { createHash, type Hash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import {
   lstat,
@@ -8,6 +8,7 @@ import {
   readdir,
   readFile,
   readlink,
+  realpath,
   rename,
   rm,
   stat,
@@ -15,16 +16,35 @@ import {
   truncate,
   writeFile,
 } from 'node:fs/promises';
-import { dirname, join, relative, sep } from 'node:path';
+import { hostname } from 'node:os';
+import { basename, dirname, isAbsolute, join, relative, sep } from 'node:path';
 import type { ByteSource } from '../byte-source.js';
+import {
+  checkCommitId,
+  checkListing,
+  checkRepoFilePath,
+  checkRepoId,
+  checkRevision,
+  isBlobName,
+  isCommitId,
+  isRepoId,
+} from '../cache-paths.js';
 import { offlineFromEnv } from '../env.js';
-import { EntryNotFoundError, HubNetworkError, IntegrityError, NotCachedError } from '../errors.js';
+import {
+  DiskFullError,
+  EntryNotFoundError,
+  HubNetworkError,
+  IntegrityError,
+  NotCachedError,
+  UnsafeHubValueError,
+} from '../errors.js';
 import { blobName } from '../hash.js';
 import { type FileProgress, HubClient, type RepoFile } from '../hub-client.js';
 import type { CheckpointStore } from '../remote-store.js';
 import { defaultCacheDir, repoFolderName } from './cache-dir.js';
+import { cacheWriteError, freeBytes, writing } from './cache-errors.js';
 import { fileSource } from './file-source.js';
-import { withLock } from './lock.js';
+import { type LockHolder, type LockOptions, withLock } from './lock.js';
 
 /** Options of {@link NodeHubCache}. */
 export interface NodeHubCacheOptions {
@@ -34,6 +54,11 @@ export interface NodeHubCacheOptions {
   client?: HubClient;
   /** Never touch the network. Default: `HF_HUB_OFFLINE`. */
   offline?: boolean;
+  /**
+   * How the per-blob download locks judge an abandoned lock (defaults: a heartbeat older than
+   * 30 s, an empty lock older than 2 s) and when a waiter says it waits (2 s). For tests.
+   */
+  lock?: Pick<LockOptions, 'staleMs' | 'graceMs' | 'pollMs' | 'noticeAfterMs'>;
 }
 
 /** A revision in the cache. */
@@ -54,16 +79,21 @@ export interface CachedRepo {
   size: number;
 }
 
-const COMMIT = /^[0-9a-f]{40}$/;
+/** What a snapshot entry on disk is worth. */
+type SnapshotEntry =
+  | { state: 'file'; size: number; blob?: string }
+  | { state: 'missing' }
+  | { state: 'foreign'; target: string };
 
 /**
- * A file's blob name and a hash to check its content with: sha256 (LFS) or git's sha1, computed
- * by Node's native crypto, several times faster than a JavaScript hash on gigabyte weights.
+ * A file's blob name (checked: it becomes a path) and a hash to check its content with: sha256
+ * (LFS) or git's sha1, computed by Node's native crypto, several times faster than a JavaScript
+ * hash on gigabyte weights.
  */
-function checksum(file: RepoFile): { etag: string; hash: () => Hash } {
+function checksum(file: RepoFile, source: string): { etag: string; hash: () => Hash } {
   const hash = () =>
     file.lfs ? createHash('sha256') : createHash('sha1').update(`blob ${file.size}\0`);
-  return { etag: blobName(file), hash };
+  return { etag: blobName(file, source), hash };
 }
 
 /**
@@ -79,6 +109,15 @@ function checksum(file: RepoFile): { etag: string; hash: () => Hash } {
  * verified against the checksum the Hub lists, then renamed into place, under a lock so that
  * concurrent processes never write the same blob.
  *
+ * What it guarantees:
+ * - every path it builds stays inside {@link dir}: commit ids, file paths, blob names, repo ids
+ *   and revisions are checked (see `cache-paths.ts`) before anything is written, else
+ *   {@link UnsafeHubValueError}; a snapshot link that leads out of the repo's `blobs/` is never
+ *   returned as a cached file;
+ * - a lock left by a process that died, hung or crashed is taken over (see `lock.ts`);
+ * - a full disk is {@link DiskFullError} at once (the partial file is kept to resume), a cache
+ *   that cannot be written is {@link CacheNotWritableError}.
+ *
  * @example
  * ```ts
  * import { NodeHubCache } from '@pythiajs/checkpoint-hub/node';
@@ -90,6 +129,7 @@ export class NodeHubCache implements CheckpointStore {
   readonly dir: string;
   readonly offline: boolean;
   readonly client: HubClient;
+  private readonly lockTimings: NonNullable<NodeHubCacheOptions['lock']>;
   private readonly commits = new Map<string, Promise<string>>();
   private readonly listings = new Map<string, Promise<RepoFile[]>>();
 
@@ -97,10 +137,32 @@ export class NodeHubCache implements CheckpointStore {
     this.dir = options.dir ?? defaultCacheDir();
     this.offline = options.offline ?? offlineFromEnv();
     this.client = options.client ?? new HubClient();
+    this.lockTimings = options.lock ?? {};
+  }
+
+  /** Where the Hub's answers come from, for the errors that refuse them. */
+  private get endpoint(): string {
+    return this.client.endpoint;
+  }
+
+  /**
+   * The last line of defence behind the checks of each value: a path the cache built lies inside
+   * {@link dir}. Never reached with checked values; it would catch a gap in those checks.
+   */
+  private inside(path: string): string {
+    const rel = relative(this.dir, path);
+    if (rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel))
+      throw new UnsafeHubValueError('cache path', path, '');
+    return path;
   }
 
   private repoDir(repo: string): string {
-    return join(this.dir, repoFolderName(repo));
+    return this.inside(join(this.dir, repoFolderName(checkRepoId(repo, ''))));
+  }
+
+  private snapshotPath(root: string, commit: string, path: string): string {
+    const parts = checkRepoFilePath(path, '').split('/');
+    return this.inside(join(root, 'snapshots', checkCommitId(commit, this.endpoint), ...parts));
   }
 
   /** The commit a revision points to: from the Hub, or from `refs/` when offline or unreachable. */
@@ -120,12 +182,16 @@ export class NodeHubCache implements CheckpointStore {
     revision: string,
     signal?: AbortSignal,
   ): Promise<string> {
+    // The caller's own values become `models--…` and `refs/<revision>`: checked before anything.
+    const root = this.repoDir(repo);
+    checkRevision(revision, '');
     // A commit never changes: with its snapshot on disk there is nothing to ask the Hub.
-    const snapshot =
-      COMMIT.test(revision) && (await exists(join(this.repoDir(repo), 'snapshots', revision)));
+    const snapshot = isCommitId(revision) && (await exists(join(root, 'snapshots', revision)));
     if (this.offline || snapshot) return this.resolveOffline(repo, revision);
     try {
       const { commit } = await this.client.revision(repo, revision, signal);
+      // Before writeRef and before any snapshot path is built from it.
+      checkCommitId(commit, this.endpoint);
       if (commit !== revision) await this.writeRef(repo, revision, commit);
       return commit;
     } catch (error) {
@@ -140,29 +206,40 @@ export class NodeHubCache implements CheckpointStore {
 
   private async resolveOffline(repo: string, revision: string): Promise<string> {
     const root = this.repoDir(repo);
-    if (COMMIT.test(revision) && (await exists(join(root, 'snapshots', revision)))) return revision;
-    const ref = await readFile(join(root, 'refs', revision), 'utf8').catch(() => undefined);
-    if (ref && COMMIT.test(ref.trim())) return ref.trim();
+    checkRevision(revision, '');
+    if (isCommitId(revision) && (await exists(join(root, 'snapshots', revision)))) return revision;
+    const ref = await readFile(this.refPath(root, revision), 'utf8').catch(() => undefined);
+    if (ref && isCommitId(ref.trim())) return ref.trim();
     throw new NotCachedError(repo, revision);
   }
 
-  private async writeRef(repo: string, revision: string, commit: string): Promise<void> {
-    const path = join(this.repoDir(repo), 'refs', revision);
-    if ((await readFile(path, 'utf8').catch(() => undefined)) === commit) return;
-    await mkdir(dirname(path), { recursive: true });
-    const temporary = `${path}.${process.pid}.tmp`;
-    await writeFile(temporary, commit);
-    await rename(temporary, path);
+  private refPath(root: string, revision: string): string {
+    return this.inside(join(root, 'refs', ...checkRevision(revision, '').split('/')));
   }
 
-  /** The files of a revision with sizes and checksums (from the Hub; from the snapshot offline). */
+  private async writeRef(repo: string, revision: string, commit: string): Promise<void> {
+    const path = this.refPath(this.repoDir(repo), revision);
+    if ((await readFile(path, 'utf8').catch(() => undefined)) === commit) return;
+    await writing(dirname(path), () => mkdir(dirname(path), { recursive: true }));
+    const temporary = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    await writing(temporary, () => writeFile(temporary, commit));
+    await writing(path, () => rename(temporary, path));
+  }
+
+  /**
+   * The files of a revision with sizes and checksums (from the Hub; from the snapshot offline).
+   *
+   * @throws {UnsafeHubValueError} the listing has a path or checksum that is not a Hub's.
+   */
   async files(repo: string, revision: string, signal?: AbortSignal): Promise<RepoFile[]> {
     const commit = await this.resolve(repo, revision, signal);
     if (this.offline) return this.snapshotFiles(repo, commit);
     const key = `${repo}@${commit}`;
     let listing = this.listings.get(key);
     if (!listing) {
-      listing = this.client.listFiles(repo, commit, signal);
+      listing = this.client
+        .listFiles(repo, commit, signal)
+        .then((files) => checkListing(files, this.endpoint));
       listing.catch(() => this.listings.delete(key));
       this.listings.set(key, listing);
     }
@@ -170,20 +247,47 @@ export class NodeHubCache implements CheckpointStore {
   }
 
   private async snapshotFiles(repo: string, commit: string): Promise<RepoFile[]> {
-    const root = join(this.repoDir(repo), 'snapshots', commit);
+    const root = this.repoDir(repo);
+    const folder = join(root, 'snapshots', checkCommitId(commit, ''));
     const out: RepoFile[] = [];
-    for (const path of await walk(root)) {
-      const blob = await readlink(join(root, path)).catch(() => '');
-      const name = blob.split(/[\\/]/).pop() ?? '';
-      const { size } = await stat(join(root, path));
+    for (const path of await walk(folder)) {
+      const entry = await this.snapshotEntry(root, join(folder, ...path.split('/')));
+      // Only what is really cached: a link out of blobs/ is not this repo's file.
+      if (entry.state !== 'file') continue;
+      const name = entry.blob ?? '';
       out.push({
         path,
-        size,
-        oid: name,
-        ...(name.length === 64 ? { lfs: { sha256: name, size } } : {}),
+        size: entry.size,
+        oid: name.length === 40 ? name : '',
+        ...(name.length === 64 ? { lfs: { sha256: name, size: entry.size } } : {}),
       });
     }
     return out;
+  }
+
+  /**
+   * A snapshot entry is a cached file when it is a link that resolves to a file directly in this
+   * repo's `blobs/`, or a regular file in the snapshot (huggingface_hub copies files there where
+   * symlinks are not supported). Anything else (a link elsewhere, left by a hostile earlier run
+   * or made by hand) is `foreign`: never read as a model file.
+   */
+  private async snapshotEntry(root: string, snapshotPath: string): Promise<SnapshotEntry> {
+    const info = await lstat(snapshotPath).catch(() => undefined);
+    if (!info) return { state: 'missing' };
+    const real = await realpath(snapshotPath).catch(() => undefined);
+    // A dangling link: its blob was removed, so the file is simply not cached.
+    if (real === undefined) return { state: 'missing' };
+    const target = info.isSymbolicLink()
+      ? await readlink(snapshotPath).catch(() => real)
+      : snapshotPath;
+    const blobs = await realpath(join(root, 'blobs')).catch(() => join(root, 'blobs'));
+    const snapshots = await realpath(join(root, 'snapshots')).catch(() => join(root, 'snapshots'));
+    const resolved = await stat(real).catch(() => undefined);
+    if (!resolved?.isFile()) return { state: 'foreign', target };
+    if (dirname(real) === blobs && isBlobName(basename(real)))
+      return { state: 'file', size: resolved.size, blob: basename(real) };
+    if (info.isFile() && isWithin(snapshots, real)) return { state: 'file', size: resolved.size };
+    return { state: 'foreign', target };
   }
 
   /**
@@ -192,6 +296,10 @@ export class NodeHubCache implements CheckpointStore {
    * @throws {NotCachedError} offline and not cached.
    * @throws {EntryNotFoundError} the revision has no such file.
    * @throws {IntegrityError} the download does not match the Hub's checksum (it was discarded).
+   * @throws {UnsafeHubValueError} a repo id, revision or path that could leave the cache, or such
+   *   a commit id, path or checksum from the Hub; nothing was written.
+   * @throws {DiskFullError} the disk is full, or too full for this file (checked beforehand).
+   * @throws {CacheNotWritableError} the cache folder cannot be written.
    */
   async file(
     repo: string,
@@ -199,31 +307,66 @@ export class NodeHubCache implements CheckpointStore {
     path: string,
     options: { onProgress?: (progress: FileProgress) => void; signal?: AbortSignal } = {},
   ): Promise<string> {
+    // `path` may come from a server too (a shard index): checked before it is joined to anything.
+    checkRepoFilePath(path, '');
     const commit = await this.resolve(repo, revision, options.signal);
     const root = this.repoDir(repo);
-    const snapshotPath = join(root, 'snapshots', commit, ...path.split('/'));
-    if (await exists(snapshotPath)) return snapshotPath;
+    const snapshotPath = this.snapshotPath(root, commit, path);
+    if ((await this.snapshotEntry(root, snapshotPath)).state === 'file') return snapshotPath;
     if (this.offline) throw new NotCachedError(repo, revision, path);
 
     const file = (await this.files(repo, commit, options.signal)).find((f) => f.path === path);
     if (!file) throw new EntryNotFoundError(repo, revision, path);
-    const { etag, hash } = checksum(file);
-    const blobPath = join(root, 'blobs', etag);
-    await mkdir(dirname(blobPath), { recursive: true });
+    const { etag, hash } = checksum(file, this.endpoint);
+    const blobPath = this.inside(join(root, 'blobs', etag));
+    const lockPath = this.inside(join(this.dir, '.locks', repoFolderName(repo), `${etag}.lock`));
+    await writing(dirname(blobPath), () => mkdir(dirname(blobPath), { recursive: true }));
     await withLock(
-      join(this.dir, '.locks', repoFolderName(repo), `${etag}.lock`),
+      lockPath,
       async () => {
-        if (await exists(blobPath)) return;
+        if (await isPlainFile(blobPath)) return;
+        // A link or folder where a blob belongs is not one: replaced by the download.
+        await writing(blobPath, () => rm(blobPath, { force: true, recursive: true }));
         await this.download(repo, commit, file, blobPath, hash, options);
       },
-      options.signal,
+      {
+        ...this.lockTimings,
+        signal: options.signal,
+        onLongWait: (holder) => tellWaiting(holder, path),
+      },
     );
-    await mkdir(dirname(snapshotPath), { recursive: true });
-    await symlink(relative(dirname(snapshotPath), blobPath), snapshotPath).catch(async (error) => {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    });
+    await this.link(root, commit, snapshotPath, blobPath);
     options.onProgress?.({ path, loaded: file.size, total: file.size });
     return snapshotPath;
+  }
+
+  /** Points `snapshotPath` at its blob with a relative link, as huggingface_hub does. */
+  private async link(
+    root: string,
+    commit: string,
+    snapshotPath: string,
+    blobPath: string,
+  ): Promise<void> {
+    const folder = dirname(snapshotPath);
+    await writing(folder, () => mkdir(folder, { recursive: true }));
+    // A folder of the snapshot that is a link (made by hand, or by a hostile earlier run) would
+    // carry the new link out of the cache.
+    const snapshots = await realpath(join(root, 'snapshots'));
+    if (!isWithin(snapshots, await realpath(folder)))
+      throw new UnsafeHubValueError(`snapshot folder of ${commit} (a link)`, folder, '');
+    const target = relative(folder, blobPath);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await symlink(target, snapshotPath);
+        return;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0)
+          throw await cacheWriteError(error, snapshotPath);
+      }
+      // Another process linked it first, or something else stands there: keep only a good link.
+      if ((await this.snapshotEntry(root, snapshotPath)).state === 'file') return;
+      await writing(snapshotPath, () => rm(snapshotPath, { force: true, recursive: true }));
+    }
   }
 
   private async download(
@@ -235,19 +378,26 @@ export class NodeHubCache implements CheckpointStore {
     options: { onProgress?: (progress: FileProgress) => void; signal?: AbortSignal },
   ): Promise<void> {
     const incomplete = `${blobPath}.incomplete`;
+    let length = await this.resumable(incomplete, file.size);
     // Resume what an interrupted process left: its bytes are hashed again before continuing.
     let digest = hash();
-    let length = 0;
-    if (await exists(incomplete)) {
-      length = (await stat(incomplete)).size;
-      if (length > file.size) {
-        await truncate(incomplete, 0);
-        length = 0;
-      } else {
-        for await (const chunk of createReadStream(incomplete)) digest.update(chunk as Buffer);
-      }
+    if (length > 0) {
+      for await (const chunk of createReadStream(incomplete, { start: 0, end: length - 1 }))
+        digest.update(chunk as Buffer);
     }
-    const handle = await open(incomplete, 'a');
+    const needed = file.size - length;
+    const free = await freeBytes(dirname(blobPath));
+    if (free !== undefined && needed > free) throw new DiskFullError(incomplete, free, needed);
+
+    const handle = await writing(incomplete, () => open(incomplete, 'a'));
+    // A disk error ends the download at once: the client rethrows an abort's reason instead of
+    // retrying it as if the network had failed, and the partial file stays to be resumed.
+    const stop = abortWith(options.signal);
+    const failed = async (error: unknown) => {
+      const typed = await cacheWriteError(error, incomplete, { needed: file.size - length });
+      stop.abort(typed);
+      return typed;
+    };
     try {
       await this.client.download(
         repo,
@@ -258,28 +408,67 @@ export class NodeHubCache implements CheckpointStore {
             return length;
           },
           async append(chunk) {
-            await handle.write(chunk);
+            try {
+              await handle.write(chunk);
+            } catch (error) {
+              throw await failed(error);
+            }
             digest.update(chunk);
             length += chunk.length;
           },
           async reset() {
-            await handle.truncate(0);
+            try {
+              await handle.truncate(0);
+            } catch (error) {
+              throw await failed(error);
+            }
             digest = hash();
             length = 0;
           },
         },
-        { size: file.size, onProgress: options.onProgress, signal: options.signal },
+        { size: file.size, onProgress: options.onProgress, signal: stop.signal },
       );
+    } catch (error) {
+      if (stop.signal.aborted && !options.signal?.aborted) throw stop.signal.reason;
+      throw error;
     } finally {
+      stop.release();
       await handle.close();
     }
     const actual = digest.digest('hex');
-    const { etag } = checksum(file);
+    const etag = blobName(file, this.endpoint);
     if (actual !== etag) {
       await rm(incomplete, { force: true });
       throw new IntegrityError(file.path, etag, actual);
     }
-    await rename(incomplete, blobPath);
+    if (!(await isPlainFile(incomplete))) {
+      // The bytes went through a link to a device, not into the cache: download into a file.
+      await writing(incomplete, () => rm(incomplete, { force: true }));
+      return this.download(repo, commit, file, blobPath, hash, options);
+    }
+    await writing(blobPath, () => rename(incomplete, blobPath));
+  }
+
+  /**
+   * How many bytes of a partial download can be resumed. Only a regular file in the cache is
+   * resumed; a link that leads to a file elsewhere is removed, so a download never appends to a
+   * file outside the cache. A link to a device is written through (it holds no file: a test
+   * fills a disk with `/dev/full` this way) but never read back.
+   */
+  private async resumable(incomplete: string, size: number): Promise<number> {
+    const info = await lstat(incomplete).catch(() => undefined);
+    if (!info) return 0;
+    if (!info.isFile()) {
+      const target = await stat(incomplete).catch(() => undefined);
+      if (target?.isCharacterDevice()) return 0;
+      await writing(incomplete, () => rm(incomplete, { force: true, recursive: true }));
+      return 0;
+    }
+    if (info.size > size) {
+      await writing(incomplete, () => truncate(incomplete, 0));
+      return 0;
+    }
+    return info.size;
   }
 
   /** A file of a revision as a {@link ByteSource} (downloaded and verified first if needed). */
@@ -298,19 +487,22 @@ export class NodeHubCache implements CheckpointStore {
     for (const folder of (await readdir(this.dir).catch(() => [] as string[])).sort()) {
       if (!folder.startsWith('models--')) continue;
       const repo = folder.slice('models--'.length).replace('--', '/');
+      // A folder no repo id names cannot be asked for, nor removed through this API.
+      if (!isRepoId(repo)) continue;
       const root = join(this.dir, folder);
       const refs = await readRefs(root);
       const revisions: CachedRevision[] = [];
       for (const commit of (
         await readdir(join(root, 'snapshots')).catch(() => [] as string[])
       ).sort()) {
+        if (!isCommitId(commit)) continue;
         const files: Array<{ path: string; size: number }> = [];
         for (const path of await walk(join(root, 'snapshots', commit))) {
-          const size = await stat(join(root, 'snapshots', commit, path)).then(
-            (s) => s.size,
-            () => 0,
+          const entry = await this.snapshotEntry(
+            root,
+            join(root, 'snapshots', commit, ...path.split('/')),
           );
-          files.push({ path, size });
+          files.push({ path, size: entry.state === 'file' ? entry.size : 0 });
         }
         revisions.push({
           commit,
@@ -322,11 +514,7 @@ export class NodeHubCache implements CheckpointStore {
           size: files.reduce((n, f) => n + f.size, 0),
         });
       }
-      let size = 0;
-      for (const blob of await readdir(join(root, 'blobs')).catch(() => [] as string[])) {
-        size += (await stat(join(root, 'blobs', blob))).size;
-      }
-      repos.push({ repo, revisions, size });
+      repos.push({ repo, revisions, size: await dirSize(join(root, 'blobs')) });
     }
     return repos;
   }
@@ -339,32 +527,40 @@ export class NodeHubCache implements CheckpointStore {
     const root = this.repoDir(repo);
     const before = await dirSize(join(root, 'blobs'));
     if (revision === undefined) {
-      await rm(root, { recursive: true, force: true });
+      await writing(root, () => rm(root, { recursive: true, force: true }));
       return before;
     }
     const commit = await this.resolveOffline(repo, revision);
-    await rm(join(root, 'snapshots', commit), { recursive: true, force: true });
+    const snapshot = join(root, 'snapshots', commit);
+    await writing(snapshot, () => rm(snapshot, { recursive: true, force: true }));
     for (const [name, target] of await readRefs(root)) {
-      if (target === commit) await rm(join(root, 'refs', name), { force: true });
+      const ref = join(root, 'refs', ...name.split('/'));
+      if (target === commit) await writing(ref, () => rm(ref, { force: true }));
     }
     const used = new Set<string>();
     for (const other of await readdir(join(root, 'snapshots')).catch(() => [] as string[])) {
       for (const path of await walk(join(root, 'snapshots', other))) {
-        used.add((await readlink(join(root, 'snapshots', other, path))).split(/[\\/]/).pop()!);
+        const link = await readlink(join(root, 'snapshots', other, path)).catch(() => '');
+        used.add(link.split(/[\\/]/).pop() ?? '');
       }
     }
     for (const blob of await readdir(join(root, 'blobs')).catch(() => [] as string[])) {
-      if (!used.has(blob)) await rm(join(root, 'blobs', blob), { force: true });
+      const path = join(root, 'blobs', blob);
+      if (!used.has(blob)) await writing(path, () => rm(path, { force: true, recursive: true }));
     }
     return before - (await dirSize(join(root, 'blobs')));
   }
 
-  /** Re-hashes every blob (of one repository, or all); returns the damaged or incomplete ones. */
+  /**
+   * Re-hashes every blob (of one repository, or all); returns the damaged or incomplete ones,
+   * blobs that are not files, and snapshot links that lead out of the repo's `blobs/`.
+   */
   async verify(repo?: string): Promise<Array<{ repo: string; blob: string; problem: string }>> {
     const problems: Array<{ repo: string; blob: string; problem: string }> = [];
     for (const cached of await this.list()) {
       if (repo !== undefined && cached.repo !== repo) continue;
-      const blobs = join(this.repoDir(cached.repo), 'blobs');
+      const root = this.repoDir(cached.repo);
+      const blobs = join(root, 'blobs');
       for (const blob of await readdir(blobs).catch(() => [] as string[])) {
         if (blob.endsWith('.incomplete')) {
           problems.push({
@@ -374,23 +570,80 @@ export class NodeHubCache implements CheckpointStore {
           });
           continue;
         }
-        const size = (await stat(join(blobs, blob))).size;
+        const info = await lstat(join(blobs, blob));
+        if (!info.isFile() || !isBlobName(blob)) {
+          problems.push({
+            repo: cached.repo,
+            blob,
+            problem: info.isFile() ? 'not named by a checksum' : 'not a file (a link or folder)',
+          });
+          continue;
+        }
         const digest =
-          blob.length === 64 ? createHash('sha256') : createHash('sha1').update(`blob ${size}\0`);
+          blob.length === 64
+            ? createHash('sha256')
+            : createHash('sha1').update(`blob ${info.size}\0`);
         for await (const chunk of createReadStream(join(blobs, blob)))
           digest.update(chunk as Buffer);
         const actual = digest.digest('hex');
         if (actual !== blob)
           problems.push({ repo: cached.repo, blob, problem: `content hashes to ${actual}` });
       }
+      for (const revision of cached.revisions) {
+        for (const { path } of revision.files) {
+          const at = join(root, 'snapshots', revision.commit, ...path.split('/'));
+          const entry = await this.snapshotEntry(root, at);
+          if (entry.state !== 'foreign') continue;
+          problems.push({
+            repo: cached.repo,
+            blob: `snapshots/${revision.commit}/${path}`,
+            problem: `links to ${entry.target}, outside this repo's blobs/; it is never read, remove the revision and download it again`,
+          });
+        }
+      }
     }
     return problems;
   }
 }
 
+/** Says once, on a terminal only, why a download is not starting. */
+function tellWaiting(holder: LockHolder | undefined, path: string): void {
+  if (!process.stderr.isTTY) return;
+  const who = holder
+    ? `pid ${holder.pid}${holder.host && holder.host !== hostname() ? ` on ${holder.host}` : ''}`
+    : 'unknown pid';
+  process.stderr.write(
+    `waiting for another process (${who}) downloading ${path} into the cache…\n`,
+  );
+}
+
+/** An AbortController that also aborts when `outer` does; `release` stops listening to it. */
+function abortWith(outer: AbortSignal | undefined): AbortController & { release(): void } {
+  const controller = new AbortController();
+  const forward = () => controller.abort(outer?.reason);
+  if (outer?.aborted) forward();
+  else outer?.addEventListener('abort', forward, { once: true });
+  return Object.assign(controller, {
+    release: () => outer?.removeEventListener('abort', forward),
+  });
+}
+
+function isWithin(root: string, path: string): boolean {
+  const rel = relative(root, path);
+  return rel !== '' && rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
+}
+
 async function exists(path: string): Promise<boolean> {
   return stat(path).then(
     () => true,
+    () => false,
+  );
+}
+
+/** A regular file itself, not a link to one. */
+async function isPlainFile(path: string): Promise<boolean> {
+  return lstat(path).then(
+    (info) => info.isFile(),
     () => false,
   );
 }
@@ -410,14 +663,19 @@ async function walk(root: string, prefix = ''): Promise<string[]> {
 async function readRefs(root: string): Promise<Map<string, string>> {
   const refs = new Map<string, string>();
   for (const name of await walk(join(root, 'refs'))) {
-    refs.set(name.split(sep).join('/'), (await readFile(join(root, 'refs', name), 'utf8')).trim());
+    const commit = await readFile(join(root, 'refs', name), 'utf8').catch(() => '');
+    refs.set(name.split(sep).join('/'), commit.trim());
   }
   return refs;
 }
 
+/** Bytes of the entries of a folder, links counted as links (never followed). */
 async function dirSize(dir: string): Promise<number> {
   let size = 0;
   for (const name of await readdir(dir).catch(() => [] as string[]))
-    size += (await stat(join(dir, name))).size;
+    size += await lstat(join(dir, name)).then(
+      (info) => info.size,
+      () => 0,
+    );
   return size;
 }

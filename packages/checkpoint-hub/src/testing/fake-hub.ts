@@ -22,7 +22,10 @@ export interface RecordedRequest {
   range: string | undefined;
 }
 
-/** Faults to inject, consumed one by one as requests match. */
+/**
+ * A fault to inject, consumed one by one as requests match. The kinds combine where that makes
+ * sense (`status` with `body` answers an error page; `json` with `headers` rewrites a tree page).
+ */
 export interface Fault {
   /** Substring of the request URL. */
   match: string;
@@ -31,6 +34,16 @@ export interface Fault {
   retryAfter?: string;
   /** Send this many bytes of the body, then cut the connection. */
   cutAfter?: number;
+  /** Send the headers and this many bytes of the body, then go silent (the connection stays open). */
+  stallAfter?: number;
+  /** Accept the request and never answer it. */
+  hang?: boolean;
+  /** Answer with this body instead of the content (status 200 unless `status` says otherwise). */
+  body?: string | Uint8Array;
+  /** Rewrite the JSON answer of an API call (revision, tree page, refs) before it is sent. */
+  json?: (answer: unknown) => unknown;
+  /** Headers added to (or replacing those of) the answer; a function sees the request URL. */
+  headers?: Record<string, string> | ((url: string) => Record<string, string>);
   times: number;
 }
 
@@ -50,7 +63,8 @@ export const sha256Hex = (content: Uint8Array) =>
  * A local stand-in for the Hugging Face Hub, for tests (Node only): the API endpoints pythiajs
  * uses (revision, paginated tree, refs), `resolve` with 302s for LFS files to a second origin
  * (the "CDN", which must never see the token), Range requests, CORS for browser tests, and
- * injectable faults (status codes, Retry-After, connections cut mid-body).
+ * injectable faults (status codes, Retry-After, connections cut mid-body or stalled, requests never
+ * answered, error pages, rewritten API answers and headers).
  *
  * @example
  * ```ts
@@ -69,6 +83,7 @@ export class FakeHub {
   /** Paths served with their first byte flipped while listed with their true checksums. */
   readonly tampered = new Set<string>();
   private hub!: Server;
+  private readonly open = { hub: new Set<ServerResponse>(), cdn: new Set<ServerResponse>() };
   private cdn!: Server;
   hubOrigin = '';
   cdnOrigin = '';
@@ -90,6 +105,14 @@ export class FakeHub {
       new Promise((r) => this.hub.close(r)),
       new Promise((r) => this.cdn.close(r)),
     ]);
+  }
+
+  /**
+   * Answers still open at each origin: stalled or never answered, with the connection still up.
+   * A client that gives up on them must close their connections, not leave them to the server.
+   */
+  openAnswers(): { hub: number; cdn: number } {
+    return { hub: this.open.hub.size, cdn: this.open.cdn.size };
   }
 
   private fault(url: string): Fault | undefined {
@@ -122,16 +145,23 @@ export class FakeHub {
       authorization: req.headers.authorization,
       range: req.headers.range,
     });
+    // 'close' comes when the answer is complete or its connection is gone, whichever is first.
+    this.open[origin].add(res);
+    res.on('close', () => this.open[origin].delete(res));
     const fault = this.fault(url);
-    if (fault?.status) {
-      res.writeHead(fault.status, fault.retryAfter ? { 'Retry-After': fault.retryAfter } : {});
-      res.end();
+    if (fault?.hang) return;
+    if (fault?.body !== undefined || fault?.status) {
+      res.writeHead(fault.status ?? 200, {
+        ...(fault.retryAfter ? { 'Retry-After': fault.retryAfter } : {}),
+        ...extraHeaders(fault, url),
+      });
+      res.end(fault.body);
       return;
     }
     if (origin === 'cdn') return this.cdnFile(url, req, res, fault);
     const path = new URL(url, 'http://x').pathname;
     let m = /^\/api\/models\/([^/]+\/[^/]+)\/(revision|tree)\/([^/?]+)$/.exec(path);
-    if (m) return this.api(m[1]!, m[2]!, decodeURIComponent(m[3]!), url, req, res);
+    if (m) return this.api(m[1]!, m[2]!, decodeURIComponent(m[3]!), url, req, res, fault);
     m = /^\/api\/models\/([^/]+\/[^/]+)\/refs$/.exec(path);
     if (m) {
       const repo = this.repo(m[1]!, req, res);
@@ -141,7 +171,7 @@ export class FakeHub {
         ref: `refs/heads/${name}`,
         targetCommit: commit,
       }));
-      return json(res, { branches, tags: [], converts: [] });
+      return json(res, { branches, tags: [], converts: [] }, {}, url, fault);
     }
     m = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(path);
     if (m)
@@ -189,6 +219,7 @@ export class FakeHub {
     url: string,
     req: IncomingMessage,
     res: ServerResponse,
+    fault?: Fault,
   ) {
     const repo = this.repo(name, req, res);
     if (!repo) return;
@@ -196,11 +227,13 @@ export class FakeHub {
     if (!found) return;
     const [sha, files] = found;
     if (kind === 'revision') {
-      return json(res, {
-        id: name,
-        sha,
-        siblings: Object.keys(files).map((rfilename) => ({ rfilename })),
-      });
+      return json(
+        res,
+        { id: name, sha, siblings: Object.keys(files).map((rfilename) => ({ rfilename })) },
+        {},
+        url,
+        fault,
+      );
     }
     const entries = Object.entries(files).map(([path, content]) => {
       const bytes = bytesOf(content);
@@ -220,7 +253,7 @@ export class FakeHub {
     if (cursor + this.pageSize < entries.length) {
       headers.Link = `<${this.hubOrigin}/api/models/${name}/tree/${encodeURIComponent(revision)}?recursive=true&cursor=${cursor + this.pageSize}>; rel="next"`;
     }
-    return json(res, page, headers);
+    return json(res, page, headers, url, fault);
   }
 
   private resolve(
@@ -306,17 +339,44 @@ function send(
     ...headers,
     'Content-Length': String(body.length),
     'Accept-Ranges': 'bytes',
+    ...extraHeaders(fault, req.url ?? '/'),
   });
   if (fault?.cutAfter !== undefined) {
     res.write(body.subarray(0, fault.cutAfter), () => res.destroy());
     return;
   }
+  if (fault?.stallAfter !== undefined) {
+    // Headers and a first part go out; the rest never comes, and the socket stays open.
+    res.write(body.subarray(0, fault.stallAfter));
+    return;
+  }
   res.end(body);
 }
 
-function json(res: ServerResponse, body: unknown, headers: Record<string, string> = {}) {
-  res.writeHead(200, { 'Content-Type': 'application/json', ...headers });
-  res.end(JSON.stringify(body));
+function extraHeaders(fault: Fault | undefined, url: string): Record<string, string> {
+  if (!fault?.headers) return {};
+  return typeof fault.headers === 'function' ? fault.headers(url) : fault.headers;
+}
+
+function json(
+  res: ServerResponse,
+  body: unknown,
+  headers: Record<string, string>,
+  url: string,
+  fault?: Fault,
+) {
+  const answer = fault?.json ? fault.json(body) : body;
+  const text = JSON.stringify(answer);
+  res.writeHead(200, {
+    'Content-Type': 'application/json',
+    ...headers,
+    ...extraHeaders(fault, url),
+  });
+  if (fault?.stallAfter !== undefined) {
+    res.write(text.slice(0, fault.stallAfter));
+    return;
+  }
+  res.end(text);
 }
 
 function listen(server: Server): Promise<string> {
