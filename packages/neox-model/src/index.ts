@@ -1,9 +1,12 @@
-export type { Activation, NeoXConfig } from './config.js';
-export { parseNeoXConfig } from './config.js';
+export { checkConfigAgainstTensors, checkpointConfig } from './checkpoint-config.js';
+export type { Activation, NeoXConfig, ParseConfigOptions } from './config.js';
+export { CONFIG_LIMITS, parseNeoXConfig } from './config.js';
 export {
+  ConfigMismatchError,
   ForwardError,
   InvalidConfigError,
   NeoXModelError,
+  NonFiniteWeightsError,
   OutOfMemoryError,
   UnsupportedWeightsError,
 } from './errors.js';

@@ -13,7 +13,8 @@ import {
   matmul,
   type Tensor,
 } from '@pythiajs/tensor-core';
-import { type NeoXConfig, parseNeoXConfig } from './config.js';
+import { checkpointConfig } from './checkpoint-config.js';
+import type { NeoXConfig } from './config.js';
 import { ForwardError, OutOfMemoryError } from './errors.js';
 import { forwardHidden } from './forward.js';
 import type { HookRunner } from './hooks.js';
@@ -44,6 +45,14 @@ export interface LoadOptions {
    * knowledge; without it, a failed allocation is still reported with the estimate.
    */
   memoryBudget?: number;
+  /**
+   * Load weights that hold NaN or ±Infinity (or, with `dtype: 'f16'`, f32/bf16 values beyond
+   * ±65504 that f16 turns into Infinity). By default each tensor is scanned as it is read and
+   * such a checkpoint is refused with a `NonFiniteWeightsError` naming the tensor and the first
+   * bad index, since every forward pass would otherwise give NaN logits. Set this to study a
+   * diverged checkpoint anyway (the scan is then skipped).
+   */
+  allowNonFinite?: boolean;
 }
 
 /** Options of {@link NeoXModel.forward}. */
@@ -147,12 +156,23 @@ export class NeoXModel {
     }
   }
 
-  /** A model from an opened checkpoint (see `openCheckpoint` of `@pythiajs/checkpoint-hub`). */
+  /**
+   * A model from an opened checkpoint (see `openCheckpoint` of `@pythiajs/checkpoint-hub`).
+   * Everything that can be refused without a GPU is refused first, before a device is created or
+   * a buffer allocated: `config.json` (out-of-bounds fields, a layer count, vocabulary or width
+   * the tensors contradict: see `checkpointConfig`) and the memory budget. Then each tensor's
+   * shape is checked, and its values as they are read (see `allowNonFinite`).
+   *
+   * @throws {InvalidConfigError} `config.json` is missing a field or has an impossible value.
+   * @throws {ConfigMismatchError} `config.json` and the tensors do not belong together.
+   * @throws {NonFiniteWeightsError} a weight is NaN or ±Infinity (or overflows f16).
+   * @throws {OutOfMemoryError} over `memoryBudget`, or the device could not allocate.
+   */
   static async fromCheckpoint(
     checkpoint: Checkpoint,
     options: Omit<LoadOptions, 'store' | 'revision'> = {},
   ): Promise<NeoXModel> {
-    const config = parseNeoXConfig(checkpoint.config as object);
+    const config = checkpointConfig(checkpoint);
     const dtype = options.dtype ?? 'f16';
     const estimate = estimateMemory(config, { dtype, tokens: 128 });
     const describe = () =>
@@ -166,13 +186,12 @@ export class NeoXModel {
     const ownsDevice = !options.device;
     const device = options.device ?? (await createDevice());
     try {
-      const weights = await uploadWeights(
-        checkpoint,
-        config,
-        device,
+      const weights = await uploadWeights(checkpoint, config, device, {
         dtype,
-        (tensor, loaded, total) => options.onProgress?.({ phase: 'upload', tensor, loaded, total }),
-      );
+        allowNonFinite: options.allowNonFinite ?? false,
+        onTensor: (tensor, loaded, total) =>
+          options.onProgress?.({ phase: 'upload', tensor, loaded, total }),
+      });
       const { repo, revision, commit } = checkpoint;
       return new NeoXModel(device, config, weights, dtype, { repo, revision, commit }, ownsDevice);
     } catch (error) {

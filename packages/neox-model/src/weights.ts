@@ -8,6 +8,7 @@ import {
 } from '@pythiajs/tensor-core';
 import type { NeoXConfig } from './config.js';
 import { UnsupportedWeightsError } from './errors.js';
+import { assertFinite } from './finite-weights.js';
 
 /** How the weight matrices are stored on the GPU. */
 export type WeightDtype = 'f16' | 'f32';
@@ -96,19 +97,33 @@ function convert(
   }
 }
 
+/** Options of {@link uploadWeights}. */
+export interface UploadOptions {
+  /** Weight matrices on the GPU (LayerNorm parameters and biases are always f32). */
+  dtype: WeightDtype;
+  /** Upload NaN and ±Infinity (and f16 overflows) instead of refusing them. */
+  allowNonFinite?: boolean;
+  onTensor?: (name: string, index: number, count: number) => void;
+}
+
 /**
  * Uploads a checkpoint's parameters: matrices in `dtype` (f16 by default: 2 bytes per weight on
  * every adapter), LayerNorm parameters and biases in f32 (they are tiny, and f32 keeps an f32
  * checkpoint's values exact). Each tensor is checked against the shape `config.json` implies
- * before any byte is read, read into one reused staging buffer, converted, and uploaded.
+ * before any byte is read, read into one reused staging buffer, converted, scanned for
+ * non-finite values (unless `allowNonFinite`), and uploaded.
+ *
+ * @throws {TensorMismatchError} a tensor is missing or has another shape.
+ * @throws {NonFiniteWeightsError} a tensor holds NaN or ±Infinity, or a value f16 cannot hold.
  */
 export async function uploadWeights(
   checkpoint: Checkpoint,
   config: NeoXConfig,
   device: Device,
-  dtype: WeightDtype,
-  onTensor?: (name: string, index: number, count: number) => void,
+  options: UploadOptions,
 ): Promise<NeoXWeights> {
+  const { dtype, onTensor } = options;
+  const source = `${checkpoint.repo}@${checkpoint.revision}`;
   const shapes = expectedShapes(config);
   const entries = new Map<string, TensorEntry>();
   for (const [name, shape] of shapes) entries.set(name, checkpoint.expect(name, shape));
@@ -119,7 +134,11 @@ export async function uploadWeights(
   try {
     for (const [name, entry] of entries) {
       const matrix = entry.shape.length === 2;
-      const values = convert(entry, await checkpoint.read(name, staging), matrix ? dtype : 'f32');
+      const read = await checkpoint.read(name, staging);
+      const values = convert(entry, read, matrix ? dtype : 'f32');
+      // Before the upload: a NaN weight would otherwise surface only as NaN logits, far from
+      // the tensor that caused them.
+      if (!options.allowNonFinite) assertFinite(entry, source, read, values);
       const tensor = device.empty(entry.shape, values instanceof Uint16Array ? 'f16' : 'f32');
       // Awaited before the staging buffer is reused for the next tensor.
       await tensor.write(0, values as never);
