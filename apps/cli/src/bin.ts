@@ -1,4 +1,8 @@
 #!/usr/bin/env node
-import { main } from './main.js';
+import { exitQuietlyOnBrokenPipe } from './broken-pipe.js';
+import { needsStderrRelay, relayStderr } from './stderr-relay.js';
 
-process.exitCode = await main(process.argv);
+exitQuietlyOnBrokenPipe();
+process.exitCode = needsStderrRelay(process.argv)
+  ? await relayStderr(process.argv)
+  : await (await import('./main.js')).main(process.argv);

@@ -4,7 +4,6 @@ import {
   RepoNotFoundError,
   RevisionNotFoundError,
 } from '@pythiajs/checkpoint-hub';
-import { TokenizerError } from '@pythiajs/tokenizer';
 import { Command, CommanderError } from 'commander';
 import { registerBench } from './commands/bench.js';
 import { registerCache } from './commands/cache.js';
@@ -51,6 +50,8 @@ export function createProgram(): Command {
 /**
  * A mistake in how the command was called, which the caller fixes by calling it differently:
  * a bad option, a model or revision that does not exist, input that does not fit. Exit code 2.
+ * A file that cannot be used (a corrupt checkpoint, a tokenizer.json of another kind) is not one:
+ * the same call works once the file is fixed, so it exits 1 like any other failure.
  */
 function isUsageError(error: unknown): boolean {
   return (
@@ -58,8 +59,7 @@ function isUsageError(error: unknown): boolean {
     error instanceof InvalidModelRefError ||
     error instanceof RepoNotFoundError ||
     error instanceof RevisionNotFoundError ||
-    error instanceof LocalFolderNotFoundError ||
-    error instanceof TokenizerError
+    error instanceof LocalFolderNotFoundError
   );
 }
 

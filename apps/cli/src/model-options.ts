@@ -1,17 +1,33 @@
 import { statSync } from 'node:fs';
+import { freemem, totalmem } from 'node:os';
 import { resolve } from 'node:path';
 import {
   type Checkpoint,
   type CheckpointStore,
+  CorruptCheckpointError,
   LocalFolderNotFoundError,
   openCheckpoint,
   parseModelRef,
 } from '@pythiajs/checkpoint-hub';
 import { LocalFolderStore, NodeHubCache } from '@pythiajs/checkpoint-hub/node';
-import { type NeoXConfig, NeoXModel, parseNeoXConfig } from '@pythiajs/neox-model';
-import { createDevice, type Device } from '@pythiajs/tensor-core';
+import {
+  type NeoXConfig,
+  NeoXModel,
+  OutOfMemoryError,
+  parseNeoXConfig,
+} from '@pythiajs/neox-model';
+import type { Device } from '@pythiajs/tensor-core';
 import { type Command, Option } from 'commander';
+import { parseMemoryBudget } from './byte-size.js';
 import { UsageError } from './errors.js';
+import { describeAdapter, openGpuDevice } from './gpu.js';
+import {
+  checkMemory,
+  largestPythiaWithin,
+  type MemoryUse,
+  memoryNeeds,
+  memoryRefusal,
+} from './memory-check.js';
 import { loadReporter } from './progress.js';
 
 export const DEFAULT_MODEL = 'EleutherAI/pythia-70m-deduped';
@@ -22,9 +38,11 @@ export interface ModelOptions {
   revision?: string;
   dtype: 'f16' | 'f32';
   device?: 'high-performance' | 'low-power';
+  /** `--memory-budget`: bytes; `none` turns the check off; undefined checks against the machine. */
+  memoryBudget?: number | 'none';
 }
 
-/** Adds `--model`, `--revision`, `--dtype` and `--device` to a command. */
+/** Adds `--model`, `--revision`, `--dtype`, `--device` and `--memory-budget` to a command. */
 export function addModelOptions(command: Command): Command {
   return command
     .option(
@@ -43,6 +61,12 @@ export function addModelOptions(command: Command): Command {
         'high-performance',
         'low-power',
       ]),
+    )
+    .option(
+      '--memory-budget <size>',
+      'refuse models estimated above this much GPU memory (8GB, 512MB, bytes; none = no check; ' +
+        'default: free system memory on a software adapter, no limit on a GPU)',
+      parseMemoryBudget,
     )
     .addHelpText(
       'after',
@@ -103,7 +127,7 @@ export function resolveModel(options: Pick<ModelOptions, 'model' | 'revision'>):
 
 /** A WebGPU device as `--device` asks. */
 export function openDevice(options: Pick<ModelOptions, 'device'>): Promise<Device> {
-  return createDevice(options.device ? { powerPreference: options.device } : {});
+  return openGpuDevice(options.device);
 }
 
 /**
@@ -133,23 +157,98 @@ export interface LoadedModel {
 }
 
 /**
- * Loads a model: the checkpoint is opened (downloaded into the cache when needed, with progress
- * bars on a terminal) and `check` sees its config before a GPU device exists, so that mistakes
- * such as a prompt longer than the context are reported before any GPU work starts.
+ * A revision's `config.json`, alone: a few hundred bytes, so that a model can be judged (prompt
+ * length, memory) before its weights are downloaded.
+ */
+export async function readConfig(target: ModelTarget): Promise<NeoXConfig> {
+  const source = await target.store.open(target.repo, target.revision, 'config.json');
+  let text: string;
+  try {
+    text = new TextDecoder().decode(await source.read(0, source.size));
+  } finally {
+    await source.close?.();
+  }
+  const file = `config.json of ${target.label}`;
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new CorruptCheckpointError(file, `it is not valid JSON (${(error as Error).message})`);
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    throw new CorruptCheckpointError(file, 'it is not the JSON object of a model config');
+  return parseNeoXConfig(json);
+}
+
+/** Memory this process can still take: cgroup limits count where Node knows them. */
+function availableMemory(): number {
+  const available = (process as { availableMemory?: () => number }).availableMemory?.();
+  return available !== undefined && available > 0 ? available : freemem();
+}
+
+/**
+ * Refuses a model that would not fit (see `checkMemory`), before anything large is downloaded or
+ * allocated. The adapter is asked only when no `--memory-budget` was given.
+ *
+ * @throws {OutOfMemoryError} one line with the estimate, the limit, a Pythia model that fits and
+ *   the flag that overrides.
+ */
+export async function checkModelMemory(
+  label: string,
+  config: NeoXConfig,
+  options: Pick<ModelOptions, 'dtype' | 'device' | 'memoryBudget'>,
+  use: MemoryUse,
+): Promise<void> {
+  const budget = options.memoryBudget;
+  if (budget === 'none') return;
+  const needs = memoryNeeds(config, options.dtype, use);
+  const verdict = checkMemory({
+    ...needs,
+    budget,
+    adapter: budget === undefined ? await describeAdapter(options.device) : undefined,
+    totalmem: totalmem(),
+    freemem: availableMemory(),
+  });
+  if (verdict.fits) return;
+  const deduped = /-deduped\b/.test(label);
+  const smaller =
+    verdict.reason === 'memory'
+      ? largestPythiaWithin(verdict.limit, options.dtype, use, deduped)
+      : undefined;
+  throw new OutOfMemoryError(memoryRefusal(label, needs, verdict, smaller));
+}
+
+/**
+ * Loads a model. Its `config.json` comes first: `check` sees it (so that mistakes such as a
+ * prompt longer than the context are reported before anything else) and the memory check (for
+ * what `use` says the command runs; default: a full context) refuses a model too big for the
+ * machine. Then the checkpoint is opened (downloaded into the cache when needed, with progress
+ * bars on a terminal) and its weights go to the GPU.
  */
 export async function loadModel(
   target: ModelTarget,
-  options: Pick<ModelOptions, 'dtype' | 'device'>,
-  more: { device?: () => Promise<Device>; check?: (config: NeoXConfig) => void } = {},
+  options: Pick<ModelOptions, 'dtype' | 'device' | 'memoryBudget'>,
+  more: {
+    device?: () => Promise<Device>;
+    check?: (config: NeoXConfig) => void;
+    use?: (config: NeoXConfig) => MemoryUse;
+  } = {},
 ): Promise<LoadedModel> {
   const start = performance.now();
+  const config = await readConfig(target);
+  more.check?.(config);
+  await checkModelMemory(
+    target.label,
+    config,
+    options,
+    more.use?.(config) ?? { tokens: config.maxPositions },
+  );
   const report = loadReporter(target.label);
   let checkpoint: Checkpoint | undefined;
   try {
     checkpoint = await openCheckpoint(target.repo, target.revision, target.store, {
       onProgress: (p) => report({ phase: 'download', ...p }),
     });
-    more.check?.(parseNeoXConfig(checkpoint.config as object));
     const device = more.device ? await more.device() : await openDevice(options);
     let model: NeoXModel;
     try {

@@ -4,7 +4,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FakeCommit } from '@pythiajs/checkpoint-hub/testing';
 
-const bin = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
+/** The built `pythia` bin. */
+export const bin = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
+
+/** The repository's root, where `pnpm pythia` runs. */
+export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 
 export const fixtureFolder = (name: string) =>
   fileURLToPath(new URL(`../../../fixtures/${name}`, import.meta.url));
@@ -57,17 +61,6 @@ export function pythia(
     child.on('close', (code) => resolve({ code, stdout, stderr }));
     child.stdin.end(options.input ?? '');
   });
-}
-
-/**
- * stderr without the notices Dawn prints itself when a software adapter starts (lavapipe's
- * "Warning: max… artificially reduced"), which are no output of the CLI.
- */
-export function cliStderr(stderr: string): string {
-  return stderr
-    .split('\n')
-    .filter((line) => !/^Warning: .*artificially reduced/.test(line))
-    .join('\n');
 }
 
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {

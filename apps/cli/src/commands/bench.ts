@@ -15,6 +15,7 @@ import { formatBytes, round } from '../format.js';
 import { integerOption } from '../input.js';
 import {
   addModelOptions,
+  checkModelMemory,
   loadModel,
   type ModelOptions,
   openDevice,
@@ -56,6 +57,7 @@ export function registerBench(program: Command): void {
       }
       const config = pythiaConfig(suite.name);
       checkLengths(options, config);
+      await checkModelMemory(`random ${suite.name}`, config, options, benchUse(options, config));
       const device = await openDevice(options);
       model = await NeoXModel.fromCheckpoint(
         randomCheckpoint(config, { dtype: options.dtype === 'f32' ? 'F32' : 'F16' }),
@@ -72,6 +74,7 @@ export function registerBench(program: Command): void {
     } else {
       const loaded = await loadModel(resolveModel(options), options, {
         check: (config) => checkLengths(options, config),
+        use: (config) => benchUse(options, config),
       });
       model = loaded.model;
       source = {
@@ -162,6 +165,11 @@ export function registerBench(program: Command): void {
       dispose();
     }
   });
+}
+
+/** Generation over the prompt: a prefill of `--prefill` tokens and a KV cache of the context. */
+function benchUse(options: BenchOptions, config: NeoXConfig) {
+  return { tokens: options.prefill, contextLength: config.maxPositions };
 }
 
 function checkLengths(options: BenchOptions, config: NeoXConfig): void {

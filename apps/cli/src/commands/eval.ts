@@ -48,6 +48,9 @@ export function registerEval(program: Command): void {
           requests.flatMap((r) => [...r.context, ...r.target]),
           config,
         ),
+      use: () => ({
+        tokens: Math.max(1, ...requests.map((r) => r.context.length + r.target.length)),
+      }),
     });
     const bar = countBar('lambada_openai');
     try {

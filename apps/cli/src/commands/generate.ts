@@ -73,6 +73,8 @@ export function registerGenerate(program: Command): void {
         : tokenizer.encode(await readTextInput(prompt, undefined));
     const loaded = await loadModel(target, options, {
       check: (config) => checkPrompt(ids, config),
+      // Generation keeps a KV cache of the whole context.
+      use: (config) => ({ tokens: ids.length, contextLength: config.maxPositions }),
     });
     try {
       const tokens = generate(loaded.model, {

@@ -37,6 +37,7 @@ export function registerLens(program: Command): void {
     const ids = await textOrIds(options, async () => tokenizer);
     const loaded = await loadModel(target, options, {
       check: (config) => checkPrompt(ids, config),
+      use: () => ({ tokens: ids.length }),
     });
     try {
       const tokens = ids.map((id) => tokenizer.decode([id]));

@@ -33,6 +33,7 @@ export function registerLogits(program: Command): void {
     const ids = await textOrIds(options, () => modelTokenizer(target));
     const loaded = await loadModel(target, options, {
       check: (config) => checkPrompt(ids, config),
+      use: () => ({ tokens: ids.length }),
     });
     try {
       const logits = await loaded.model.forward(ids, {

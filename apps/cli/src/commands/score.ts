@@ -46,7 +46,11 @@ export function registerScore(program: Command): void {
         `the text is ${ids.length} token${ids.length === 1 ? '' : 's'}; scoring needs at least 2 (the first has no context)`,
       );
     // Any length is fine: only the ids are checked here, the window handles the context.
-    const loaded = await loadModel(target, options, { check: (config) => checkIds(ids, config) });
+    // Windows of at most the context: the estimate caps the tokens there.
+    const loaded = await loadModel(target, options, {
+      check: (config) => checkIds(ids, config),
+      use: () => ({ tokens: ids.length }),
+    });
     try {
       if (options.stride !== undefined && options.stride > loaded.model.config.maxPositions)
         throw new UsageError(

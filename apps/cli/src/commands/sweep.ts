@@ -100,6 +100,7 @@ export function registerSweep(program: Command): void {
         const loaded = await loadModel(target(revision), options, {
           device: device.get,
           check: (config) => checkIds(ids, config),
+          use: () => ({ tokens: ids.length }),
         });
         try {
           const { model } = loaded;
