@@ -1,14 +1,21 @@
+import { DEFAULT_PARAMS } from './params.js';
+
 /** An error from the worker, as its class name and message. */
 export interface NamedError {
   name: string;
   message: string;
 }
 
-/** Where the page was loading from, for advice that names the right query parameter. */
+/** Where the page was loading from, for advice about what the visitor can change. */
 export interface ErrorContext {
   hub: string;
   repo: string;
   revision: string;
+  /**
+   * Which of them the visitor gave in the page's URL. Only those get advice to check a query
+   * parameter: a visitor who typed no URL picked from the page, and is told to pick again.
+   */
+  fromUrl: { hub: boolean; model: boolean; revision: boolean };
 }
 
 const ENABLE_WEBGPU =
@@ -16,39 +23,42 @@ const ENABLE_WEBGPU =
   'chrome://flags/#enable-unsafe-webgpu and chrome://flags/#enable-vulkan), Safari 26+, ' +
   'or Firefox 141+ on Windows.';
 
-const NETWORK_ADVICE =
-  'Without network access to huggingface.co, run a mirror that serves the Hub API and files ' +
-  '(for tests: FakeHub of @pythiajs/checkpoint-hub/testing) and add ?hub=http://localhost:8080 ' +
-  '(its address) to this page.';
-
 /**
  * A failure as a sentence a reader can act on: what went wrong, then what to change. The
- * packages' typed errors (by class name, as they cross the worker boundary) each get advice.
+ * packages' typed errors (by class name, as they cross the worker boundary) each get advice in
+ * the page's terms: their own advice after ";" is for Node (HF_ENDPOINT, HF_HUB_OFFLINE, the
+ * CLI) and is dropped.
  */
 export function explainError(error: NamedError, where: ErrorContext): string {
-  // The packages' advice after ";" is for Node (HF_ENDPOINT, HF_HUB_OFFLINE); a page gives its own.
   const what = sentence(error.message.split('; ')[0]!);
+  const hub = where.hub === DEFAULT_PARAMS.hub ? 'the Hugging Face Hub' : `the Hub at ${where.hub}`;
+  const checkHub = where.fromUrl.hub
+    ? 'Check that ?hub= gives the address of a running Hub or mirror of its API.'
+    : 'Check the internet connection, then press “Load checkpoint” to try again.';
   switch (error.name) {
     case 'HubNetworkError':
-      return (
-        `${what} This page needs network access to the Hugging Face Hub (${where.hub}) for ` +
-        `checkpoints it has not cached. ${NETWORK_ADVICE}`
-      );
-    case 'RepoNotFoundError':
-      return `${what} Check ?model=: an org/name repository id such as EleutherAI/pythia-70m.`;
-    case 'RevisionNotFoundError':
-      return (
-        `${what} Check ?revision=: Pythia checkpoints are the branches step0, step1, step2, ` +
-        `step4 … step512, step1000 … step143000, and main (${where.repo}@${where.revision} was asked for).`
-      );
-    case 'HubAccessError':
-      return `${what} Gated and private repositories are not supported here.`;
+    case 'HubTimeoutError':
+      return `${capital(hub)} did not answer. ${checkHub}`;
     case 'NotCachedError':
       // Thrown when the Hub did not answer and the cache cannot stand in for it.
       return (
-        `The Hub (${where.hub}) did not answer, and ${where.repo}@${where.revision} is not in ` +
-        `this browser's cache. ${NETWORK_ADVICE}`
+        `${capital(hub)} did not answer, and ${where.repo} @ ${where.revision} is not cached in ` +
+        `this browser. ${checkHub}`
       );
+    case 'HubResponseError':
+      return `${capital(hub)} answered something other than the Hub's API. ${where.fromUrl.hub ? checkHub : 'Try again later.'}`;
+    case 'RepoNotFoundError':
+      return where.fromUrl.model
+        ? `${what} Check ?model=: an org/name repository id such as EleutherAI/pythia-70m.`
+        : `${what} Pick another model.`;
+    case 'RevisionNotFoundError':
+      return where.fromUrl.revision
+        ? `${what} Check ?revision=: a branch, tag or commit of ${where.repo}, such as main ` +
+            '(Pythia checkpoints are the branches step0, step1, step2, step4 … step512, ' +
+            'step1000 … step143000).'
+        : `${what} Pick a checkpoint on the slider.`;
+    case 'HubAccessError':
+      return `${what} Gated and private repositories are not supported here.`;
     case 'WebGPUUnavailableError':
       return `${what} ${ENABLE_WEBGPU}`;
     case 'NoAdapterError':
@@ -63,9 +73,12 @@ export function explainError(error: NamedError, where: ErrorContext): string {
 
 /** Capitalised, ending in a full stop. */
 function sentence(text: string): string {
-  const trimmed = text.trim();
-  const capital = trimmed.charAt(0).toUpperCase() + trimmed.slice(1);
-  return /[.!?]$/.test(capital) ? capital : `${capital}.`;
+  const trimmed = capital(text.trim());
+  return /[.!?]$/.test(trimmed) ? trimmed : `${trimmed}.`;
+}
+
+function capital(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 export { ENABLE_WEBGPU };

@@ -1,12 +1,14 @@
 import './style.css';
 import { BrowserHubCache, HubClient, pythiaModel } from '@pythiajs/checkpoint-hub';
+import { readBranches } from './branch-list.js';
 import { SUITE_ACROSS_TRAINING, spreadOverTraining } from './checkpoints.js';
 import { byTestId } from './dom.js';
 import { explainError, hubProblem } from './explain-error.js';
 import { formatBytes, formatSeconds } from './format.js';
 import { ModelClient } from './model-client.js';
 import { readParams } from './params.js';
-import { setStatus } from './status-line.js';
+import { type BranchList, type Chosen, sliderOffer } from './slider-offer.js';
+import { createStatusLine } from './status-line.js';
 import { createAcrossTrainingView } from './views/across-training-view.js';
 import { renderAttention } from './views/attention-view.js';
 import { createGenerationView } from './views/generation-view.js';
@@ -20,7 +22,8 @@ import { mountWebGpuStatus } from './views/webgpu-status.js';
 import type { ModelSource } from './worker/protocol.js';
 
 const params = readParams(location.search);
-const status = byTestId('status');
+const status = createStatusLine(byTestId('status'));
+const PICK_AND_LOAD = 'Pick a model and a checkpoint, then load it.';
 const buttons = {
   load: byTestId<HTMLButtonElement>('load'),
   generate: byTestId<HTMLButtonElement>('generate'),
@@ -38,6 +41,7 @@ const picker = mountModelPicker(
     slider: byTestId<HTMLInputElement>('checkpoint'),
     label: byTestId('checkpoint-label'),
     ticks: byTestId('checkpoint-ticks'),
+    note: byTestId('checkpoint-note'),
   },
   { repo: params.model, revision: params.revision },
   (selection) => selectionChanged(selection),
@@ -68,7 +72,14 @@ const generation = createGenerationView(
 const across = createAcrossTrainingView(byTestId('across-training'), byTestId('across-status'));
 const storage = BrowserHubCache.create({ client: new HubClient({ endpoint: params.hub }) }).then(
   (cache) =>
-    createStorageView(cache, { list: byTestId('storage'), usage: byTestId('storage-usage') }),
+    createStorageView(
+      cache,
+      { list: byTestId('storage'), usage: byTestId('storage-usage') },
+      // A deleted checkpoint loses its mark on the slider, and offline its place there.
+      async () => {
+        if (await refreshCached()) selectionChanged(picker.selection());
+      },
+    ),
 );
 
 /** What runs now; buttons follow it so that nothing is queued behind a long task by accident. */
@@ -88,8 +99,19 @@ const sourceOf = (selection: Selection): ModelSource => ({
   repo: selection.repo,
   revision: selection.revision,
 });
-/** Any failure (a worker error, or one the page hit itself) as advice for this source. */
-const explain = (error: unknown, source: ModelSource = sourceOf(picker.selection())) => {
+const sameSelection = (a: Selection, b: Selection) =>
+  a.repo === b.repo && a.revision === b.revision;
+/** Which parts of a selection the visitor gave in the URL (not picked on the page). */
+const fromUrl = (selection: Selection) => ({
+  hub: params.given.hub,
+  model: params.given.model && selection.repo === params.model,
+  revision:
+    params.given.revision &&
+    selection.repo === params.model &&
+    selection.revision === params.revision,
+});
+/** Any failure (a worker error, or one the page hit itself) as advice for this selection. */
+const explain = (error: unknown, selection: Selection = picker.selection()) => {
   const named =
     typeof error === 'object' && error !== null && 'message' in error
       ? {
@@ -97,15 +119,60 @@ const explain = (error: unknown, source: ModelSource = sourceOf(picker.selection
           message: String(error.message),
         }
       : { name: 'Error', message: String(error) };
-  return explainError(named, source);
+  return explainError(named, { ...sourceOf(selection), fromUrl: fromUrl(selection) });
 };
+
+/** The branch list the slider was drawn from, kept to redraw it when the cache changes. */
+let shown: { repo: string; list: BranchList } = { repo: '', list: { state: 'loading' } };
+const chosen = (): Chosen => {
+  const selection = picker.selection();
+  return { revision: selection.revision, fromUrl: fromUrl(selection).revision };
+};
+
+/** Offers a repo's own branches on the slider (cached ones only until the Hub lists them). */
+async function listCheckpoints(repo: string): Promise<void> {
+  shown = { repo, list: { state: 'loading' } };
+  picker.offer(sliderOffer(shown.list, [], chosen()));
+  const branches = readBranches(params.hub, repo);
+  await refreshCached();
+  const list = await branches;
+  // The visitor may have picked another model meanwhile: its own list is on its way.
+  if (shown.repo !== repo) return;
+  shown = { repo, list };
+  await refreshCached();
+  suggestRevisions(repo, list);
+}
+
+/**
+ * Marks again which checkpoints the browser has cached, after a load or a deletion. Returns
+ * whether the selection moved (offline, a deleted checkpoint is no longer offered).
+ */
+async function refreshCached(): Promise<boolean> {
+  const { repo, list } = shown;
+  if (!repo) return false;
+  const cached = await worker.call('cachedCheckpoints', { hub: params.hub, repo }).catch(() => []);
+  if (shown.list !== list) return false;
+  const before = picker.selection();
+  picker.offer(sliderOffer(list, cached, chosen()));
+  return !sameSelection(before, picker.selection());
+}
+
+/**
+ * Shows why the selection cannot be loaded. Once the visitor picks another, the line goes back
+ * to what runs: the loaded model, or with none, the invitation to pick one.
+ */
+function failSelection(error: unknown, selection: Selection): void {
+  if (!state.loaded && !state.loading) status.show('idle', PICK_AND_LOAD);
+  status.fail(explain(error, selection), 'selection');
+}
 
 /** Lists the chosen revision (no weights) to say what loading it costs. */
 async function prepare(selection: Selection): Promise<{ cached: boolean; ok: boolean }> {
-  const source = sourceOf(selection);
-  const prepared = await worker.call('prepare', source);
+  const prepared = await worker.call('prepare', sourceOf(selection));
+  // Answers about a selection the visitor has left are not shown.
+  if (!sameSelection(selection, picker.selection())) return { cached: false, ok: false };
   if (prepared.problem) {
-    loadHint.textContent = explain(prepared.problem, source);
+    failSelection(prepared.problem, selection);
     return { cached: false, ok: false };
   }
   loadHint.textContent = prepared.cached
@@ -115,25 +182,30 @@ async function prepare(selection: Selection): Promise<{ cached: boolean; ok: boo
 }
 
 let selectionTimer: ReturnType<typeof setTimeout> | undefined;
-let suggestedFor = params.model;
-function selectionChanged(selection: Selection): void {
-  // The slider fires on every step it passes; ask the Hub once it rests.
+/** Prepares the selection once the slider rests: it fires on every step it passes. */
+function prepareSoon(): void {
   clearTimeout(selectionTimer);
-  loadHint.textContent = '';
   selectionTimer = setTimeout(() => {
-    void prepare(selection).catch((error) => (loadHint.textContent = explain(error)));
-    if (selection.repo !== suggestedFor) {
-      suggestedFor = selection.repo;
-      void suggestRevisions(selection.repo);
-    }
+    const selection = picker.selection();
+    void prepare(selection).catch((error) => failSelection(error, selection));
   }, 300);
 }
 
+function selectionChanged(selection: Selection): void {
+  // What was said about the previous selection (its error, its size) no longer applies.
+  status.selectionChanged();
+  loadHint.textContent = '';
+  if (selection.repo === shown.repo) prepareSoon();
+  // Another model: its own branches first, so that the revision prepared is one it has.
+  else void listCheckpoints(selection.repo).then(prepareSoon);
+}
+
 async function load(): Promise<boolean> {
-  const source = sourceOf(picker.selection());
+  const selection = picker.selection();
+  const source = sourceOf(selection);
   state.loading = true;
   updateButtons();
-  setStatus(status, 'loading', `Loading ${source.repo} @ ${source.revision}…`);
+  status.show('loading', `Loading ${source.repo} @ ${source.revision}…`);
   progress.start();
   try {
     const prepared = await worker.call('prepare', source);
@@ -142,8 +214,7 @@ async function load(): Promise<boolean> {
     renderModelInfo(byTestId('model-info'), info);
     loadHint.textContent = 'In the browser cache: loads without the network.';
     state.loaded = true;
-    setStatus(
-      status,
+    status.show(
       'ready',
       `Ready: ${info.repo} @ ${info.revision} (commit ${info.commit.slice(0, 7)}), ` +
         `${info.fromCache ? 'read from the browser cache' : 'downloaded'} and on the GPU in ` +
@@ -151,14 +222,16 @@ async function load(): Promise<boolean> {
     );
     return true;
   } catch (error) {
-    // The worker freed the previous model before loading this one.
+    // The worker freed the previous model before loading this one: nothing runs now.
     state.loaded = false;
-    setStatus(status, 'error', explain(error, source));
+    state.loading = false;
+    failSelection(error, selection);
     return false;
   } finally {
     state.loading = false;
     updateButtons();
     void storage.then((view) => view.refresh());
+    void refreshCached();
   }
 }
 
@@ -216,24 +289,20 @@ async function acrossTraining(): Promise<void> {
     state.across = false;
     updateButtons();
     void storage.then((view) => view.refresh());
+    void refreshCached();
   }
 }
 
 /** Checkpoints for "across training": a log-spaced set for the suite, else the repo's branches. */
-async function suggestRevisions(repo: string): Promise<void> {
-  if (pythiaModel(repo)) {
-    revisionsInput.value = SUITE_ACROSS_TRAINING.join(', ');
-    return;
-  }
-  try {
-    const refs = await new HubClient({ endpoint: params.hub, retries: 1 }).refs(repo);
-    revisionsInput.value = spreadOverTraining(
-      refs.map((ref) => ref.name),
-      6,
-    ).join(', ');
-  } catch {
-    revisionsInput.value = '';
-  }
+function suggestRevisions(repo: string, list: BranchList): void {
+  revisionsInput.value = pythiaModel(repo)
+    ? SUITE_ACROSS_TRAINING.join(', ')
+    : list.state === 'listed'
+      ? spreadOverTraining(
+          list.branches.map((ref) => ref.name),
+          6,
+        ).join(', ')
+      : '';
 }
 
 /** The prompt's tokens, again after each edit (the newest answer wins). */
@@ -256,6 +325,8 @@ function watchPrompt(): void {
 }
 
 buttons.load.addEventListener('click', async () => {
+  // "Try again" after the Hub did not answer: the slider's list may be readable now too.
+  if (shown.list.state === 'unavailable') await listCheckpoints(picker.selection().repo);
   if (await load()) await analyze();
 });
 buttons.generate.addEventListener('click', () => void generate());
@@ -266,45 +337,40 @@ buttons.across.addEventListener('click', () => void acrossTraining());
 async function start(): Promise<void> {
   updateButtons();
   void storage.then((view) => view.refresh());
-  const suggested = suggestRevisions(params.model);
-  const gpu = await mountWebGpuStatus(byTestId('webgpu')).catch(() => undefined);
+  const gpu = mountWebGpuStatus(byTestId('webgpu')).catch(() => undefined);
   const badHub = hubProblem(params.hub);
   if (badHub) {
-    setStatus(status, 'error', badHub);
+    status.fail(badHub, 'page');
     return;
   }
-  setStatus(status, 'idle', 'Reading the checkpoint list…');
-  const prepared = await prepare(picker.selection()).catch((error: unknown) => {
-    loadHint.textContent = explain(error);
+  status.show('idle', 'Reading the checkpoint list…');
+  await listCheckpoints(params.model);
+  const selection = picker.selection();
+  const prepared = await prepare(selection).catch((error: unknown) => {
+    failSelection(error, selection);
     return { cached: false, ok: false };
   });
   watchPrompt();
-  if (gpu?.state !== 'ready') {
+  if ((await gpu)?.state !== 'ready') {
     buttons.load.disabled = true;
-    setStatus(
-      status,
-      'error',
+    status.fail(
       'No WebGPU here, so the model cannot run (the tokenizer above still works). ' +
         'The WebGPU panel below says why and how to turn it on.',
+      'page',
     );
     return;
   }
-  if (!prepared.ok) {
-    setStatus(status, 'error', loadHint.textContent ?? 'The checkpoint cannot be listed.');
-    return;
-  }
+  // A checkpoint that cannot be listed: the status line says why.
+  if (!prepared.ok) return;
   // Without a click the page only loads what costs no download; ?autorun=1 loads anyway.
   if (!params.autorun && !prepared.cached) {
-    setStatus(status, 'idle', 'Pick a model and a checkpoint, then load it.');
+    status.show('idle', PICK_AND_LOAD);
     return;
   }
   if (!(await load())) return;
   if (params.autorun) await generate();
   await analyze();
-  if (params.autorun) {
-    await suggested;
-    await acrossTraining();
-  }
+  if (params.autorun) await acrossTraining();
 }
 
 void start();

@@ -18,6 +18,8 @@ export interface DemoParams {
   seed: number;
   /** Load, generate, analyse and run across training without a click (for tests and demos). */
   autorun: boolean;
+  /** Which of hub, model and revision the URL gave (the others are defaults), for error advice. */
+  given: { hub: boolean; model: boolean; revision: boolean };
 }
 
 export const DEFAULT_PARAMS: Readonly<DemoParams> = {
@@ -31,6 +33,7 @@ export const DEFAULT_PARAMS: Readonly<DemoParams> = {
   topP: 0.95,
   seed: 0,
   autorun: false,
+  given: { hub: false, model: false, revision: false },
 };
 
 /** The longest continuation the page offers; a 2048-token context bounds it anyway. */
@@ -59,17 +62,19 @@ const NUMBERS: ReadonlyArray<readonly [NumberParam, string, (value: number) => b
  */
 export function readParams(search: string): DemoParams {
   const query = new URLSearchParams(search);
-  const nonEmpty = (name: 'hub' | 'model' | 'revision'): string => {
-    const value = query.get(name)?.trim();
-    return value ? value : DEFAULT_PARAMS[name];
-  };
+  const given = (name: 'hub' | 'model' | 'revision') => query.get(name)?.trim() || undefined;
   const params: DemoParams = {
     ...DEFAULT_PARAMS,
-    hub: nonEmpty('hub'),
-    model: nonEmpty('model'),
-    revision: nonEmpty('revision'),
+    hub: given('hub') ?? DEFAULT_PARAMS.hub,
+    model: given('model') ?? DEFAULT_PARAMS.model,
+    revision: given('revision') ?? DEFAULT_PARAMS.revision,
     prompt: query.get('prompt') ?? DEFAULT_PARAMS.prompt,
     autorun: ['1', 'true', 'yes'].includes(query.get('autorun')?.toLowerCase() ?? ''),
+    given: {
+      hub: given('hub') !== undefined,
+      model: given('model') !== undefined,
+      revision: given('revision') !== undefined,
+    },
   };
   for (const [key, name, valid] of NUMBERS) {
     const raw = query.get(name)?.trim();

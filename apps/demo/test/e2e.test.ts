@@ -196,33 +196,51 @@ describe('the demo site in headless Chromium (SwiftShader, without shader-f16)',
     expect(first.errors).toEqual([]);
   });
 
-  it('slides over the 154 checkpoints, the log-spaced early ones a third of the track', async () => {
+  it("slides over the repo's own branches in training order, cached ones marked", async () => {
     const { page } = first;
     const slider = page.getByTestId('checkpoint');
-    const checkpoint = async () => Number(await slider.getAttribute('data-checkpoint'));
-    expect(await checkpoint()).toBe(153);
-    expect(await text(page, 'checkpoint-label')).toContain('main');
+    const label = page.getByTestId('checkpoint-label');
+    expect(await label.getAttribute('data-revision')).toBe('main');
+    expect(await text(page, 'checkpoint-ticks')).toBe('01kmain');
     expect(
       await page.getByTestId('checkpoint-ticks').locator('.tick.labelled').allTextContents(),
-    ).toEqual(['0', '4', '16', '64', '512', '20k', '50k', '100k', '143k']);
+    ).toEqual(['0', '1k', 'main']);
 
-    // Keys step by checkpoint: step0, step1, step2 …
+    // Keys step through what the slider offers: exactly the branches the Hub serves.
     await slider.focus();
     await page.keyboard.press('Home');
-    expect(await text(page, 'checkpoint-label')).toBe('step 0 of 143,000 (checkpoint 1 of 154)');
-    await page.keyboard.press('ArrowRight');
-    await page.keyboard.press('ArrowRight');
-    expect(await text(page, 'checkpoint-label')).toBe('step 2 of 143,000 (checkpoint 3 of 154)');
+    const offered = [await label.getAttribute('data-revision')];
+    for (let i = 0; i < 4; i++) {
+      await page.keyboard.press('ArrowRight');
+      const revision = await label.getAttribute('data-revision');
+      if (revision !== offered.at(-1)) offered.push(revision);
+    }
+    expect(offered).toEqual(['step0', 'step1000', 'main']);
+    expect(Object.keys(TINY_BRANCHES)).toEqual(expect.arrayContaining(offered));
 
-    // A click a third of the way along lands on step512, the last before step1000.
+    // All three were loaded (main, then step0 and step1000 across training): all are marked.
+    expect(
+      await page
+        .getByTestId('checkpoint-ticks')
+        .locator('.cached-mark')
+        .evaluateAll((marks) => marks.map((mark) => (mark as HTMLElement).dataset.revision)),
+    ).toEqual(['step0', 'step1000', 'main']);
+    expect(await text(page, 'checkpoint-note')).toBe(
+      '3 checkpoints on the Hub, all cached in this browser (marked green).',
+    );
+
+    // A click halfway along lands on step1000, the middle branch.
     const box = (await slider.boundingBox())!;
-    await page.mouse.click(box.x + 8 + (box.width - 16) * 0.35, box.y + box.height / 2);
-    expect(await checkpoint()).toBe(10);
-    expect(await text(page, 'checkpoint-label')).toContain('step 512 of 143,000');
+    await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
+    expect(await text(page, 'checkpoint-label')).toBe(
+      'step 1,000 of 1,000 (checkpoint 2 of 3) · cached',
+    );
 
     await slider.focus();
     await page.keyboard.press('Home');
-    // step0 was loaded "across training", so it is in the cache already.
+    expect(await text(page, 'checkpoint-label')).toBe(
+      'step 0 of 1,000 (checkpoint 1 of 3) · cached',
+    );
     await waitForText(page, 'load-hint', 'In the browser cache: loads without the network.');
   });
 
@@ -269,6 +287,48 @@ describe('the demo site in headless Chromium (SwiftShader, without shader-f16)',
     await page.close();
   });
 
+  it('fits the logit lens of a 6-token prompt in its panel; longer ones scroll only there', async () => {
+    const { page, errors } = await visit(
+      context,
+      `?hub=${encodeURIComponent(hub.hubOrigin)}&model=${TINY_REPO}` +
+        `&prompt=${encodeURIComponent('The quick brown fox jumps over')}`,
+    );
+    // Cached, so it loads and analyses without a click.
+    await waitForState(page, 'lens', 'ready', 120_000);
+    const lens = page.getByTestId('lens');
+    expect(await lens.getAttribute('data-positions')).toBe('6');
+    const fit = () =>
+      lens.evaluate((panel) => ({
+        grid: panel.querySelector('table')!.scrollWidth,
+        panel: panel.clientWidth,
+        panelScroll: panel.scrollWidth,
+        page: document.documentElement.scrollWidth,
+        window: document.documentElement.clientWidth,
+      }));
+    const six = await fit();
+    expect(six.grid).toBeLessThanOrEqual(six.panel);
+    expect(six.panelScroll).toBeLessThanOrEqual(six.panel);
+    // A token cut short keeps its whole text in the cell's title.
+    const cells = lens.locator('tbody td');
+    expect(await cells.first().getAttribute('title')).toMatch(/^embedding, after "The": /);
+    await mkdir(dirname(screenshot), { recursive: true });
+    await lens.locator('..').screenshot({ path: join(dirname(screenshot), 'lens.png') });
+
+    await page
+      .getByTestId('prompt')
+      .fill('The quick brown fox jumps over the lazy dog, again and again, '.repeat(2));
+    await page.getByTestId('analyze').click();
+    await page.waitForSelector(
+      '[data-testid="lens"][data-state="ready"]:not([data-positions="6"])',
+      { timeout: 60_000 },
+    );
+    const long = await fit();
+    expect(long.panelScroll).toBeGreaterThan(long.panel);
+    expect(long.page).toBeLessThanOrEqual(long.window);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
   it('lists the cached checkpoints in the storage panel and deletes them', async () => {
     const { page } = await visit(
       context,
@@ -301,14 +361,38 @@ describe('the demo site in headless Chromium (SwiftShader, without shader-f16)',
       await page.waitForSelector(`[data-testid="storage"][data-count="${left - 1}"]`);
     }
     expect(await storage.textContent()).toBe('Nothing cached.');
+    // The slider no longer marks them cached.
+    await waitForText(page, 'checkpoint-note', /none cached in this browser yet\.$/);
+    expect(await page.getByTestId('checkpoint-ticks').locator('.cached-mark').count()).toBe(0);
 
-    // Nothing left: a visit now offers the download instead of loading.
+    // Nothing left: a visit now offers the download instead of loading, and marks nothing.
     const after = await visit(
       context,
       `?hub=${encodeURIComponent(hub.hubOrigin)}&model=${TINY_REPO}`,
     );
     await waitForText(after.page, 'load-hint', /^6\.5 MB to download\.$/);
     expect(await stateOf(after.page, 'status')).toBe('idle');
+    expect(await text(after.page, 'checkpoint-note')).toBe(
+      '3 checkpoints on the Hub, none cached in this browser yet.',
+    );
+    const marks = after.page.getByTestId('checkpoint-ticks').locator('.cached-mark');
+    expect(await marks.count()).toBe(0);
+
+    // Loading main marks it, and only it.
+    await after.page.getByTestId('load').click();
+    await waitForState(after.page, 'status', 'ready', 120_000);
+    await waitForText(
+      after.page,
+      'checkpoint-note',
+      '3 checkpoints on the Hub; the one cached in this browser is marked green.',
+    );
+    expect(
+      await marks.evaluateAll((m) => m.map((mark) => (mark as HTMLElement).dataset.revision)),
+    ).toEqual(['main']);
+    expect(await text(after.page, 'checkpoint-label')).toBe(
+      'main, the trained model (checkpoint 3 of 3) · cached',
+    );
+    await after.page.close();
   });
 
   it('shows the tokens of the prompt, again as the user types', async () => {
@@ -343,7 +427,7 @@ describe('the demo site in headless Chromium (SwiftShader, without shader-f16)',
     await noGpu.close();
   });
 
-  it('says why, rather than loading forever, when the Hub cannot be reached', async () => {
+  it('says once, in plain words, why nothing loads when the Hub cannot be reached', async () => {
     const offline = await browser.newContext();
     const deadHub = `http://127.0.0.1:${await unusedPort()}`;
     const { page } = await visit(
@@ -352,11 +436,53 @@ describe('the demo site in headless Chromium (SwiftShader, without shader-f16)',
     );
     await waitForState(page, 'status', 'error', 90_000);
     const status = await text(page, 'status');
-    expect(status).toContain(`The Hub (${deadHub}) did not answer`);
-    expect(status).toContain('?hub=');
+    expect(status).toBe(
+      `The Hub at ${deadHub} did not answer, and ${TINY_REPO} @ main is not cached in this ` +
+        'browser. Check that ?hub= gives the address of a running Hub or mirror of its API.',
+    );
+    // Said once: not again under the Load button, and nowhere with test or package names.
+    const whole = (await page.locator('body').textContent()) ?? '';
+    expect(whole.split('did not answer')).toHaveLength(2);
+    expect(await text(page, 'load-hint')).toBe('');
+    expect(whole).not.toMatch(/FakeHub|stand-in|@pythiajs|HF_|\?revision=/);
+    // The slider offers what loads offline (nothing yet), and says so in one line.
+    expect(await text(page, 'checkpoint-note')).toBe(
+      'Without the Hub’s list, the slider offers the checkpoints cached in this browser: none yet.',
+    );
+    expect(await page.getByTestId('checkpoint').isDisabled()).toBe(true);
     // The tokenizer the site bundles still works.
     await waitForText(page, 'ids', '12092, 13, 309, 717');
     await offline.close();
+  });
+
+  it('advises on the URL only when the visitor gave it, and clears an error that is stale', async () => {
+    const { page, errors } = await visit(
+      context,
+      `?hub=${encodeURIComponent(hub.hubOrigin)}&model=${TINY_REPO}&revision=step7`,
+    );
+    await waitForState(page, 'status', 'error');
+    expect(await text(page, 'status')).toContain(
+      `${TINY_REPO} has no revision step7. Check ?revision=`,
+    );
+    // Picking a checkpoint the repo has clears it.
+    await page.getByTestId('checkpoint').focus();
+    await page.keyboard.press('Home');
+    await waitForState(page, 'status', 'idle');
+    expect(await text(page, 'status')).toBe('Pick a model and a checkpoint, then load it.');
+
+    // A model picked from the list that this Hub lacks: no query parameter to check.
+    const select = page.getByTestId('model-select');
+    await select.selectOption('EleutherAI/pythia-14m');
+    await waitForState(page, 'status', 'error');
+    expect(await text(page, 'status')).toBe(
+      'The Hub has no repository EleutherAI/pythia-14m. Pick another model.',
+    );
+    await select.selectOption(TINY_REPO);
+    await waitForState(page, 'status', 'idle');
+    await waitForText(page, 'checkpoint-note', /^3 checkpoints on the Hub/);
+    expect(await page.locator('[data-state="error"]').count()).toBe(0);
+    expect(errors).toEqual([]);
+    await page.close();
   });
 });
 

@@ -1,39 +1,91 @@
 import { describe, expect, it } from 'vitest';
 import { explainError, hubProblem } from '../src/explain-error.js';
 
-const where = { hub: 'http://127.0.0.1:9', repo: 'EleutherAI/pythia-70m', revision: 'step3000' };
+const picked = { hub: false, model: false, revision: false };
+const where = {
+  hub: 'http://127.0.0.1:9',
+  repo: 'EleutherAI/pythia-70m',
+  revision: 'step3000',
+  fromUrl: { hub: true, model: true, revision: true },
+};
+/** A first visit with no query: the Hugging Face Hub, a model and checkpoint picked on the page. */
+const plainVisit = {
+  hub: 'https://huggingface.co',
+  repo: 'EleutherAI/pythia-70m-deduped',
+  revision: 'main',
+  fromUrl: picked,
+};
+
+/** Words a visitor should never read: test stand-ins, package paths, Node-only settings. */
+const INTERNAL = /FakeHub|stand-in|@pythiajs|HF_|pythia download|localhost:8080/;
 
 describe('error messages', () => {
-  it('say how to reach a Hub when the network fails, without Node-only advice', () => {
+  it('say in plain words that the Hub did not answer and nothing is cached', () => {
     const message = explainError(
       {
-        name: 'HubNetworkError',
-        message:
-          'could not fetch http://127.0.0.1:9/api/models/x after 6 attempts (Failed to fetch); ' +
-          'check the connection or HF_ENDPOINT, or set HF_HUB_OFFLINE=1 to use only what is cached',
+        name: 'NotCachedError',
+        message: 'EleutherAI/pythia-70m-deduped@main is not in the cache and offline mode …',
       },
-      where,
+      plainVisit,
     );
-    expect(message).toMatch(/^Could not fetch http:\/\/127\.0\.0\.1:9\/api\/models\/x after 6/);
-    expect(message).toContain('network access to the Hugging Face Hub (http://127.0.0.1:9)');
-    expect(message).toContain('?hub=');
-    expect(message).not.toContain('HF_');
+    expect(message).toBe(
+      'The Hugging Face Hub did not answer, and EleutherAI/pythia-70m-deduped @ main is not ' +
+        'cached in this browser. Check the internet connection, then press “Load checkpoint” to try again.',
+    );
   });
 
-  it('name the Hub and the checkpoint when neither it nor the cache has it', () => {
+  it('point at ?hub= only when the visitor gave it', () => {
     const message = explainError({ name: 'NotCachedError', message: 'x' }, where);
     expect(message).toMatch(
-      /^The Hub \(http:\/\/127\.0\.0\.1:9\) did not answer, and EleutherAI\/pythia-70m@step3000 is not in this browser's cache\./,
+      /^The Hub at http:\/\/127\.0\.0\.1:9 did not answer, and EleutherAI\/pythia-70m @ step3000 is not cached in this browser\./,
+    );
+    expect(message).toContain('Check that ?hub= gives the address of a running Hub');
+  });
+
+  it('never show Node-only advice or test names for network failures', () => {
+    for (const name of ['HubNetworkError', 'HubTimeoutError', 'HubResponseError']) {
+      for (const context of [where, plainVisit]) {
+        const message = explainError(
+          {
+            name,
+            message:
+              'could not fetch http://127.0.0.1:9/api/models/x after 6 attempts (Failed to fetch); ' +
+              'check the connection or HF_ENDPOINT, or set HF_HUB_OFFLINE=1 to use only what is cached',
+          },
+          context,
+        );
+        expect(message).not.toMatch(INTERNAL);
+      }
+    }
+    expect(
+      explainError({ name: 'HubNetworkError', message: 'could not fetch x; y' }, plainVisit),
+    ).toBe(
+      'The Hugging Face Hub did not answer. Check the internet connection, then press “Load checkpoint” to try again.',
     );
   });
 
-  it('point at the query parameter to fix', () => {
+  it('point at the query parameter to fix when the URL gave it', () => {
     expect(
-      explainError({ name: 'RepoNotFoundError', message: 'repository x not found' }, where),
+      explainError({ name: 'RepoNotFoundError', message: 'the Hub has no repository x' }, where),
     ).toContain('Check ?model=');
     expect(
-      explainError({ name: 'RevisionNotFoundError', message: 'no revision step7' }, where),
+      explainError({ name: 'RevisionNotFoundError', message: 'x has no revision step7' }, where),
     ).toContain('Check ?revision=');
+  });
+
+  it('say to pick again, naming no query parameter, when the visitor picked on the page', () => {
+    const context = { ...where, fromUrl: picked };
+    const repo = explainError(
+      { name: 'RepoNotFoundError', message: 'the Hub has no repository x; check its name' },
+      context,
+    );
+    expect(repo).toBe('The Hub has no repository x. Pick another model.');
+    const revision = explainError(
+      { name: 'RevisionNotFoundError', message: 'x has no revision step7; Pythia checkpoints …' },
+      context,
+    );
+    expect(revision).toBe('X has no revision step7. Pick a checkpoint on the slider.');
+    expect(`${repo} ${revision}`).not.toContain('?');
   });
 
   it('say how to get WebGPU where it is missing', () => {

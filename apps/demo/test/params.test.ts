@@ -14,6 +14,7 @@ describe('query parameters', () => {
       topP: 0.95,
       seed: 0,
       autorun: false,
+      given: { hub: false, model: false, revision: false },
     });
   });
 
@@ -32,7 +33,18 @@ describe('query parameters', () => {
       topP: 0.5,
       seed: 7,
       autorun: true,
+      given: { hub: true, model: true, revision: true },
     });
+  });
+
+  it('say which of hub, model and revision the URL gave, for advice on what to change', () => {
+    expect(readParams('?model=EleutherAI/pythia-160m').given).toEqual({
+      hub: false,
+      model: true,
+      revision: false,
+    });
+    // An empty value gives nothing: the default is used, and the visitor did not ask for it.
+    expect(readParams('?revision=%20').given.revision).toBe(false);
   });
 
   it('keep an empty prompt but never an empty hub, model or revision', () => {

@@ -16,13 +16,18 @@ function rowLabel(name: string): string {
  */
 export function renderLens(root: HTMLElement, analysis: Analysis): void {
   const { tokens, lens } = analysis;
+  // The column count sizes the grid: it fits its panel, and scrolls there past a few dozen tokens.
   const table = h(
     'table',
-    { class: 'lens-grid' },
+    { class: 'lens-grid', style: `--positions: ${tokens.length}` },
     h('caption', {}, 'Top next-token prediction by layer (rows) and position (columns)'),
+    h('colgroup', {}, h('col', { class: 'row-labels' }), h('col', { span: tokens.length })),
   );
+  // Cells may cut a long token short; their titles give it whole.
   const header = h('tr', {}, h('th', { scope: 'col' }, 'position →'));
-  for (const token of tokens) header.append(h('th', { scope: 'col' }, showToken(token)));
+  for (const token of tokens) {
+    header.append(h('th', { scope: 'col', title: showToken(token) }, showToken(token)));
+  }
   table.append(h('thead', {}, header));
 
   const body = h('tbody');
@@ -53,7 +58,8 @@ export function renderLens(root: HTMLElement, analysis: Analysis): void {
   const actual = h('tr', { class: 'actual' }, h('th', { scope: 'row' }, 'actual next'));
   tokens.forEach((_, position) => {
     const next = tokens[position + 1];
-    actual.append(h('td', {}, next === undefined ? '…' : showToken(next)));
+    const text = next === undefined ? '…' : showToken(next);
+    actual.append(h('td', { title: text }, text));
   });
   table.append(h('tfoot', {}, actual));
 

@@ -1,20 +1,15 @@
 import { PYTHIA_MODELS, PYTHIA_ORG } from '@pythiajs/checkpoint-hub';
-import {
-  CHECKPOINTS,
-  checkpointAt,
-  checkpointIndex,
-  SLIDER_MAX,
-  sliderPosition,
-  sliderTicks,
-  stepOf,
-} from '../checkpoints.js';
+import { checkpointScale, SLIDER_MAX } from '../checkpoint-scale.js';
+import { stepOf } from '../checkpoints.js';
 import { h } from '../dom.js';
+import type { SliderOffer } from '../slider-offer.js';
 
 export interface ModelPickerElements {
   select: HTMLSelectElement;
   slider: HTMLInputElement;
   label: HTMLElement;
   ticks: HTMLElement;
+  note: HTMLElement;
 }
 
 export interface Selection {
@@ -22,16 +17,27 @@ export interface Selection {
   revision: string;
 }
 
+/** Arrow keys step by checkpoint, not by one of the track's fine positions. */
+const KEY_STEPS: Readonly<Record<string, number>> = {
+  ArrowRight: 1,
+  ArrowUp: 1,
+  ArrowLeft: -1,
+  ArrowDown: -1,
+  PageUp: 10,
+  PageDown: -10,
+};
+
 /**
  * The model list (the whole suite, plus the `?model=` repo when it is another) and the slider
- * over the 154 training checkpoints. `onChange` hears every change of repo or revision.
+ * over the checkpoints {@link SliderOffer} gives for the chosen repo, those in the browser cache
+ * marked. `onChange` hears each change the visitor makes; `offer` changes nothing it reports.
  */
 export function mountModelPicker(
   elements: ModelPickerElements,
   initial: Selection,
   onChange: (selection: Selection) => void,
-): { selection(): Selection } {
-  const { select, slider, label, ticks } = elements;
+) {
+  const { select, slider, label, ticks, note } = elements;
   const suite = PYTHIA_MODELS.map((m) => `${PYTHIA_ORG}/${m.name}`);
   const options = suite.includes(initial.repo) ? suite : [initial.repo, ...suite];
   select.replaceChildren(
@@ -44,64 +50,96 @@ export function mountModelPicker(
     }),
   );
   select.value = initial.repo;
-
   slider.max = String(SLIDER_MAX);
-  ticks.replaceChildren(
-    ...sliderTicks().map(({ position, label: text }) =>
-      h(
-        'span',
-        { class: text ? 'tick labelled' : 'tick', style: `--at: ${position / SLIDER_MAX}` },
-        text ?? '',
-      ),
-    ),
-  );
 
-  // A revision off the slider (a commit, a custom branch) is kept until the slider moves.
+  // A revision the slider does not offer (a commit from the URL) is kept until the slider moves.
   let revision = initial.revision;
-  let index = checkpointIndex(revision) ?? CHECKPOINTS.length - 1;
-  slider.value = String(sliderPosition(index));
+  let offered: SliderOffer = { revisions: [], cached: new Set(), revision, note: '' };
+  let scale = checkpointScale([]);
+  const selection = (): Selection => ({ repo: select.value, revision });
+  const indexOf = () => offered.revisions.indexOf(revision);
+
   const describe = () => {
+    const index = indexOf();
     const step = stepOf(revision);
-    const text =
+    const lastStep = Math.max(...offered.revisions.map((r) => stepOf(r) ?? 0));
+    const name =
       revision === 'main'
-        ? 'main (the trained model, step 143000)'
-        : step !== undefined
-          ? `step ${step.toLocaleString('en')} of 143,000 (checkpoint ${index + 1} of ${CHECKPOINTS.length})`
+        ? 'main, the trained model'
+        : step !== undefined && step <= lastStep
+          ? `step ${step.toLocaleString('en')} of ${lastStep.toLocaleString('en')}`
           : revision;
+    const cached = offered.cached.has(revision);
+    const text =
+      (index === -1 ? name : `${name} (checkpoint ${index + 1} of ${offered.revisions.length})`) +
+      (cached ? ' · cached' : '');
     label.textContent = text;
     label.dataset.revision = revision;
+    label.dataset.cached = String(cached);
     slider.dataset.checkpoint = String(index);
     slider.setAttribute('aria-valuetext', text);
   };
+  const placeThumb = () => {
+    const index = indexOf();
+    slider.value = String(index === -1 ? SLIDER_MAX : scale.positions[index]!);
+  };
+  const draw = () => {
+    const at = (position: number) => `--at: ${position / SLIDER_MAX}`;
+    ticks.replaceChildren(
+      ...scale.ticks.map(({ position, label: text }) =>
+        h('span', { class: text ? 'tick labelled' : 'tick', style: at(position) }, text ?? ''),
+      ),
+      ...offered.revisions.flatMap((name, index) =>
+        offered.cached.has(name)
+          ? [
+              h('span', {
+                class: 'cached-mark',
+                style: at(scale.positions[index]!),
+                title: `${name}: cached in this browser`,
+                'data-revision': name,
+              }),
+            ]
+          : [],
+      ),
+    );
+    note.textContent = offered.note;
+    slider.disabled = offered.revisions.length === 0;
+  };
   const choose = (next: number) => {
-    index = Math.min(CHECKPOINTS.length - 1, Math.max(0, next));
-    revision = CHECKPOINTS[index]!;
+    const index = Math.min(offered.revisions.length - 1, Math.max(0, next));
+    const chosen = offered.revisions[index];
+    if (chosen === undefined || chosen === revision) return;
+    revision = chosen;
     describe();
-    onChange({ repo: select.value, revision });
+    onChange(selection());
   };
-  describe();
 
-  slider.addEventListener('input', () => choose(checkpointAt(Number(slider.value))));
+  slider.addEventListener('input', () => choose(scale.nearest(Number(slider.value))));
   // Dropped between two checkpoints, the thumb moves onto the one chosen.
-  slider.addEventListener('change', () => {
-    slider.value = String(sliderPosition(index));
-  });
-  // Arrow keys step by checkpoint, not by one of the track's fine positions.
-  const keySteps: Record<string, number> = {
-    ArrowRight: 1,
-    ArrowUp: 1,
-    ArrowLeft: -1,
-    ArrowDown: -1,
-    PageUp: 10,
-    PageDown: -10,
-  };
+  slider.addEventListener('change', placeThumb);
   slider.addEventListener('keydown', (event) => {
-    const delta = keySteps[event.key];
+    const delta = KEY_STEPS[event.key];
     if (delta === undefined) return;
     event.preventDefault();
-    choose(index + delta);
-    slider.value = String(sliderPosition(index));
+    const index = indexOf();
+    // Off the slider, a key first lands on the checkpoint under the thumb.
+    choose(index === -1 ? scale.nearest(Number(slider.value)) : index + delta);
+    placeThumb();
   });
-  select.addEventListener('change', () => onChange({ repo: select.value, revision }));
-  return { selection: () => ({ repo: select.value, revision }) };
+  select.addEventListener('change', () => onChange(selection()));
+
+  const show = (next: SliderOffer) => {
+    offered = next;
+    scale = checkpointScale(next.revisions);
+    revision = next.revision;
+    draw();
+    placeThumb();
+    describe();
+  };
+  show(offered);
+  return {
+    selection,
+    /** Shows what the slider offers for the chosen repo, and selects `offer.revision`. */
+    offer: show,
+  };
 }

@@ -10,8 +10,13 @@ export interface StorageElements {
 /**
  * The browser cache's checkpoints, each with its size and a delete button. The page reads the
  * same storage the worker writes (one origin, one Cache API), so no message is needed.
+ * `onDelete` hears each deletion, for the other views that show what is cached.
  */
-export function createStorageView(cache: BrowserHubCache, elements: StorageElements) {
+export function createStorageView(
+  cache: BrowserHubCache,
+  elements: StorageElements,
+  onDelete: () => void,
+) {
   const { list, usage } = elements;
 
   const refresh = async (): Promise<BrowserCachedRevision[]> => {
@@ -29,6 +34,7 @@ export function createStorageView(cache: BrowserHubCache, elements: StorageEleme
           remove.disabled = true;
           // By commit: the cache then needs no Hub to know what to delete.
           await cache.remove(revision.repo, revision.commit);
+          onDelete();
           await refresh();
         });
         return h(

@@ -22,6 +22,7 @@ type Handler<K extends RequestType> = (
 const handlers: { [K in RequestType]: Handler<K> } = {
   prepare: (source) => session.prepare(source),
   tokenize: ({ text }) => session.tokenize(text),
+  cachedCheckpoints: ({ hub, repo }) => session.cachedCheckpoints(hub, repo),
   load: (source, emit) => session.load(source, emit),
   generate: (request, emit) => session.generate(request, emit),
   stop: () => {

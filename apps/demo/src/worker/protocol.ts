@@ -22,6 +22,15 @@ export interface Prepared {
   problem?: ErrorInfo;
 }
 
+/**
+ * A revision of a repository that the browser cache loads without the network (config and
+ * weights all stored): its commit and the branch names it was last loaded under.
+ */
+export interface CachedCheckpoint {
+  commit: string;
+  refs: string[];
+}
+
 /** Progress of `load`: bytes per file and in total while downloading, then tensors to the GPU. */
 export type LoadEvent =
   | {
@@ -131,6 +140,11 @@ export interface ErrorInfo {
 export interface Api {
   prepare: { request: ModelSource; event: never; result: Prepared };
   tokenize: { request: { text: string }; event: never; result: Tokenized };
+  cachedCheckpoints: {
+    request: { hub: string; repo: string };
+    event: never;
+    result: CachedCheckpoint[];
+  };
   load: { request: ModelSource; event: LoadEvent; result: ModelInfo };
   generate: { request: GenerateRequest; event: TokenEvent; result: GenerateSummary };
   stop: { request: Record<string, never>; event: never; result: null };

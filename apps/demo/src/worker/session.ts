@@ -13,6 +13,7 @@ import { errorInfo } from './errors.js';
 import type {
   AcrossTrainingEvent,
   Analysis,
+  CachedCheckpoint,
   GenerateRequest,
   GenerateSummary,
   LoadEvent,
@@ -63,6 +64,23 @@ export class Session {
       cached: files ? await this.isCached(source) : false,
       ...(problem ? { problem } : {}),
     };
+  }
+
+  /**
+   * The revisions of `repo` that load from the browser cache alone. The cache's listing says
+   * which revisions have files stored; each is then opened offline, as a load would, since a
+   * revision whose listing was read but whose weights were never downloaded is stored too.
+   */
+  async cachedCheckpoints(hub: string, repo: string): Promise<CachedCheckpoint[]> {
+    const store = await this.store(hub);
+    const found: CachedCheckpoint[] = [];
+    for (const revision of await store.list()) {
+      if (revision.repo !== repo || revision.size === 0) continue;
+      if (await this.isCached({ hub, repo, revision: revision.commit })) {
+        found.push({ commit: revision.commit, refs: revision.refs });
+      }
+    }
+    return found;
   }
 
   async tokenize(text: string): Promise<Tokenized> {
