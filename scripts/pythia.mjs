@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `pnpm pythia …`: builds the CLI and what it depends on (turbo, cached), then runs it. The build
 // is silent unless it fails, so stdout and stderr carry only what the command prints (with
-// `reporter=silent` in .npmrc, pnpm adds nothing either). The command gets the terminal as it
+// `reporter: silent` in pnpm-workspace.yaml, pnpm adds nothing either). The command gets the terminal as it
 // is, runs in the directory pnpm was called from, and its exit status or signal is passed on.
 import { spawn, spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
