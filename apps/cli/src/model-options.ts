@@ -4,13 +4,14 @@ import { resolve } from 'node:path';
 import {
   type Checkpoint,
   type CheckpointStore,
-  CorruptCheckpointError,
   LocalFolderNotFoundError,
   openCheckpoint,
   parseModelRef,
+  readConfigJson,
 } from '@pythiajs/checkpoint-hub';
 import { LocalFolderStore, NodeHubCache } from '@pythiajs/checkpoint-hub/node';
 import {
+  checkpointConfig,
   type NeoXConfig,
   NeoXModel,
   OutOfMemoryError,
@@ -161,23 +162,8 @@ export interface LoadedModel {
  * length, memory) before its weights are downloaded.
  */
 export async function readConfig(target: ModelTarget): Promise<NeoXConfig> {
-  const source = await target.store.open(target.repo, target.revision, 'config.json');
-  let text: string;
-  try {
-    text = new TextDecoder().decode(await source.read(0, source.size));
-  } finally {
-    await source.close?.();
-  }
-  const file = `config.json of ${target.label}`;
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    throw new CorruptCheckpointError(file, `it is not valid JSON (${(error as Error).message})`);
-  }
-  if (typeof json !== 'object' || json === null || Array.isArray(json))
-    throw new CorruptCheckpointError(file, 'it is not the JSON object of a model config');
-  return parseNeoXConfig(json);
+  const json = await readConfigJson(target.store, target.repo, target.revision);
+  return parseNeoXConfig(json, { source: target.label });
 }
 
 /** Memory this process can still take: cgroup limits count where Node knows them. */
@@ -249,6 +235,8 @@ export async function loadModel(
     checkpoint = await openCheckpoint(target.repo, target.revision, target.store, {
       onProgress: (p) => report({ phase: 'download', ...p }),
     });
+    // The config against the weights' own shapes, before a GPU device is opened.
+    checkpointConfig(checkpoint);
     const device = more.device ? await more.device() : await openDevice(options);
     let model: NeoXModel;
     try {

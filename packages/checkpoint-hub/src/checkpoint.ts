@@ -1,6 +1,7 @@
 import type { ByteSource } from './byte-source.js';
 import { parseShardIndex, pickWeightFiles } from './checkpoint-files.js';
-import { CorruptCheckpointError, EntryNotFoundError, TensorMismatchError } from './errors.js';
+import { parseConfigJson } from './config-json.js';
+import { EntryNotFoundError, TensorMismatchError } from './errors.js';
 import type { FileProgress } from './hub-client.js';
 import type { CheckpointStore } from './remote-store.js';
 import { readSafetensorsHeader } from './safetensors.js';
@@ -55,28 +56,6 @@ export interface OpenCheckpointOptions {
 
 async function readText(source: ByteSource): Promise<string> {
   return new TextDecoder().decode(await source.read(0, source.size));
-}
-
-/**
- * `config.json` parsed, refusing text that is not a JSON object. `file` names it with its repo
- * and revision, so a damaged cache entry is reported as what it is rather than as a bare
- * `JSON.parse` position.
- */
-function parseConfigJson(text: string, file: string): Record<string, unknown> {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    throw new CorruptCheckpointError(file, `it is not valid JSON (${(error as Error).message})`);
-  }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    const kind = json === null ? 'null' : Array.isArray(json) ? 'an array' : `a ${typeof json}`;
-    throw new CorruptCheckpointError(
-      file,
-      `it is JSON but ${kind}, not the object of a model config`,
-    );
-  }
-  return json as Record<string, unknown>;
 }
 
 /**

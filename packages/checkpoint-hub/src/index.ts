@@ -9,6 +9,7 @@ export type { Checkpoint, CheckpointProgress, OpenCheckpointOptions } from './ch
 export { openCheckpoint } from './checkpoint.js';
 export type { ShardIndex, WeightFiles } from './checkpoint-files.js';
 export { parseShardIndex, pickWeightFiles } from './checkpoint-files.js';
+export { parseConfigJson, readConfigJson } from './config-json.js';
 export type { DuplicateCheckpoints } from './duplicates.js';
 export { findDuplicateCheckpoints } from './duplicates.js';
 export {

@@ -17,8 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DiskFullError, HubClient } from '../src/index.js';
 import { NodeHubCache } from '../src/node/index.js';
-import { FakeHub, sha256Hex } from '../src/testing/index.js';
-import { damagedBlobs } from './helpers/folder-state.js';
+import { damagedBlobs, FakeHub, sha256Hex } from '../src/testing/index.js';
 
 // A cache that cannot take a file says why, at once: a full disk is DiskFullError (no retries,
 // the partial file kept to resume), a cache that cannot be written is CacheNotWritableError

@@ -19,8 +19,7 @@ import {
   UnsafeHubValueError,
 } from '../src/index.js';
 import { NodeHubCache } from '../src/node/index.js';
-import { FakeHub, gitBlobId, sha256Hex } from '../src/testing/index.js';
-import { damagedBlobs, folderState } from './helpers/folder-state.js';
+import { damagedBlobs, FakeHub, folderState, gitBlobId, sha256Hex } from '../src/testing/index.js';
 
 // A server (or HF_ENDPOINT pointing somewhere hostile) controls the commit ids, paths and
 // checksums a cache turns into paths. Each attack below must be refused with UnsafeHubValueError
