@@ -41,9 +41,11 @@ export interface ModelOptions {
   device?: 'high-performance' | 'low-power';
   /** `--memory-budget`: bytes; `none` turns the check off; undefined checks against the machine. */
   memoryBudget?: number | 'none';
+  /** `--allow-non-finite`: load weights that hold NaN or ±Infinity instead of refusing them. */
+  allowNonFinite?: boolean;
 }
 
-/** Adds `--model`, `--revision`, `--dtype`, `--device` and `--memory-budget` to a command. */
+/** Adds the options of {@link ModelOptions} to a command. */
 export function addModelOptions(command: Command): Command {
   return command
     .option(
@@ -68,6 +70,10 @@ export function addModelOptions(command: Command): Command {
       'refuse models estimated above this much GPU memory (8GB, 512MB, bytes; none = no check; ' +
         'default: free system memory on a software adapter, no limit on a GPU)',
       parseMemoryBudget,
+    )
+    .option(
+      '--allow-non-finite',
+      'load a checkpoint whose weights hold NaN or ±Infinity (refused by default, naming the tensor)',
     )
     .addHelpText(
       'after',
@@ -213,7 +219,7 @@ export async function checkModelMemory(
  */
 export async function loadModel(
   target: ModelTarget,
-  options: Pick<ModelOptions, 'dtype' | 'device' | 'memoryBudget'>,
+  options: Pick<ModelOptions, 'dtype' | 'device' | 'memoryBudget' | 'allowNonFinite'>,
   more: {
     device?: () => Promise<Device>;
     check?: (config: NeoXConfig) => void;
@@ -243,6 +249,7 @@ export async function loadModel(
       model = await NeoXModel.fromCheckpoint(checkpoint, {
         device,
         dtype: options.dtype,
+        allowNonFinite: options.allowNonFinite === true,
         onProgress: report,
       });
     } catch (error) {

@@ -1,4 +1,4 @@
-import { mkdirSync, symlinkSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +10,7 @@ import {
   sha256Hex,
 } from '@pythiajs/checkpoint-hub/testing';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { decodeNpy } from '../src/npy.js';
 import { fixtureCommit, golden, pythia, type Run } from './support.js';
 
 // The CLI against a Hub stand-in that misbehaves as mirrors, proxies, flaky links and damaged
@@ -221,5 +222,25 @@ describe('checkpoints that are damaged', () => {
       result,
       /gpt_neox\.layers\.1\.mlp\.dense_4h_to_h\.weight .*NaN at index 7.*download it again/,
     );
+  });
+
+  it('NaN weights with --allow-non-finite: loaded as asked, and the NaN reaches the logits', async () => {
+    const out = join(parent, 'logits.npy');
+    before = folderState(parent, cache);
+    const result = await run([
+      'logits',
+      '--model',
+      'EleutherAI/pythia-nan',
+      '--ids',
+      hello!.ids.join(','),
+      '--out',
+      out,
+      '--allow-non-finite',
+    ]);
+    expect(result.code, result.stderr).toBe(0);
+    const logits = decodeNpy(readFileSync(out)).data;
+    expect(logits.length).toBe(50304);
+    expect(logits.every((x) => Number.isNaN(x))).toBe(true);
+    rmSync(out);
   });
 });

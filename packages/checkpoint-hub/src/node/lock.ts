@@ -4,6 +4,7 @@ import { type FileHandle, mkdir, open, rm, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { threadId } from 'node:worker_threads';
+import { sleep } from '../retry.js';
 import { writing } from './cache-errors.js';
 
 /*
@@ -272,18 +273,4 @@ async function takeOver(path: string, seen: Seen, timings: Timings): Promise<voi
     await handle.close().catch(() => undefined);
     await rm(breaker, { force: true });
   }
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
