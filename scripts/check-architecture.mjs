@@ -1,7 +1,9 @@
-// Enforces docs/architecture.md: which workspace package may import which. Checks both what each
-// package.json declares and what its src/ actually imports. Run by `pnpm lint`.
+// Enforces docs/architecture.md: which workspace package may import which (what each package.json
+// declares and what its src/ actually imports), and that Node's globals stay out of code that runs
+// in browsers. Run by `pnpm lint`.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
+import ts from 'typescript';
 
 /** Allowed @pythiajs imports per package; keep in sync with docs/architecture.md. */
 const ALLOWED = {
@@ -79,8 +81,95 @@ for (const group of ['packages', 'apps']) {
   }
 }
 
+// ---- Node's globals stay out of code that runs in browsers (docs/architecture.md, Conventions).
+// A `/// <reference types="node" />` anywhere in a TypeScript program makes `Buffer`, `process`
+// and friends visible to all of it, so such a line in a Node-only file let browser files use them
+// unnoticed. Node-only code gets Node's types from its own tsconfig instead.
+const NODE_ONLY = /^(apps\/cli\/src|packages\/[^/]+\/src\/(node|testing))\//;
+for (const group of ['packages', 'apps']) {
+  for (const folder of readdirSync(join(root, group))) {
+    for (const file of sources(join(root, group, folder, 'src'))) {
+      const path = relative(root, file);
+      if (NODE_ONLY.test(path)) continue;
+      if (/^\s*\/\/\/\s*<reference\s+types=["']node["']/m.test(readFileSync(file, 'utf8'))) {
+        problems.push(
+          `${path} references Node's types, which then reach every file compiled with it; ` +
+            'Node-only code belongs in src/node or src/testing, built with types: ["node"]',
+        );
+      }
+    }
+  }
+}
+
+// And each package's browser build must reject Node's globals: a probe that uses them, compiled
+// in that project, has to fail. A Node project must accept it, or the probe proves nothing.
+const PROBE = 'export const probe = [Buffer.byteLength("x"), process.env.HOME, __dirname];\n';
+const NODE_GLOBALS = ['Buffer', 'process', '__dirname'];
+const libFiles = new Map(); // lib.dom.d.ts and friends, parsed once for every project
+function nodeGlobalsSeenBy(configPath) {
+  const parsed = ts.getParsedCommandLineOfConfigFile(
+    configPath,
+    {},
+    {
+      ...ts.sys,
+      onUnRecoverableConfigFileDiagnostic: (d) => problems.push(`${configPath}: ${d.messageText}`),
+    },
+  );
+  const probe = join(dirname(configPath), 'src', '__node-globals-probe__.ts');
+  const options = { ...parsed.options, noEmit: true, composite: false, incremental: false };
+  const host = ts.createCompilerHost(options);
+  const read = host.getSourceFile.bind(host);
+  host.getSourceFile = (name, language, ...rest) => {
+    if (name === probe) return ts.createSourceFile(name, PROBE, language);
+    if (!name.includes('/node_modules/')) return read(name, language, ...rest);
+    const key = `${name}:${JSON.stringify(language)}`;
+    if (!libFiles.has(key)) libFiles.set(key, read(name, language, ...rest));
+    return libFiles.get(key);
+  };
+  const program = ts.createProgram({
+    rootNames: [...parsed.fileNames, probe],
+    options,
+    host,
+    projectReferences: parsed.projectReferences,
+  });
+  const missing = new Set(
+    program
+      .getSemanticDiagnostics(program.getSourceFile(probe))
+      .map((d) =>
+        /Cannot find name '(\w+)'/.exec(ts.flattenDiagnosticMessageText(d.messageText, ' ')),
+      )
+      .filter(Boolean)
+      .map((m) => m[1]),
+  );
+  return {
+    nodeProject: parsed.options.types?.includes('node') ?? false,
+    seen: NODE_GLOBALS.filter((name) => !missing.has(name)),
+  };
+}
+for (const folder of readdirSync(join(root, 'packages'))) {
+  const dir = join(root, 'packages', folder);
+  for (const name of readdirSync(dir).filter((n) => /^tsconfig\..+\.json$/.test(n))) {
+    const configPath = join(dir, name);
+    const { config } = ts.readConfigFile(configPath, ts.sys.readFile);
+    if (config.files?.length === 0) continue; // a solution file: only references
+    const { nodeProject, seen } = nodeGlobalsSeenBy(configPath);
+    if (nodeProject && seen.length < NODE_GLOBALS.length) {
+      problems.push(
+        `${relative(root, configPath)}: the Node-globals probe failed in a Node project`,
+      );
+    } else if (!nodeProject && seen.length > 0) {
+      problems.push(
+        `${relative(root, configPath)} builds browser code yet lets it use Node's ${seen.join(', ')}; ` +
+          "find what brings in Node's types (a reference directive, a types entry) and remove it",
+      );
+    }
+  }
+}
+
 if (problems.length > 0) {
   console.error(`architecture check failed:\n  ${problems.join('\n  ')}`);
   process.exit(1);
 }
-console.log('architecture check: every import follows docs/architecture.md');
+console.log(
+  "architecture check: every import follows docs/architecture.md; Node's globals stay out of browser code",
+);

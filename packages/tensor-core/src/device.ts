@@ -1,3 +1,4 @@
+import type { BufferIO } from './buffer-io.js';
 import {
   BYTES_PER_ELEMENT,
   type DType,
@@ -17,7 +18,7 @@ import {
 import { BufferUsage, MapMode } from './gpu-constants.js';
 import { type GpuProvider, resolveGpu, runtimeEnvironment } from './gpu-provider.js';
 import { type KernelConstants, PipelineCache } from './pipeline-cache.js';
-import { Tensor, type TensorChunk } from './tensor.js';
+import { newTensor, Tensor, type TensorChunk } from './tensor.js';
 
 /** Options of {@link createDevice}. */
 export interface DeviceOptions {
@@ -137,6 +138,15 @@ const PROFILE_PASSES = 512;
 
 const noop = (): void => {};
 
+// Set once, by Device's static block: the only way to call its private constructor.
+let construct: (
+  gpuDevice: GPUDevice,
+  provider: GpuProvider,
+  adapterInfo: AdapterInfo,
+  features: DeviceFeatures,
+  maxBindingBytes: number | undefined,
+) => Device;
+
 function labelOf(code: string): string {
   return /^\s*\/\/\s*([\w-]+)/.exec(code)?.[1] ?? 'kernel';
 }
@@ -198,8 +208,20 @@ export class Device {
   #profileLabels: string[] = [];
   #profileReads: Promise<KernelTiming[]>[] = [];
 
-  /** @internal Use {@link createDevice}. */
-  constructor(
+  // Tensors move their bytes through this, so raw-buffer I/O is not part of the public API.
+  readonly #io: BufferIO = {
+    read: (buffer, byteLength) => this.#readBuffer(buffer, byteLength),
+    write: (buffer, byteOffset, data) => this.#writeBuffer(buffer, byteOffset, data),
+    release: (buffer) => this.#releaseBuffer(buffer),
+  };
+
+  static {
+    construct = (gpuDevice, provider, adapterInfo, features, maxBindingBytes) =>
+      new Device(gpuDevice, provider, adapterInfo, features, maxBindingBytes);
+  }
+
+  // Private, so the published types offer no way to make a device but createDevice.
+  private constructor(
     gpuDevice: GPUDevice,
     provider: GpuProvider,
     adapterInfo: AdapterInfo,
@@ -258,7 +280,7 @@ export class Device {
     const chunks = this.#allocate(shape, dtype, false, (buffer, reused) => {
       if (reused) this.#clear(buffer);
     });
-    return new Tensor(this, chunks, shape, dtype);
+    return newTensor(this, this.#io, chunks, shape, dtype);
   }
 
   /**
@@ -267,7 +289,7 @@ export class Device {
    */
   empty<D extends DType = 'f32'>(shape: readonly number[], dtype: D = 'f32' as D): Tensor<D> {
     this.assertAlive();
-    return new Tensor(this, this.#allocate(shape, dtype, false, noop), shape, dtype);
+    return newTensor(this, this.#io, this.#allocate(shape, dtype, false, noop), shape, dtype);
   }
 
   /**
@@ -313,7 +335,7 @@ export class Device {
         });
       }
     });
-    return new Tensor(this, chunks, shape, dtype);
+    return newTensor(this, this.#io, chunks, shape, dtype);
   }
 
   /**
@@ -498,8 +520,8 @@ export class Device {
     this.gpuDevice.destroy();
   }
 
-  /** @internal Copies `byteLength` bytes of `buffer` to the CPU after all earlier work. */
-  async readBuffer(buffer: GPUBuffer, byteLength: number): Promise<ArrayBuffer> {
+  /** Copies `byteLength` bytes of `buffer` to the CPU after all earlier work. */
+  async #readBuffer(buffer: GPUBuffer, byteLength: number): Promise<ArrayBuffer> {
     const paddedLength = Math.max(4, Math.ceil(byteLength / 4) * 4);
     const staging = await this.#enqueue(() => {
       const staging = this.#take(this.#stagingPool, paddedLength, () =>
@@ -537,8 +559,8 @@ export class Device {
     }
   }
 
-  /** @internal Writes `data` at `byteOffset` of `buffer` after all earlier work. */
-  writeBuffer(buffer: GPUBuffer, byteOffset: number, data: ArrayBufferView): Promise<void> {
+  /** Writes `data` at `byteOffset` of `buffer` after all earlier work. */
+  #writeBuffer(buffer: GPUBuffer, byteOffset: number, data: ArrayBufferView): Promise<void> {
     return this.#enqueue(() => {
       // Queue writes overtake unsubmitted commands, so earlier kernels must be submitted first.
       this.#submit();
@@ -552,8 +574,8 @@ export class Device {
     });
   }
 
-  /** @internal Returns `buffer` to the pool once the work recorded before this call is submitted. */
-  releaseBuffer(buffer: GPUBuffer): void {
+  /** Returns `buffer` to the pool once the work recorded before this call is submitted. */
+  #releaseBuffer(buffer: GPUBuffer): void {
     if (!this.alive) return;
     // Back to the pool at once, even while work that uses it is queued or unsubmitted: kernels
     // are recorded in call order, so a later kernel may reuse the buffer within the same step (a
@@ -740,11 +762,6 @@ export class Device {
     this.stats.bytesAllocated -= buffer.size;
     buffer.destroy();
   }
-
-  /** @internal Keeps the Dawn instance reachable for as long as the device is. */
-  get keepAlive(): unknown {
-    return this.#keepAlive;
-  }
 }
 
 function adapterInfoOf(adapter: GPUAdapter): AdapterInfo {
@@ -800,7 +817,7 @@ export async function createDevice(options: DeviceOptions = {}): Promise<Device>
     subgroups && info?.subgroupMinSize && info.subgroupMinSize === info.subgroupMaxSize
       ? info.subgroupMinSize
       : undefined;
-  return new Device(
+  return construct(
     gpuDevice,
     provider,
     adapterInfoOf(adapter),

@@ -1,3 +1,6 @@
+// Kept in the published index.d.ts (`preserve`), so a consumer's compiler sees the WebGPU types
+// that Device and Tensor use (`GPUDevice`, `GPUBuffer`, …) from this package's own dependency.
+/// <reference types="@webgpu/types" preserve="true" />
 export { measureReadBandwidth } from './bandwidth.js';
 export {
   type AdapterInfo,

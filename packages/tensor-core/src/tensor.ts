@@ -1,3 +1,4 @@
+import type { BufferIO } from './buffer-io.js';
 import type { Device } from './device.js';
 import {
   BYTES_PER_ELEMENT,
@@ -19,6 +20,15 @@ export interface TensorChunk {
   /** Elements in this chunk. */
   readonly size: number;
 }
+
+// Set once, by Tensor's static block: the only way to call its private constructor.
+let construct: <D extends DType>(
+  device: Device,
+  io: BufferIO,
+  chunks: readonly TensorChunk[],
+  shape: readonly number[],
+  dtype: D,
+) => Tensor<D>;
 
 /**
  * A dense row-major array in GPU memory. f16 tensors hold 2 bytes per element on every
@@ -42,12 +52,24 @@ export class Tensor<D extends DType = DType> {
   readonly dtype: D;
   /** Number of elements. */
   readonly size: number;
+  readonly #io: BufferIO;
   readonly #chunks: readonly TensorChunk[];
   #disposed = false;
 
-  /** @internal Use `device.zeros`, `device.empty` or `device.tensor`. */
-  constructor(device: Device, chunks: readonly TensorChunk[], shape: readonly number[], dtype: D) {
+  static {
+    construct = (device, io, chunks, shape, dtype) => new Tensor(device, io, chunks, shape, dtype);
+  }
+
+  // Private, so the published types offer no way to make a tensor but the device's methods.
+  private constructor(
+    device: Device,
+    io: BufferIO,
+    chunks: readonly TensorChunk[],
+    shape: readonly number[],
+    dtype: D,
+  ) {
     this.device = device;
+    this.#io = io;
     this.#chunks = chunks;
     this.shape = Object.freeze([...shape]);
     this.dtype = dtype;
@@ -127,9 +149,7 @@ export class Tensor<D extends DType = DType> {
           padded.set(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
           bytes = padded;
         }
-        writes.push(
-          this.device.writeBuffer(chunk.buffer, (from - chunkStart) * bytesPerElement, bytes),
-        );
+        writes.push(this.#io.write(chunk.buffer, (from - chunkStart) * bytesPerElement, bytes));
       }
       chunkStart += chunk.size;
     }
@@ -144,11 +164,11 @@ export class Tensor<D extends DType = DType> {
     const chunks = this.chunks;
     const bytesPerElement = BYTES_PER_ELEMENT[this.dtype];
     if (chunks.length === 1) {
-      const bytes = await this.device.readBuffer(chunks[0]!.buffer, this.byteLength);
+      const bytes = await this.#io.read(chunks[0]!.buffer, this.byteLength);
       return typedArrayOf(this.dtype, bytes, this.size);
     }
     const parts = await Promise.all(
-      chunks.map((c) => this.device.readBuffer(c.buffer, c.size * bytesPerElement)),
+      chunks.map((c) => this.#io.read(c.buffer, c.size * bytesPerElement)),
     );
     const all = new Uint8Array(this.byteLength);
     let at = 0;
@@ -166,10 +186,26 @@ export class Tensor<D extends DType = DType> {
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
-    for (const chunk of this.#chunks) this.device.releaseBuffer(chunk.buffer);
+    for (const chunk of this.#chunks) this.#io.release(chunk.buffer);
   }
 
   toString(): string {
     return `Tensor<${this.dtype}>[${this.shape.join(', ')}]`;
   }
+}
+
+/**
+ * A tensor over buffers a device allocated, moving its bytes through the device's `io`. For
+ * `Device` only; the package does not export it.
+ *
+ * @internal
+ */
+export function newTensor<D extends DType>(
+  device: Device,
+  io: BufferIO,
+  chunks: readonly TensorChunk[],
+  shape: readonly number[],
+  dtype: D,
+): Tensor<D> {
+  return construct(device, io, chunks, shape, dtype);
 }

@@ -1,0 +1,117 @@
+import { spawn } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { FakeHub } from '@pythiajs/checkpoint-hub/testing';
+import { parseNeoXConfig, randomCheckpoint } from '@pythiajs/neox-model';
+import { readmeShellLines } from '@pythiajs/vitest-config/readme-example';
+import { safetensorsOf } from '@pythiajs/vitest-config/safetensors';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const README = new URL('../README.md', import.meta.url);
+const lines = readmeShellLines(README);
+const line = (command: string) => {
+  const found = lines.find((l) => l.command === command);
+  if (!found) throw new Error(`the README no longer shows \`${command}\``);
+  return found;
+};
+
+// The default model, EleutherAI/pythia-70m-deduped, with its 6 layers, 8 heads and vocabulary
+// but a width of 64 and random weights, served by a local Hub.
+const checkpoint = randomCheckpoint(
+  parseNeoXConfig({
+    hidden_size: 64,
+    num_attention_heads: 8,
+    num_hidden_layers: 6,
+    intermediate_size: 256,
+    vocab_size: 50304,
+    rotary_pct: 0.25,
+    max_position_embeddings: 2048,
+    use_parallel_residual: true,
+    hidden_act: 'gelu',
+  }),
+  { seed: 70 },
+);
+const COMMIT = 'f'.repeat(40);
+
+// `pythia` on the PATH is the built bin, so each README line runs in bash exactly as written.
+const bin = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
+const scratch = mkdtempSync(join(tmpdir(), 'cli-readme-'));
+const shim = join(scratch, 'bin', 'pythia');
+let hub: FakeHub;
+
+beforeAll(async () => {
+  mkdirSync(join(scratch, 'bin'));
+  writeFileSync(shim, `#!/bin/sh\nexec "${process.execPath}" "${bin}" "$@"\n`);
+  chmodSync(shim, 0o755);
+  hub = await new FakeHub({
+    'EleutherAI/pythia-70m-deduped': {
+      branches: { main: COMMIT },
+      commits: {
+        [COMMIT]: {
+          'config.json': JSON.stringify(checkpoint.config),
+          'model.safetensors': await safetensorsOf(checkpoint),
+        },
+      },
+    },
+  }).start();
+});
+afterAll(async () => {
+  await hub?.stop();
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+function bash(command: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const env: Record<string, string | undefined> = {
+    ...process.env,
+    PATH: `${join(scratch, 'bin')}${delimiter}${process.env.PATH}`,
+    HF_ENDPOINT: hub.hubOrigin,
+    HF_HUB_CACHE: join(scratch, 'hub'),
+    NO_COLOR: '1',
+  };
+  delete env.HF_HUB_OFFLINE;
+  delete env.HF_TOKEN;
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', ['-c', command], { cwd: scratch, env: env as NodeJS.ProcessEnv });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end();
+  });
+}
+
+describe("the README's commands, run as written", () => {
+  it.each([
+    ['pythia tokenize "Hello, I am"', '12092,13,309,717'],
+    ['pythia detokenize 12092,13,309,717', 'Hello, I am'],
+  ])('%s prints what its comment says', async (command, printed) => {
+    const { comment } = line(command);
+    expect(comment).toBe(printed);
+    const run = await bash(command);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout.trim()).toBe(comment);
+  });
+
+  it('pythia generate "Hello, I am" streams a continuation of the default model', async () => {
+    const run = await bash(line('pythia generate "Hello, I am"').command);
+    expect(run.code).toBe(0);
+    expect(run.stdout.length).toBeGreaterThan(0);
+  });
+
+  it('generate --json prints the fields its comment names', async () => {
+    const { command, comment } = line(
+      'pythia generate --ids 12092,13,309,717 --temperature 0 --json',
+    );
+    expect(comment).toBe('{"ids": [...], "text": ..., "tokens_per_s": ...}');
+    const run = await bash(command);
+    expect(run.code).toBe(0);
+    const json = JSON.parse(run.stdout);
+    expect(Object.keys(json)).toEqual(expect.arrayContaining(['ids', 'text', 'tokens_per_s']));
+    expect(json.ids.length).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,64 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runReadmeExample } from '@pythiajs/vitest-config/readme-example';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { FakeHub } from '../src/testing/index.js';
+import { type StorageSpec, type TensorSpec, writeTorchZip } from './support/torch-zip-writer.js';
+
+// What the example opens, pythia-70m-deduped@step3000, as far as it looks: a `.bin` (as the
+// step branches of the real repo are) with layer 0's fused QKV weight at its real shape and the
+// three legacy buffers of each of its 6 layers, which are skipped unread.
+const COMMIT = '3'.repeat(40);
+const QKV = 'gpt_neox.layers.0.attention.query_key_value.weight';
+const CONFIG = JSON.stringify({ model_type: 'gpt_neox', hidden_size: 512 });
+
+function pythia70mBin(): Uint8Array {
+  const storages: StorageSpec[] = [
+    { key: 'qkv', type: 'HalfStorage', bytes: new Uint8Array(1536 * 512 * 2) },
+    { key: 'mask', type: 'BoolStorage', bytes: new Uint8Array(16).fill(1) },
+    { key: 'fill', type: 'FloatStorage', bytes: new Uint8Array(4) },
+    { key: 'freq', type: 'FloatStorage', bytes: new Uint8Array(8 * 4) },
+  ];
+  const tensors: TensorSpec[] = [{ name: QKV, storage: 'qkv', shape: [1536, 512] }];
+  for (let layer = 0; layer < 6; layer++) {
+    const at = `gpt_neox.layers.${layer}.attention`;
+    tensors.push(
+      { name: `${at}.bias`, storage: 'mask', shape: [1, 1, 4, 4] },
+      { name: `${at}.masked_bias`, storage: 'fill', shape: [] },
+      { name: `${at}.rotary_emb.inv_freq`, storage: 'freq', shape: [8] },
+    );
+  }
+  return writeTorchZip({ tensors, storages });
+}
+
+const hub = new FakeHub({
+  'EleutherAI/pythia-70m-deduped': {
+    branches: { step3000: COMMIT },
+    commits: {
+      [COMMIT]: {
+        'config.json': CONFIG,
+        'pytorch_model.bin': pythia70mBin(),
+      },
+    },
+  },
+});
+const cache = mkdtempSync(join(tmpdir(), 'readme-hub-cache-'));
+beforeAll(() => hub.start());
+afterAll(async () => {
+  await hub.stop();
+  rmSync(cache, { recursive: true, force: true });
+});
+
+it("runs the README's example against a local Hub and prints what its comments say", async () => {
+  const run = await runReadmeExample(new URL('../README.md', import.meta.url), {
+    env: { HF_ENDPOINT: hub.hubOrigin, HF_HUB_CACHE: cache, HF_HUB_OFFLINE: undefined },
+  });
+  expect(run.exitCode).toBe(0);
+  expect(run.printed).toEqual(run.promised);
+  expect(run.printed[0]).toBe(`bin ${COMMIT} 18`);
+  // Progress went to stderr, ending with the weights file and the checkpoint's byte count.
+  const last = run.stderr.trim().split('\n').at(-1);
+  expect(last).toMatch(/^pytorch_model\.bin: /);
+  expect(last).toContain(`${CONFIG.length + pythia70mBin().length}`);
+});
