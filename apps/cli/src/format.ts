@@ -6,11 +6,6 @@ export function formatBytes(bytes: number): string {
   return `${bytes} B`;
 }
 
-/** A token's text quoted, so that spaces and newlines are visible in a table. */
-export function quoteToken(text: string): string {
-  return JSON.stringify(text);
-}
-
 /** A number with a fixed count of significant digits, without exponent noise for usual sizes. */
 export function round(value: number, digits = 6): number {
   return Number(value.toPrecision(digits));

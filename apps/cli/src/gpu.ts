@@ -15,9 +15,12 @@ let dawn: Promise<GPU> | undefined;
 /**
  * The process's one Dawn instance (`webgpu` is loaded only by commands that need the GPU). It
  * stays referenced for the life of the process: Dawn crashes when it is collected under a live
- * device.
+ * device. Commands load it before they download a model, so that a missing `webgpu` package is
+ * reported before the wait, not after it.
+ *
+ * @throws {WebGPUUnavailableError} the `webgpu` package cannot be loaded.
  */
-function nodeGpu(): Promise<GPU> {
+export function dawnInstance(): Promise<GPU> {
   dawn ??= (async () => {
     let create: (flags: string[]) => GPU;
     try {
@@ -64,7 +67,7 @@ export function isSoftwareAdapter(info: {
  * @throws {NoAdapterError} WebGPU has no adapter here; the message says how to get one.
  */
 export async function describeAdapter(preference?: PowerPreference): Promise<AdapterMemory> {
-  const adapter = await (await nodeGpu()).requestAdapter(
+  const adapter = await (await dawnInstance()).requestAdapter(
     preference ? { powerPreference: preference } : undefined,
   );
   if (!adapter) throw new NoAdapterError('node');
@@ -82,7 +85,7 @@ export async function describeAdapter(preference?: PowerPreference): Promise<Ada
 /** A WebGPU device on the adapter `--device` asks for, from the process's Dawn instance. */
 export async function openGpuDevice(preference?: PowerPreference): Promise<Device> {
   return createDevice({
-    gpu: await nodeGpu(),
+    gpu: await dawnInstance(),
     ...(preference ? { powerPreference: preference } : {}),
   });
 }

@@ -1,7 +1,7 @@
 import type { NeoXModel } from '@pythiajs/neox-model';
+import { argmax, logSoftmaxAt } from '@pythiajs/sampler';
 import type { Tokenizer } from '@pythiajs/tokenizer';
 import { UsageError } from './errors.js';
-import { logprobAt } from './top-tokens.js';
 
 /** One LAMBADA example as lm-evaluation-harness's `lambada_openai` task poses it. */
 export interface LambadaRequest {
@@ -80,9 +80,11 @@ export async function scoreLambada(
   let greedy = true;
   for (let j = 0; j < n; j++) {
     const row = input.length - n + j;
-    const at = logprobAt(logits.subarray(row * vocab, (row + 1) * vocab), request.target[j]!);
-    logprob += at.logprob;
-    greedy &&= at.greedy;
+    const logitsRow = logits.subarray(row * vocab, (row + 1) * vocab);
+    const id = request.target[j]!;
+    logprob += logSoftmaxAt(logitsRow, id);
+    // The harness's greedy match: the first maximum of the row is the target token.
+    greedy &&= argmax(logitsRow) === id;
   }
   return { logprob, greedy };
 }

@@ -4,6 +4,7 @@ import {
   RepoNotFoundError,
   RevisionNotFoundError,
 } from '@pythiajs/checkpoint-hub';
+import { InvalidInputError, ModelSourceError } from '@pythiajs/neox-model';
 import { Command, CommanderError } from 'commander';
 import { registerBench } from './commands/bench.js';
 import { registerCache } from './commands/cache.js';
@@ -49,9 +50,11 @@ export function createProgram(): Command {
 
 /**
  * A mistake in how the command was called, which the caller fixes by calling it differently:
- * a bad option, a model or revision that does not exist, input that does not fit. Exit code 2.
- * A file that cannot be used (a corrupt checkpoint, a tokenizer.json of another kind) is not one:
- * the same call works once the file is fixed, so it exits 1 like any other failure.
+ * a bad option, a model or revision that does not exist, a `--model` and `--revision` that
+ * disagree, input that does not fit (no tokens, an id outside the vocabulary, more tokens than the
+ * context: the packages' typed errors, checked from `config.json` before any download). Exit
+ * code 2. A file that cannot be used (a corrupt checkpoint, a tokenizer.json of another kind) is
+ * not one: the same call works once the file is fixed, so it exits 1 like any other failure.
  */
 function isUsageError(error: unknown): boolean {
   return (
@@ -59,7 +62,9 @@ function isUsageError(error: unknown): boolean {
     error instanceof InvalidModelRefError ||
     error instanceof RepoNotFoundError ||
     error instanceof RevisionNotFoundError ||
-    error instanceof LocalFolderNotFoundError
+    error instanceof LocalFolderNotFoundError ||
+    error instanceof ModelSourceError ||
+    error instanceof InvalidInputError
   );
 }
 

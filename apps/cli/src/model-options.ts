@@ -1,27 +1,21 @@
-import { statSync } from 'node:fs';
 import { freemem, totalmem } from 'node:os';
-import { resolve } from 'node:path';
-import {
-  type Checkpoint,
-  type CheckpointStore,
-  LocalFolderNotFoundError,
-  openCheckpoint,
-  parseModelRef,
-  readConfigJson,
-} from '@pythiajs/checkpoint-hub';
-import { LocalFolderStore, NodeHubCache } from '@pythiajs/checkpoint-hub/node';
+import { type Checkpoint, openCheckpoint, readConfigJson } from '@pythiajs/checkpoint-hub';
 import {
   checkpointConfig,
+  checkpointDtype,
+  configDtype,
   type NeoXConfig,
   NeoXModel,
   OutOfMemoryError,
   parseNeoXConfig,
+  type ResolvedSource,
+  resolveModelSource,
+  type WeightDtype,
 } from '@pythiajs/neox-model';
 import type { Device } from '@pythiajs/tensor-core';
 import { type Command, Option } from 'commander';
 import { parseMemoryBudget } from './byte-size.js';
-import { UsageError } from './errors.js';
-import { describeAdapter, openGpuDevice } from './gpu.js';
+import { dawnInstance, describeAdapter, openGpuDevice } from './gpu.js';
 import {
   checkMemory,
   largestPythiaWithin,
@@ -37,7 +31,8 @@ export const DEFAULT_MODEL = 'EleutherAI/pythia-70m-deduped';
 export interface ModelOptions {
   model: string;
   revision?: string;
-  dtype: 'f16' | 'f32';
+  /** `--dtype`: `auto` (the default) loads the weights in the checkpoint's own dtype. */
+  dtype: 'auto' | WeightDtype;
   device?: 'high-performance' | 'low-power';
   /** `--memory-budget`: bytes; `none` turns the check off; undefined checks against the machine. */
   memoryBudget?: number | 'none';
@@ -55,9 +50,12 @@ export function addModelOptions(command: Command): Command {
     )
     .option('--revision <rev>', 'branch (step0 … step143000, main) or commit (default: main)')
     .addOption(
-      new Option('--dtype <dtype>', 'weight matrices on the GPU')
-        .choices(['f16', 'f32'])
-        .default('f16'),
+      new Option(
+        '--dtype <dtype>',
+        "weight matrices on the GPU; auto = the checkpoint's own (f16 for f16 files, f32 for f32 or bf16 files)",
+      )
+        .choices(['auto', 'f16', 'f32'])
+        .default('auto'),
     )
     .addOption(
       new Option('--device <preference>', 'which adapter to ask WebGPU for').choices([
@@ -81,55 +79,25 @@ export function addModelOptions(command: Command): Command {
     );
 }
 
-/** Where a model's files come from: a Hub repo at a revision, or a folder on disk. */
-export interface ModelTarget {
-  repo: string;
-  revision: string;
-  store: CheckpointStore;
-  /** A local folder (its only revision is `local`). */
-  local: boolean;
-  /** How to name it to a person: `EleutherAI/pythia-160m@step1000` or the folder. */
-  label: string;
-}
-
-function isDirectory(path: string): boolean {
-  return statSync(path, { throwIfNoEntry: false })?.isDirectory() ?? false;
-}
+/**
+ * Where a model's files come from: a Hub repo at a revision, or a folder on disk (its only
+ * revision is `local`), with the store to read them from and a `label` to name it by.
+ */
+export type ModelTarget = ResolvedSource;
 
 /**
- * Reads `--model` and `--revision`: an existing folder is a local checkpoint; something that can
- * only be a path (`./x`, `/x`, `a/b/c`) but is missing is reported as a missing folder, not as an
- * unknown Hub repo; anything else is a Hub reference.
+ * Reads `--model` and `--revision` as `NeoXModel.load` reads a source (see `resolveModelSource`):
+ * an existing folder is a local checkpoint; something that can only be a path (`./x`, `/x`,
+ * `a/b/c`) but is missing is reported as a missing folder, not as an unknown Hub repo; anything
+ * else is a Hub reference.
  */
-export function resolveModel(options: Pick<ModelOptions, 'model' | 'revision'>): ModelTarget {
-  const model = options.model;
-  if (isDirectory(model)) {
-    if (options.revision !== undefined)
-      throw new UsageError(`--revision applies to Hub repos; ${model} is a local folder`);
-    return {
-      repo: model,
-      revision: 'local',
-      store: new LocalFolderStore(),
-      local: true,
-      label: model,
-    };
-  }
-  if (/^(\.{1,2}[\\/]|[\\/]|~)/.test(model) || model.split('/').length > 2)
-    throw new LocalFolderNotFoundError(resolve(model));
-  const ref = parseModelRef(model);
-  if (model.includes('@') && options.revision !== undefined && options.revision !== ref.revision) {
-    throw new UsageError(
-      `--model ${model} names revision ${ref.revision} and --revision says ${options.revision}; give one`,
-    );
-  }
-  const revision = options.revision ?? ref.revision;
-  return {
-    repo: ref.repo,
-    revision,
-    store: new NodeHubCache(),
-    local: false,
-    label: `${ref.repo}@${revision}`,
-  };
+export function resolveModel(
+  options: Pick<ModelOptions, 'model' | 'revision'>,
+): Promise<ModelTarget> {
+  return resolveModelSource(options.model, {
+    ...(options.revision !== undefined ? { revision: options.revision } : {}),
+    environment: 'node',
+  });
 }
 
 /** A WebGPU device as `--device` asks. */
@@ -188,7 +156,7 @@ function availableMemory(): number {
 export async function checkModelMemory(
   label: string,
   config: NeoXConfig,
-  options: Pick<ModelOptions, 'dtype' | 'device' | 'memoryBudget'>,
+  options: Pick<ModelOptions, 'device' | 'memoryBudget'> & { dtype: WeightDtype },
   use: MemoryUse,
 ): Promise<void> {
   const budget = options.memoryBudget;
@@ -214,8 +182,12 @@ export async function checkModelMemory(
  * Loads a model. Its `config.json` comes first: `check` sees it (so that mistakes such as a
  * prompt longer than the context are reported before anything else) and the memory check (for
  * what `use` says the command runs; default: a full context) refuses a model too big for the
- * machine. Then the checkpoint is opened (downloaded into the cache when needed, with progress
- * bars on a terminal) and its weights go to the GPU.
+ * machine, for the weights in the dtype `config.json` announces (`torch_dtype`) under `--dtype
+ * auto`. Dawn is loaded next, so that a missing `webgpu` package is said before a download. Then
+ * the checkpoint is opened (downloaded into the cache when needed, with progress bars on a
+ * terminal), its config checked against its tensors, and its weights go to the GPU in `--dtype`,
+ * or under `auto` in the dtype its tensors are stored in (checked against memory again if that is
+ * wider than announced).
  */
 export async function loadModel(
   target: ModelTarget,
@@ -229,12 +201,10 @@ export async function loadModel(
   const start = performance.now();
   const config = await readConfig(target);
   more.check?.(config);
-  await checkModelMemory(
-    target.label,
-    config,
-    options,
-    more.use?.(config) ?? { tokens: config.maxPositions },
-  );
+  const use = more.use?.(config) ?? { tokens: config.maxPositions };
+  const announced = options.dtype === 'auto' ? configDtype(config) : options.dtype;
+  await checkModelMemory(target.label, config, { ...options, dtype: announced }, use);
+  await dawnInstance();
   const report = loadReporter(target.label);
   let checkpoint: Checkpoint | undefined;
   try {
@@ -243,12 +213,15 @@ export async function loadModel(
     });
     // The config against the weights' own shapes, before a GPU device is opened.
     checkpointConfig(checkpoint);
+    const dtype = options.dtype === 'auto' ? checkpointDtype(checkpoint) : options.dtype;
+    if (dtype === 'f32' && announced === 'f16')
+      await checkModelMemory(target.label, config, { ...options, dtype }, use);
     const device = more.device ? await more.device() : await openDevice(options);
     let model: NeoXModel;
     try {
       model = await NeoXModel.fromCheckpoint(checkpoint, {
         device,
-        dtype: options.dtype,
+        dtype,
         allowNonFinite: options.allowNonFinite === true,
         onProgress: report,
       });
@@ -271,27 +244,5 @@ export async function loadModel(
   } finally {
     report.stop();
     await checkpoint?.close();
-  }
-}
-
-/** Token ids inside the model's vocabulary (the tokenizer has fewer ids than the logits are wide). */
-export function checkIds(ids: readonly number[], config: NeoXConfig): void {
-  const bad = ids.findIndex((id) => id >= config.vocabSize);
-  if (bad !== -1) {
-    throw new UsageError(
-      `token id ${ids[bad]} (position ${bad}) is outside the model's vocabulary of ${config.vocabSize} ids`,
-    );
-  }
-}
-
-/** Token ids a model can read at once: in its vocabulary, and (with room for `extra`) its context. */
-export function checkPrompt(ids: readonly number[], config: NeoXConfig, extra = 0): void {
-  if (ids.length === 0) throw new UsageError('the prompt is empty; give at least one token');
-  checkIds(ids, config);
-  if (ids.length + extra > config.maxPositions) {
-    throw new UsageError(
-      `the input is ${ids.length} tokens but the model reads at most ${config.maxPositions - extra} ` +
-        `here (its context is ${config.maxPositions}); shorten it (pythia score slides a window over long texts)`,
-    );
   }
 }

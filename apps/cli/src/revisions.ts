@@ -15,3 +15,12 @@ export async function repoCheckpoints(repo: string): Promise<string[]> {
   const steps = names.filter((n) => /^step\d+$/.test(n));
   return trainingOrder(steps.length > 0 ? steps : names);
 }
+
+/**
+ * Every branch of a repo in training order: the `stepN` checkpoints, then `main` and any others.
+ * What "all revisions" of a download means: `main` is what a bare repo name loads, so it must be
+ * there offline too (on Pythia repos it shares its files with step143000, stored once).
+ */
+export async function repoBranches(repo: string): Promise<string[]> {
+  return trainingOrder((await new HubClient().refs(repo)).map((r) => r.name));
+}

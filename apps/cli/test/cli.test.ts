@@ -1,13 +1,17 @@
+import { spawn } from 'node:child_process';
 import { lstatSync, readFileSync, readlinkSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { HubClient } from '@pythiajs/checkpoint-hub';
+import { NodeHubCache } from '@pythiajs/checkpoint-hub/node';
 import { FakeHub, sha256Hex } from '@pythiajs/checkpoint-hub/testing';
 import { NeoXModel, tokenLogprobs } from '@pythiajs/neox-model';
 import { Tokenizer } from '@pythiajs/tokenizer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeNpy } from '../src/npy.js';
 import {
+  bin,
   fixtureCommit,
   fixtureFolder,
   golden,
@@ -127,6 +131,30 @@ describe('pythia generate', () => {
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toBe(`${tokenizer.decode(favorite!.greedy)}\n`); // " fans…"
     expect(run.stderr).toBe('');
+  });
+
+  it('ends the streamed text with a newline when Ctrl-C stops it, then ends by that signal', async () => {
+    const { stdout, signal } = await new Promise<{ stdout: string; signal: string | null }>(
+      (resolve, reject) => {
+        const child = spawn(
+          process.execPath,
+          [bin, 'generate', ...TINY, '--ids', hello!.ids.join(','), '--max-new-tokens', '2000'],
+          { env: { ...process.env, ...env, NO_COLOR: '1' } as NodeJS.ProcessEnv },
+        );
+        let stdout = '';
+        child.stdout.setEncoding('utf8').on('data', (d: string) => {
+          // Mid-stream, as a person at the terminal would.
+          if (stdout === '') setTimeout(() => child.kill('SIGINT'), 200);
+          stdout += d;
+        });
+        child.on('error', reject);
+        child.on('close', (_code, signal) => resolve({ stdout, signal }));
+      },
+    );
+    expect(signal).toBe('SIGINT');
+    expect(stdout.length).toBeGreaterThan(1);
+    expect(stdout.endsWith('\n')).toBe(true);
+    expect(stdout.endsWith('\n\n')).toBe(false);
   });
 
   it('samples the same tokens for the same seed, within the vocabulary the tokenizer has', async () => {
@@ -294,6 +322,51 @@ describe('pythia score, lens, sweep and eval (checked against the model package 
     expect(run.stderr).toBe('');
   });
 
+  it('shows a next token that is part of a UTF-8 character by its byte-level spelling, not "�"', async () => {
+    const run = await pythia(
+      [
+        'sweep',
+        ...TINY,
+        '--revisions',
+        'main',
+        '--prompt',
+        'It was the best of all, and it was the',
+        '--top-k',
+        '20',
+        '--json',
+      ],
+      { env },
+    );
+    expect(run.code, run.stderr).toBe(0);
+    const top: Array<{ id: number; token: string; partial_utf8: boolean; prob: number }> =
+      JSON.parse(run.stdout).checkpoints[0].top;
+    expect(top.some((t) => t.token.includes('\uFFFD'))).toBe(false);
+    // Id 35169 is the bytes EC 8B, the first two of a three-byte Hangul syllable: alone it
+    // decodes to "�", and Hugging Face's convert_ids_to_tokens spells it "ìĭ".
+    expect(tokenizer.decode([35169])).toBe('\uFFFD');
+    expect(top).toContainEqual(
+      expect.objectContaining({ id: 35169, token: 'ìĭ', partial_utf8: true }),
+    );
+    for (const t of top.filter((t) => !t.partial_utf8))
+      expect(t.token).toBe(tokenizer.decode([t.id]));
+
+    const table = await pythia(
+      [
+        'sweep',
+        ...TINY,
+        '--revisions',
+        'main',
+        '--prompt',
+        'It was the best of all, and it was the',
+        '--top-k',
+        '20',
+      ],
+      { env },
+    );
+    expect(table.stdout).toContain('⟨ìĭ⟩');
+    expect(table.stdout).not.toContain('\uFFFD');
+  });
+
   it('computes LAMBADA accuracy and perplexity as lm-evaluation-harness does', async () => {
     const texts = [
       'My favorite food is fans', // " fans" is the model's greedy next token
@@ -335,6 +408,72 @@ describe('pythia score, lens, sweep and eval (checked against the model package 
     expect(correct).toBe(1);
     expect(out).toMatchObject({ task: 'lambada_openai', examples: 3, acc: 1 / 3 });
     expect(out.perplexity).toBeCloseTo(Math.exp(-sum / 3), 3);
+  });
+});
+
+describe("--dtype: the checkpoint's own by default", () => {
+  const [f32Case] = golden('tiny-neox-f32-sharded');
+
+  it('loads an f32 checkpoint as f32: logits within 1e-4 of the float64 reference', async () => {
+    const out = join(cache, 'f32.npy');
+    const run = await pythia([
+      'logits',
+      '--model',
+      fixtureFolder('tiny-neox-f32-sharded'),
+      '--ids',
+      f32Case!.ids.join(','),
+      '--out',
+      out,
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(maxAbsDiff(decodeNpy(readFileSync(out)).data, f32Case!.logits_last)).toBeLessThanOrEqual(
+      1e-4,
+    );
+  });
+
+  it('takes f16 when asked, and says so where it reports the dtype', async () => {
+    const out = join(cache, 'f32-as-f16.npy');
+    const args = ['--model', fixtureFolder('tiny-neox-f32-sharded')];
+    const run = await pythia([
+      'logits',
+      ...args,
+      '--ids',
+      f32Case!.ids.join(','),
+      '--out',
+      out,
+      '--dtype',
+      'f16',
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(maxAbsDiff(decodeNpy(readFileSync(out)).data, f32Case!.logits_last)).toBeGreaterThan(
+      1e-4,
+    );
+    const bench = async (dtype: string[]) =>
+      JSON.parse(
+        (await pythia(['bench', ...args, '--prefill', '4', '--decode', '2', '--json', ...dtype]))
+          .stdout,
+      ).dtype;
+    expect(await bench([])).toBe('f32');
+    expect(await bench(['--dtype', 'f16'])).toBe('f16');
+  });
+
+  it('estimates the memory of the weights in the dtype they load in', async () => {
+    // 2 MB holds this checkpoint's weights in f16 (1.5 MB) but not in f32, its own (2.9 MB).
+    const args = [
+      'logits',
+      '--model',
+      fixtureFolder('tiny-neox-f32-sharded'),
+      '--ids',
+      '1,2,3',
+      '--out',
+      join(cache, 'budget.npy'),
+      '--memory-budget',
+      '2MB',
+    ];
+    const refused = await pythia(args);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/needs about [\d.]+ MB of GPU memory \(weights 2\.9 MB/);
+    expect((await pythia([...args, '--dtype', 'f16'])).code).toBe(0);
   });
 });
 
@@ -381,6 +520,71 @@ describe('pythia download, cache and refs', () => {
     expect(run.stderr).toBe(
       'pythia: warning: step143000, main have identical weights (the Hub serves the same files)\n',
     );
+  });
+
+  it('downloads every branch with --all-revisions, main included, in training order', async () => {
+    const own = await new FakeHub({
+      'EleutherAI/pythia-small': {
+        branches: { main: 'c'.repeat(40), step1: '1'.repeat(40), step0: '0'.repeat(40) },
+        commits: {
+          ['0'.repeat(40)]: { 'config.json': '{"step": 0}' },
+          ['1'.repeat(40)]: { 'config.json': '{"step": 1}' },
+          ['c'.repeat(40)]: { 'config.json': '{"step": 1}', 'README.md': '# small\n' },
+        },
+      },
+    }).start();
+    const dir = await mkdtemp(join(tmpdir(), 'pythia-all-'));
+    try {
+      const run = await pythia(
+        ['download', 'EleutherAI/pythia-small', '--all-revisions', '--json'],
+        {
+          env: { HF_ENDPOINT: own.hubOrigin, HF_HUB_CACHE: dir, HF_HUB_OFFLINE: undefined },
+        },
+      );
+      expect(run.code, run.stderr).toBe(0);
+      const { revisions } = JSON.parse(run.stdout);
+      expect(revisions.map((r: { revision: string }) => r.revision)).toEqual([
+        'step0',
+        'step1',
+        'main',
+      ]);
+      expect(revisions.at(-1)).toMatchObject({ commit: 'c'.repeat(40), files: 2 });
+    } finally {
+      await own.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('offline, says a checkpoint is only partly cached rather than naming a shard', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'pythia-partial-'));
+    try {
+      // An interrupted download of step1000: the config, the index and the first shard.
+      const online = new NodeHubCache({
+        dir,
+        client: new HubClient({ endpoint: hub.hubOrigin }),
+        offline: false,
+      });
+      for (const path of [
+        'config.json',
+        'model.safetensors.index.json',
+        'model-00001-of-00002.safetensors',
+      ])
+        await online.file('EleutherAI/pythia-tiny', 'step1000', path);
+      const run = await pythia(
+        ['generate', ...TINY, '--revision', 'step1000', '--ids', '1,2', '--memory-budget', 'none'],
+        { env: { HF_ENDPOINT: hub.hubOrigin, HF_HUB_CACHE: dir, HF_HUB_OFFLINE: '1' } },
+      );
+      expect(run).toEqual({
+        code: 1,
+        stdout: '',
+        stderr:
+          'pythia: EleutherAI/pythia-tiny@step1000 is only partly cached (3 of 4 files: missing ' +
+          'model-00002-of-00002.safetensors); download it first (pythia download ' +
+          'EleutherAI/pythia-tiny --revision step1000) or unset HF_HUB_OFFLINE\n',
+      });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('fills the cache in the Hugging Face layout, then works offline with the Hub gone', async () => {
@@ -472,6 +676,24 @@ describe('errors: the exit code, and one line that says what to do', () => {
       /the input is 2049 tokens but the model reads at most 2048/,
     ],
     [
+      'a token id outside the vocabulary',
+      ['generate', ...TINY, '--ids', '12092,50304'],
+      2,
+      /token id 50304 at position 1 is outside the model's vocabulary of 50304 ids/,
+    ],
+    [
+      'a --model and a --revision that disagree',
+      ['generate', '--model', 'pythia-70m@step1', '--revision', 'step2', 'x'],
+      2,
+      /pythia-70m@step1 names revision step1 and the revision option says step2; give one/,
+    ],
+    [
+      'a --revision for a local folder',
+      ['generate', '--model', fixtureFolder('tiny-neox-f16'), '--revision', 'step2', 'x'],
+      2,
+      /revision step2 applies to Hub repos; .* is a local folder/,
+    ],
+    [
       'a temperature out of range',
       ['generate', '--temperature', 'hot', 'x'],
       2,
@@ -502,6 +724,37 @@ describe('errors: the exit code, and one line that says what to do', () => {
       expect(run.stderr).toMatch(message);
     });
   }
+
+  it('says webgpu is missing before it downloads a model, not after', async () => {
+    // Node as it runs where the webgpu package is not installed: importing it fails.
+    const hook = `export async function resolve(specifier, context, next) {
+      if (specifier === 'webgpu') throw new Error("Cannot find package 'webgpu'");
+      return next(specifier, context);
+    }`;
+    const register = `import { register } from 'node:module'; register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(hook)}`)});`;
+    const own = await new FakeHub(hubRepos()).start();
+    const dir = await mkdtemp(join(tmpdir(), 'pythia-no-webgpu-'));
+    try {
+      const run = await pythia(['generate', ...TINY, '--ids', '1', '--memory-budget', 'none'], {
+        env: {
+          HF_ENDPOINT: own.hubOrigin,
+          HF_HUB_CACHE: dir,
+          HF_HUB_OFFLINE: undefined,
+          NODE_OPTIONS: `--import=data:text/javascript,${encodeURIComponent(register)}`,
+        },
+      });
+      expect(run.code).toBe(1);
+      expect(run.stderr).toBe(
+        "pythia: WebGPU in Node needs Dawn, the 'webgpu' package: reinstall @pythiajs/cli\n",
+      );
+      expect(
+        own.requests.filter((r) => r.url.includes('model.safetensors') || r.origin === 'cdn'),
+      ).toEqual([]);
+    } finally {
+      await own.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 
   it('exits 1 when the Hub cannot be reached, pointing at HF_ENDPOINT and offline mode', async () => {
     const run = await pythia(['generate', '--ids', '1'], {

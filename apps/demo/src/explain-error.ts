@@ -45,6 +45,16 @@ export function explainError(error: NamedError, where: ErrorContext): string {
         `${capital(hub)} did not answer, and ${where.repo} @ ${where.revision} is not cached in ` +
         `this browser. ${checkHub}`
       );
+    case 'IncompleteListingError':
+      // The listing's next page is behind a Link header the page may not read (CORS): a mirror's
+      // setup, which the visitor can only fix by pointing ?hub= elsewhere.
+      return (
+        `Could not list all files of ${where.repo} @ ${where.revision}: ${hub} does not let this ` +
+        'page read the next page of its file listing (its Link header is not exposed to browsers). ' +
+        (where.fromUrl.hub
+          ? 'Check that the Hub or mirror that ?hub= gives sends Access-Control-Expose-Headers: Link.'
+          : 'Try again later.')
+      );
     case 'HubResponseError':
       return `${capital(hub)} answered something other than the Hub's API. ${where.fromUrl.hub ? checkHub : 'Try again later.'}`;
     case 'RepoNotFoundError':

@@ -455,6 +455,40 @@ describe('the demo site in headless Chromium (SwiftShader, without shader-f16)',
     await offline.close();
   });
 
+  it('says it could not list all files where the Hub hides its next-page links from the page', async () => {
+    // A mirror whose CORS headers expose everything but Link, with a listing of several pages:
+    // the page reads the first page and cannot see that there is another.
+    hub.pageSize = 1;
+    hub.faults.push({
+      match: '/tree/',
+      headers: {
+        'Access-Control-Expose-Headers':
+          'Content-Range, Content-Length, ETag, X-Error-Code, X-Repo-Commit, X-Linked-Etag, X-Linked-Size',
+      },
+      times: 1000,
+    });
+    const fresh = await browser.newContext();
+    try {
+      const { page, errors } = await visit(
+        fresh,
+        `?hub=${encodeURIComponent(hub.hubOrigin)}&model=${TINY_REPO}&revision=main`,
+      );
+      await waitForState(page, 'status', 'error');
+      expect(await text(page, 'status')).toBe(
+        `Could not list all files of ${TINY_REPO} @ main: the Hub at ${hub.hubOrigin} does not ` +
+          'let this page read the next page of its file listing (its Link header is not exposed ' +
+          'to browsers). Check that the Hub or mirror that ?hub= gives sends ' +
+          'Access-Control-Expose-Headers: Link.',
+      );
+      expect((await page.locator('body').textContent()) ?? '').not.toMatch(/has no file/);
+      expect(errors).toEqual([]);
+    } finally {
+      hub.pageSize = 3;
+      hub.faults.length = 0;
+      await fresh.close();
+    }
+  });
+
   it('advises on the URL only when the visitor gave it, and clears an error that is stale', async () => {
     const { page, errors } = await visit(
       context,

@@ -34,6 +34,27 @@ describe('error messages', () => {
     );
   });
 
+  it('say a listing could not be read in full, not that the checkpoint lacks its weights', () => {
+    const error = {
+      name: 'IncompleteListingError',
+      message:
+        'could not list all files of EleutherAI/pythia-70m@step3000: the listing ended after 1 of ' +
+        'its 3 files (missing model.safetensors). Its next page was not readable: …',
+    };
+    const fromUrl = explainError(error, where);
+    expect(fromUrl).toBe(
+      'Could not list all files of EleutherAI/pythia-70m @ step3000: the Hub at http://127.0.0.1:9 ' +
+        'does not let this page read the next page of its file listing (its Link header is not ' +
+        'exposed to browsers). Check that the Hub or mirror that ?hub= gives sends ' +
+        'Access-Control-Expose-Headers: Link.',
+    );
+    expect(explainError(error, plainVisit)).toMatch(/Try again later\.$/);
+    for (const message of [fromUrl, explainError(error, plainVisit)]) {
+      expect(message).not.toMatch(INTERNAL);
+      expect(message).not.toMatch(/has no file/);
+    }
+  });
+
   it('point at ?hub= only when the visitor gave it', () => {
     const message = explainError({ name: 'NotCachedError', message: 'x' }, where);
     expect(message).toMatch(

@@ -1,7 +1,7 @@
 import type { ByteSource } from './byte-source.js';
 import { parseShardIndex, pickWeightFiles } from './checkpoint-files.js';
 import { parseConfigJson } from './config-json.js';
-import { EntryNotFoundError, TensorMismatchError } from './errors.js';
+import { EntryNotFoundError, PartlyCachedError, TensorMismatchError } from './errors.js';
 import type { FileProgress } from './hub-client.js';
 import type { CheckpointStore } from './remote-store.js';
 import { readSafetensorsHeader } from './safetensors.js';
@@ -72,6 +72,7 @@ async function readText(source: ByteSource): Promise<string> {
  * const qkv = await checkpoint.read('gpt_neox.layers.0.attention.query_key_value.weight');
  * ```
  * @throws {EntryNotFoundError} the revision has no weights, no `config.json`, or lacks a shard.
+ * @throws {PartlyCachedError} offline, the cache holds only some of those files (a `NotCachedError`).
  * @throws {CorruptCheckpointError} `config.json` or a shard index is not the JSON it should be
  *   (named with the repo and revision), or a weight file's header is damaged.
  */
@@ -85,10 +86,19 @@ export async function openCheckpoint(
   const commit = await store.resolve(repo, revision, signal);
   const listing = await store.files(repo, commit, signal);
   const sizes = new Map(listing.map((f) => [f.path, f.size]));
+  // Offline, a store lists only what it holds: a file the checkpoint needs and the listing lacks
+  // is one not downloaded yet, not one the revision lacks.
+  const missing = (needed: readonly string[]): Error | undefined => {
+    const absent = needed.filter((path) => !sizes.has(path));
+    if (absent.length === 0) return undefined;
+    if (store.offline !== true) return new EntryNotFoundError(repo, revision, absent[0]!);
+    const cached = needed.filter((path) => sizes.has(path));
+    return new PartlyCachedError(repo, revision, cached, absent);
+  };
   const weights = pickWeightFiles(listing.map((f) => f.path));
-  if (!weights)
-    throw new EntryNotFoundError(repo, revision, 'model.safetensors or pytorch_model.bin');
-  if (!sizes.has('config.json')) throw new EntryNotFoundError(repo, revision, 'config.json');
+  if (!weights) throw missing(['model.safetensors or pytorch_model.bin', 'config.json'])!;
+  const unlisted = missing(['config.json', ...(weights.index ? [weights.index] : weights.files)]);
+  if (unlisted) throw unlisted;
 
   const loaded = new Map<string, number>();
   let shards = weights.files;
@@ -118,10 +128,9 @@ export async function openCheckpoint(
         label(weights.index),
       );
       shards = index.shards;
-      for (const shard of shards) {
-        if (!sizes.has(shard)) throw new EntryNotFoundError(repo, revision, shard);
-        total += sizes.get(shard)!;
-      }
+      const unlistedShard = missing(['config.json', weights.index, ...shards]);
+      if (unlistedShard) throw unlistedShard;
+      for (const shard of shards) total += sizes.get(shard)!;
     }
 
     const tensors = new Map<string, TensorEntry & { file: string }>();

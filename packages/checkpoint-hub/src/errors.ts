@@ -288,6 +288,58 @@ export class CacheNotWritableError extends CheckpointHubError {
   }
 }
 
+/**
+ * Offline (`HF_HUB_OFFLINE=1`), a checkpoint of which the cache holds some files but not all: an
+ * interrupted download, or one of another revision that shares files. A `NotCachedError` that
+ * says so and counts them, rather than naming the first missing shard as if the revision lacked it.
+ */
+export class PartlyCachedError extends NotCachedError {
+  override name = 'PartlyCachedError';
+  constructor(
+    repo: string,
+    revision: string,
+    /** Files of the checkpoint the cache holds. */
+    readonly cached: readonly string[],
+    /** Files of the checkpoint it lacks (as far as the cached files tell: a missing index hides its shards). */
+    readonly missing: readonly string[],
+  ) {
+    super(repo, revision);
+    const total = cached.length + missing.length;
+    const shown = missing.slice(0, 3).join(', ') + (missing.length > 3 ? ', …' : '');
+    this.message =
+      `${repo}@${revision} is only partly cached (${cached.length} of ${total} files: missing ` +
+      `${shown}); download it first (pythia download ${repo} --revision ${revision}) or unset HF_HUB_OFFLINE`;
+  }
+}
+
+/**
+ * A file listing that holds fewer files than the revision names (its `siblings`): a page of the
+ * listing was not read. In browsers this is what a server that does not expose its `Link` header
+ * (`Access-Control-Expose-Headers`) looks like: the next page's address cannot be read, so the
+ * listing seems to end early. Reported as such, rather than as a file the revision lacks.
+ */
+export class IncompleteListingError extends HubResponseError {
+  override name = 'IncompleteListingError';
+  constructor(
+    url: string,
+    readonly repo: string,
+    readonly revision: string,
+    /** Files the revision names (`siblings` of its revision answer). */
+    readonly expected: number,
+    /** Files the listing held. */
+    readonly listed: number,
+    /** Some of the files the listing lacks. */
+    readonly missing: readonly string[],
+  ) {
+    super(url, `a listing of ${listed} of the ${expected} files of ${repo}@${revision}`);
+    const shown = missing.slice(0, 3).join(', ') + (missing.length > 3 ? ', …' : '');
+    this.message =
+      `could not list all files of ${repo}@${revision}: the listing ended after ${listed} of its ` +
+      `${expected} files (missing ${shown}). Its next page was not readable: a Hub mirror or proxy ` +
+      'must send the Link header, and expose it to browsers (Access-Control-Expose-Headers: Link)';
+  }
+}
+
 function endpointOf(url: string): string {
   try {
     return new URL(url).origin;

@@ -6,6 +6,7 @@ import {
   HubNetworkError,
   HubResponseError,
   HubTimeoutError,
+  IncompleteListingError,
   RepoNotFoundError,
   RevisionNotFoundError,
 } from './errors.js';
@@ -162,6 +163,8 @@ export class HubClient {
   private readonly retryDelayMs: number;
   private readonly api: Patience;
   private readonly content: Patience;
+  /** File names of the revisions this client resolved, by `repo@commit`, to check listings by. */
+  private readonly siblings = new Map<string, readonly string[]>();
 
   constructor(options: HubClientOptions = {}) {
     this.endpoint = (options.endpoint ?? env('HF_ENDPOINT') ?? 'https://huggingface.co').replace(
@@ -200,12 +203,19 @@ export class HubClient {
   ): Promise<{ commit: string; files: string[] }> {
     const url = `${this.endpoint}/api/models/${repo}/revision/${encodeURIComponent(revision)}`;
     const { answer } = await this.getJson(url, signal, { repo, revision });
-    return parseRevision(url, answer);
+    const parsed = parseRevision(url, answer);
+    this.siblings.set(`${repo}@${parsed.commit}`, parsed.files);
+    return parsed;
   }
 
   /**
    * Every file of a revision with its size and checksums (follows the listing's pages). A page
    * that links to one already fetched, or more than 10 000 pages, is a `HubResponseError`.
+   *
+   * Where this client has resolved the commit (with {@link revision}, as the caches do before
+   * they list it), the listing is checked against the revision's file names: one that holds fewer
+   * files ended early, which is an {@link IncompleteListingError} rather than a listing taken as
+   * complete (browsers read `Link` only where the server exposes it).
    */
   async listFiles(repo: string, revision: string, signal?: AbortSignal): Promise<RepoFile[]> {
     const files: RepoFile[] = [];
@@ -228,6 +238,19 @@ export class HubClient {
           `a link to page ${MAX_PAGES + 1} of the listing (${next}); no repository has that many, so its pages are taken never to end`,
         );
       url = next;
+    }
+    const expected = this.siblings.get(`${repo}@${revision}`);
+    // Fewer files, not other names: a listing whose entries are wrong is the path checks' to refuse.
+    if (expected && files.length < expected.length) {
+      const listed = new Set(files.map((f) => f.path));
+      throw new IncompleteListingError(
+        [...fetched].at(-1)!,
+        repo,
+        revision,
+        expected.length,
+        files.length,
+        expected.filter((path) => !listed.has(path)),
+      );
     }
     return files;
   }

@@ -8,6 +8,12 @@ import type { FileProgress, HubClient, RepoFile } from './hub-client.js';
  * in Node, the browser cache), or {@link RemoteStore}, which reads just the needed byte ranges.
  */
 export interface CheckpointStore {
+  /**
+   * True when the store serves only what it holds (a cache in offline mode, `HF_HUB_OFFLINE=1`):
+   * a file missing from its listing may then exist on the Hub, so a checkpoint that lacks one is
+   * reported as only partly cached rather than as a revision without that file.
+   */
+  readonly offline?: boolean;
   /** The commit a branch, tag or commit id points to. */
   resolve(repo: string, revision: string, signal?: AbortSignal): Promise<string>;
   /** The files of a revision with sizes and checksums. */

@@ -128,6 +128,37 @@ describe('BrowserHubCache in headless Chromium', () => {
     await context.close();
   });
 
+  it('says it could not list every file where the Hub hides its next-page links from the page', async () => {
+    // A mirror whose CORS headers expose everything but Link: the page sees one page of the
+    // listing and no sign of the next.
+    hub.pageSize = 1;
+    hub.faults.push({
+      match: '/tree/',
+      headers: {
+        'Access-Control-Expose-Headers':
+          'Content-Range, Content-Length, ETag, X-Error-Code, X-Repo-Commit, X-Linked-Etag, X-Linked-Size',
+      },
+      times: 1,
+    });
+    const context = await browser.newContext();
+    try {
+      const error = await runPage(context, {
+        endpoint: hub.hubOrigin,
+        offline: false,
+        storage: 'memory',
+      }).catch((e: unknown) => e as Error);
+      expect(error).toBeInstanceOf(Error);
+      expect((error as Error).message).toContain(
+        `could not list all files of test/tiny-neox-f16@${COMMIT}: the listing ended after 1 of its 2 files`,
+      );
+      expect((error as Error).message).not.toMatch(/has no file/);
+    } finally {
+      hub.pageSize = 100;
+      hub.faults.length = 0;
+      await context.close();
+    }
+  });
+
   it('works the same on the Origin Private File System', async () => {
     const context = await browser.newContext();
     const result = await runPage(context, {

@@ -6,9 +6,12 @@ import {
   bytesSource,
   type CheckpointProgress,
   CorruptCheckpointError,
+  EntryNotFoundError,
   findDuplicateCheckpoints,
   HubClient,
+  NotCachedError,
   openCheckpoint,
+  PartlyCachedError,
   RemoteStore,
   TensorMismatchError,
 } from '../src/index.js';
@@ -224,6 +227,62 @@ describe('openCheckpoint of a damaged config.json or shard index', () => {
     expect(error).toBeInstanceOf(CorruptCheckpointError);
     expect(error.file).toBe('model.safetensors.index.json of test/tiny-neox-damaged@bad-index');
     expect(error.message).toMatch(/is corrupt or truncated: not valid JSON/);
+  });
+});
+
+describe('openCheckpoint offline, of a checkpoint the cache holds only part of', () => {
+  const REPO = 'test/tiny-neox-sharded';
+
+  it('says the revision is only partly cached, counting its files, and what to run', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hf-partial-'));
+    // An interrupted download: the config, the index and the first of two shards.
+    const online = new NodeHubCache({ dir, client, offline: false });
+    for (const path of [
+      'config.json',
+      'model.safetensors.index.json',
+      'model-00001-of-00002.safetensors',
+    ])
+      await online.file(REPO, 'safetensors', path);
+
+    const offline = new NodeHubCache({ dir, client, offline: true });
+    const error = await openCheckpoint(REPO, 'safetensors', offline).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PartlyCachedError);
+    expect(error).toBeInstanceOf(NotCachedError);
+    expect(error).toMatchObject({
+      repo: REPO,
+      revision: 'safetensors',
+      missing: ['model-00002-of-00002.safetensors'],
+    });
+    expect((error as Error).message).toBe(
+      `${REPO}@safetensors is only partly cached (3 of 4 files: missing ` +
+        'model-00002-of-00002.safetensors); download it first ' +
+        `(pythia download ${REPO} --revision safetensors) or unset HF_HUB_OFFLINE`,
+    );
+  });
+
+  it('says so too when the weights are missing altogether', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hf-partial-'));
+    await new NodeHubCache({ dir, client, offline: false }).file(
+      'test/tiny-neox-f16',
+      'main',
+      'config.json',
+    );
+    const offline = new NodeHubCache({ dir, client, offline: true });
+    await expect(openCheckpoint('test/tiny-neox-f16', 'main', offline)).rejects.toThrow(
+      'test/tiny-neox-f16@main is only partly cached (1 of 2 files: missing model.safetensors or ' +
+        'pytorch_model.bin)',
+    );
+  });
+
+  it('online, a file missing from the listing is one the revision lacks', async () => {
+    const online = {
+      resolve: async () => commit(5),
+      files: async () => [{ path: 'model.safetensors', size: 1, oid: '' }],
+      open: () => Promise.reject(new Error('nothing is opened')),
+    };
+    await expect(openCheckpoint('test/tiny-neox-damaged', 'truncated', online)).rejects.toThrow(
+      new EntryNotFoundError('test/tiny-neox-damaged', 'truncated', 'config.json'),
+    );
   });
 });
 

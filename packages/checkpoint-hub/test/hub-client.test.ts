@@ -4,6 +4,7 @@ import {
   HubAccessError,
   HubClient,
   HubNetworkError,
+  IncompleteListingError,
   RepoNotFoundError,
   RevisionNotFoundError,
 } from '../src/index.js';
@@ -76,6 +77,24 @@ describe('HubClient listings', () => {
     });
     expect(files.find((f) => f.path === 'config.json')?.lfs).toBeUndefined();
     expect(hub.requests.filter((r) => r.url.includes('/tree/'))).toHaveLength(2);
+  });
+
+  it('says it could not list every file when the next page cannot be read (a hidden Link header)', async () => {
+    // What a browser sees of a server that does not expose Link: the first page, then nothing.
+    hub.faults.push({ match: '/tree/', headers: { Link: '' }, times: 1 });
+    const repo = 'EleutherAI/pythia-tiny';
+    await client.revision(repo, COMMIT_B);
+    const error = await client.listFiles(repo, COMMIT_B).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(IncompleteListingError);
+    expect(error).toMatchObject({ repo, revision: COMMIT_B, expected: 5, listed: 3 });
+    expect((error as Error).message).toMatch(
+      new RegExp(
+        `^could not list all files of ${repo}@${COMMIT_B}: the listing ended after 3 of its 5 files ` +
+          '\\(missing [^)]+\\)\\. Its next page was not readable: .*Access-Control-Expose-Headers: Link',
+      ),
+    );
+    // With the pages readable, the same listing is whole.
+    expect(await client.listFiles(repo, COMMIT_B)).toHaveLength(5);
   });
 
   it('lists the branches of a repo', async () => {

@@ -24,6 +24,12 @@ export interface NeoXConfig {
   headDim: number;
   /** Dimensions of each head that rotary embedding rotates: `int(headDim * rotaryPct)`. */
   rotaryDims: number;
+  /**
+   * `torch_dtype` of `config.json` when it has one (`float16` for Pythia): the dtype the weights
+   * were saved in, by Hugging Face's convention. It predicts the checkpoint's dtype before the
+   * weights are downloaded (see `configDtype`); the tensors themselves decide at load.
+   */
+  torchDtype?: string;
 }
 
 const ACTIVATIONS: readonly Activation[] = ['gelu', 'gelu_new', 'gelu_fast'];
@@ -155,5 +161,6 @@ export function parseNeoXConfig(
     tieWordEmbeddings: c.tie_word_embeddings === true,
     headDim,
     rotaryDims,
+    ...(typeof c.torch_dtype === 'string' ? { torchDtype: c.torch_dtype } : {}),
   };
 }

@@ -97,3 +97,55 @@ export class OutOfMemoryError extends NeoXModelError {
 export class ForwardError extends NeoXModelError {
   override name = 'ForwardError';
 }
+
+/**
+ * Token ids a forward pass cannot take: none at all, or (in the subclasses) an id outside the
+ * vocabulary or more ids than the context holds. Input to fix, not a fault of the model: the CLI
+ * reports these as usage errors.
+ */
+export class InvalidInputError extends ForwardError {
+  override name = 'InvalidInputError';
+}
+
+/** A token id that is not an integer in `[0, vocabSize)`. */
+export class TokenOutOfVocabularyError extends InvalidInputError {
+  override name = 'TokenOutOfVocabularyError';
+  constructor(
+    /** The id as given (it may be negative or not an integer). */
+    readonly id: number,
+    /** Its index in the input. */
+    readonly position: number,
+    readonly vocabSize: number,
+  ) {
+    super(
+      `token id ${id} at position ${position} is outside the model's vocabulary of ${vocabSize} ids ` +
+        `(0 to ${vocabSize - 1})`,
+    );
+  }
+}
+
+/** More token ids than the positions left in the context (or the KV cache). */
+export class ContextOverflowError extends InvalidInputError {
+  override name = 'ContextOverflowError';
+  constructor(
+    /** How many ids were given. */
+    readonly tokens: number,
+    /** How many positions were left for them. */
+    readonly room: number,
+    /** The model's context, `max_position_embeddings`. */
+    readonly context: number,
+  ) {
+    super(
+      `the input is ${tokens} tokens but the model reads at most ${room} here (its context is ` +
+        `${context}); shorten it, or slide a window over it (pythia score does)`,
+    );
+  }
+}
+
+/**
+ * A model source that contradicts itself: a revision for a local folder (its only revision is
+ * `local`), or a `repo@revision` reference and a `revision` option that disagree.
+ */
+export class ModelSourceError extends NeoXModelError {
+  override name = 'ModelSourceError';
+}

@@ -3,11 +3,15 @@ export type { Activation, NeoXConfig, ParseConfigOptions } from './config.js';
 export { CONFIG_LIMITS, parseNeoXConfig } from './config.js';
 export {
   ConfigMismatchError,
+  ContextOverflowError,
   ForwardError,
   InvalidConfigError,
+  InvalidInputError,
+  ModelSourceError,
   NeoXModelError,
   NonFiniteWeightsError,
   OutOfMemoryError,
+  TokenOutOfVocabularyError,
   UnsupportedWeightsError,
 } from './errors.js';
 export type { GeneratedToken, GenerateOptions, StopReason, TokenizerLike } from './generate.js';
@@ -31,9 +35,14 @@ export {
 export { KVCache } from './kv-cache.js';
 export type { MemoryEstimate } from './memory.js';
 export { estimateMemory } from './memory.js';
-export type { ForwardOptions, LoadOptions, LoadProgress, ModelSource } from './model.js';
+export type { ForwardOptions, LoadOptions, LoadProgress } from './model.js';
 export { NeoXModel } from './model.js';
+export type { ModelSource, ResolvedSource, ResolveSourceOptions } from './model-source.js';
+export { resolveModelSource } from './model-source.js';
 export { pythiaConfig } from './pythia-config.js';
 export { randomCheckpoint } from './random-checkpoint.js';
+export type { CheckTokenIdsOptions } from './token-ids.js';
+export { checkTokenIds } from './token-ids.js';
+export { checkpointDtype, configDtype } from './weight-dtype.js';
 export type { LayerWeights, NeoXWeights, WeightDtype } from './weights.js';
 export { expectedShapes } from './weights.js';

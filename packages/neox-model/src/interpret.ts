@@ -1,3 +1,4 @@
+import { logSoftmaxAt, topKWithProbabilities } from '@pythiajs/sampler';
 import { add, layerNorm, matmul, type Tensor } from '@pythiajs/tensor-core';
 import { ForwardError } from './errors.js';
 import { type HookRunner, hookNames } from './hooks.js';
@@ -157,7 +158,7 @@ export interface LensLayer {
   topProbs: number[];
 }
 
-/** Probability of the top entry of each row, and its index (a stable float64 softmax). */
+/** The top entry of each row and its probability (a stable float64 softmax; ties: lower id). */
 function topOfRows(
   logits: Float32Array,
   rows: number,
@@ -166,13 +167,9 @@ function topOfRows(
   const ids: number[] = [];
   const probs: number[] = [];
   for (let r = 0; r < rows; r++) {
-    const row = logits.subarray(r * width, (r + 1) * width);
-    let best = 0;
-    for (let i = 1; i < width; i++) if (row[i]! > row[best]!) best = i;
-    let sum = 0;
-    for (let i = 0; i < width; i++) sum += Math.exp(row[i]! - row[best]!);
-    ids.push(best);
-    probs.push(1 / sum);
+    const [top] = topKWithProbabilities(logits.subarray(r * width, (r + 1) * width), 1);
+    ids.push(top!.id);
+    probs.push(top!.prob);
   }
   return { ids, probs };
 }
@@ -228,14 +225,8 @@ export async function tokenLogprobs(
   const vocab = model.config.vocabSize;
   const logits = await model.forward(ids);
   const out = new Float64Array(Math.max(0, ids.length - 1));
-  for (let t = 0; t + 1 < ids.length; t++) {
-    const row = logits.subarray(t * vocab, (t + 1) * vocab);
-    let max = Number.NEGATIVE_INFINITY;
-    for (let i = 0; i < vocab; i++) if (row[i]! > max) max = row[i]!;
-    let sum = 0;
-    for (let i = 0; i < vocab; i++) sum += Math.exp(row[i]! - max);
-    out[t] = row[ids[t + 1]!]! - max - Math.log(sum);
-  }
+  for (let t = 0; t + 1 < ids.length; t++)
+    out[t] = logSoftmaxAt(logits.subarray(t * vocab, (t + 1) * vocab), ids[t + 1]!);
   return out;
 }
 

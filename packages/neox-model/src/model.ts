@@ -3,11 +3,11 @@ import {
   type CheckpointProgress,
   type CheckpointStore,
   openCheckpoint,
-  parseModelRef,
 } from '@pythiajs/checkpoint-hub';
 import {
   createDevice,
   type Device,
+  type DeviceOptions,
   embedding,
   GpuExecutionError,
   matmul,
@@ -20,6 +20,9 @@ import { forwardHidden } from './forward.js';
 import type { HookRunner } from './hooks.js';
 import { KVCache } from './kv-cache.js';
 import { estimateMemory, formatBytes } from './memory.js';
+import { type ModelSource, resolveModelSource } from './model-source.js';
+import { checkTokenIds } from './token-ids.js';
+import { checkpointDtype } from './weight-dtype.js';
 import { disposeWeights, type NeoXWeights, uploadWeights, type WeightDtype } from './weights.js';
 
 /** Progress of {@link NeoXModel.load}: downloading files, then uploading tensors to the GPU. */
@@ -29,20 +32,31 @@ export type LoadProgress =
 
 /** Options of {@link NeoXModel.load}. */
 export interface LoadOptions {
-  /** Default: a new device from `createDevice()`. */
+  /** Default: a new device from `createDevice(deviceOptions)`, destroyed with the model. */
   device?: Device;
-  /** Weight matrices on the GPU: `f16` (default, 2 bytes per weight) or `f32`. */
+  /** Options of the device created when none is given (e.g. `{ powerPreference }`, or a `gpu`). */
+  deviceOptions?: DeviceOptions;
+  /**
+   * Weight matrices on the GPU: `f16` (2 bytes per weight) or `f32` (4). Default: the
+   * checkpoint's own (see `checkpointDtype`): `f16` when every matrix is stored as F16, as in
+   * Pythia's published checkpoints; `f32` for F32 or BF16 matrices, or a mix. So an f32
+   * checkpoint gives the logits Hugging Face gives (within about 1e-5, where f16 weights are off
+   * by about 1e-2); `'f16'` halves its memory. LayerNorm parameters and biases are f32 always.
+   */
   dtype?: WeightDtype;
-  /** Overrides the revision of a `repo@revision` source. */
+  /**
+   * The revision of a Hub source (default: its `@revision`, else `main`); a `repo@revision`
+   * source that names another one is a `ModelSourceError`.
+   */
   revision?: string;
   /** Where files come from. Default: the Hugging Face cache in Node, the browser cache in browsers. */
   store?: CheckpointStore;
   onProgress?: (progress: LoadProgress) => void;
   signal?: AbortSignal;
   /**
-   * Refuse to load when the estimated GPU memory (weights, a full-context KV cache, activations)
-   * exceeds this many bytes. WebGPU does not report a device's memory, so this is the caller's
-   * knowledge; without it, a failed allocation is still reported with the estimate.
+   * Refuse to load when the estimated GPU memory (weights in the dtype loaded, a full-context KV
+   * cache, activations) exceeds this many bytes. WebGPU does not report a device's memory, so this
+   * is the caller's knowledge; without it, a failed allocation is still reported with the estimate.
    */
   memoryBudget?: number;
   /**
@@ -65,55 +79,6 @@ export interface ForwardOptions {
   hooks?: HookRunner;
 }
 
-const isNode = () =>
-  typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node ===
-  'string';
-
-/** Where a model comes from: a Hub reference, or a checkpoint folder on disk (Node). */
-export type ModelSource = string | { repo: string; revision?: string } | { folder: string };
-
-// Variable specifiers keep browser bundlers from following these Node-only imports.
-const NODE_HUB = '@pythiajs/checkpoint-hub/node';
-const NODE_FS = 'node:fs';
-
-async function nodeHub() {
-  return (await import(
-    /* @vite-ignore */ NODE_HUB
-  )) as typeof import('@pythiajs/checkpoint-hub/node');
-}
-
-async function isFolder(path: string): Promise<boolean> {
-  if (!isNode()) return false;
-  const fs = (await import(/* @vite-ignore */ NODE_FS)) as { existsSync(path: string): boolean };
-  return fs.existsSync(path);
-}
-
-/** The repo, revision and store a source names. */
-async function resolveSource(
-  source: ModelSource,
-  options: LoadOptions,
-): Promise<{ repo: string; revision: string; store: CheckpointStore }> {
-  const folder = typeof source === 'object' && 'folder' in source ? source.folder : undefined;
-  if (folder !== undefined || (typeof source === 'string' && (await isFolder(source)))) {
-    const path = folder ?? (source as string);
-    return {
-      repo: path,
-      revision: 'local',
-      store: options.store ?? new (await nodeHub()).LocalFolderStore(),
-    };
-  }
-  const ref =
-    typeof source === 'string'
-      ? parseModelRef(source)
-      : (source as { repo: string; revision?: string });
-  const store =
-    options.store ??
-    (isNode()
-      ? new (await nodeHub()).NodeHubCache()
-      : await (await import('@pythiajs/checkpoint-hub')).BrowserHubCache.create());
-  return { repo: ref.repo, revision: options.revision ?? ref.revision ?? 'main', store };
-}
-
 /**
  * A GPT-NeoX (Pythia) model on a WebGPU device, computing what Hugging Face's
  * `GPTNeoXForCausalLM` computes.
@@ -132,6 +97,7 @@ export class NeoXModel {
     readonly device: Device,
     readonly config: NeoXConfig,
     readonly weights: NeoXWeights,
+    /** The dtype of the weight matrices on the GPU. */
     readonly dtype: WeightDtype,
     /** Where the weights came from. */
     readonly source: { repo: string; revision: string; commit: string },
@@ -141,18 +107,40 @@ export class NeoXModel {
   /**
    * Loads a model: a Hub repo (`EleutherAI/pythia-160m`), a suite shorthand with a checkpoint
    * (`pythia-70m-deduped@step3000`), or (in Node) a checkpoint folder: `{ folder }`, or a string
-   * naming an existing directory.
+   * naming an existing directory (see `resolveModelSource`).
+   *
+   * Without a `device`, one is created first: where WebGPU is missing (no `webgpu` package in
+   * Node, no `navigator.gpu` in a browser) that fails at once, before any file is downloaded.
+   * A device created here is destroyed if the load fails, and with the model otherwise.
+   *
+   * @throws {WebGPUUnavailableError} no WebGPU here (nothing was downloaded).
+   * @throws {NoAdapterError} WebGPU found no adapter (nothing was downloaded).
+   * @throws {ModelSourceError} the source and `revision` disagree.
+   * @throws {LocalFolderNotFoundError} a path that names no folder (Node).
+   * @throws the errors of `openCheckpoint` (a missing repo, revision or file, a file not cached
+   *   offline, a corrupt file) and of {@link fromCheckpoint}.
    */
   static async load(source: ModelSource, options: LoadOptions = {}): Promise<NeoXModel> {
-    const { repo, revision, store } = await resolveSource(source, options);
-    const checkpoint = await openCheckpoint(repo, revision, store, {
-      onProgress: (p) => options.onProgress?.({ phase: 'download', ...p }),
-      ...(options.signal ? { signal: options.signal } : {}),
-    });
+    const owned = options.device === undefined;
+    const device = options.device ?? (await createDevice(options.deviceOptions));
     try {
-      return await NeoXModel.fromCheckpoint(checkpoint, options);
-    } finally {
-      await checkpoint.close();
+      const { repo, revision, store } = await resolveModelSource(source, {
+        ...(options.revision !== undefined ? { revision: options.revision } : {}),
+        ...(options.store ? { store: options.store } : {}),
+        environment: device.environment,
+      });
+      const checkpoint = await openCheckpoint(repo, revision, store, {
+        onProgress: (p) => options.onProgress?.({ phase: 'download', ...p }),
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+      try {
+        return await NeoXModel.build(checkpoint, options, { device, owned });
+      } finally {
+        await checkpoint.close();
+      }
+    } catch (error) {
+      if (owned) device.destroy();
+      throw error;
     }
   }
 
@@ -160,31 +148,45 @@ export class NeoXModel {
    * A model from an opened checkpoint (see `openCheckpoint` of `@pythiajs/checkpoint-hub`).
    * Everything that can be refused without a GPU is refused first, before a device is created or
    * a buffer allocated: `config.json` (out-of-bounds fields, a layer count, vocabulary or width
-   * the tensors contradict: see `checkpointConfig`) and the memory budget. Then each tensor's
-   * shape is checked, and its values as they are read (see `allowNonFinite`).
+   * the tensors contradict: see `checkpointConfig`) and the memory budget (for the weights in the
+   * dtype they load in). Then each tensor's shape is checked, and its values as they are read
+   * (see `allowNonFinite`).
    *
    * @throws {InvalidConfigError} `config.json` is missing a field or has an impossible value.
    * @throws {ConfigMismatchError} `config.json` and the tensors do not belong together.
    * @throws {NonFiniteWeightsError} a weight is NaN or ±Infinity (or overflows f16).
    * @throws {OutOfMemoryError} over `memoryBudget`, or the device could not allocate.
    */
-  static async fromCheckpoint(
+  static fromCheckpoint(
     checkpoint: Checkpoint,
     options: Omit<LoadOptions, 'store' | 'revision'> = {},
   ): Promise<NeoXModel> {
+    return NeoXModel.build(checkpoint, options, undefined);
+  }
+
+  /**
+   * {@link fromCheckpoint}, on the device `load` created (and owns) when `given`: a device created
+   * here is destroyed on failure, a given one is the caller's to destroy.
+   */
+  private static async build(
+    checkpoint: Checkpoint,
+    options: Omit<LoadOptions, 'store' | 'revision'>,
+    given: { device: Device; owned: boolean } | undefined,
+  ): Promise<NeoXModel> {
     const config = checkpointConfig(checkpoint);
-    const dtype = options.dtype ?? 'f16';
+    const dtype = options.dtype ?? checkpointDtype(checkpoint);
     const estimate = estimateMemory(config, { dtype, tokens: 128 });
     const describe = () =>
-      `${checkpoint.repo}@${checkpoint.revision} needs about ${formatBytes(estimate.total)} of GPU memory ` +
+      `${checkpoint.repo}@${checkpoint.revision} with ${dtype} weights needs about ${formatBytes(estimate.total)} of GPU memory ` +
       `(weights ${formatBytes(estimate.weights)}, KV cache ${formatBytes(estimate.kvCache)}, activations ${formatBytes(estimate.activations)})`;
     if (options.memoryBudget !== undefined && estimate.total > options.memoryBudget) {
       throw new OutOfMemoryError(
-        `${describe()}, over the budget of ${formatBytes(options.memoryBudget)}; use a smaller model or f16 weights`,
+        `${describe()}, over the budget of ${formatBytes(options.memoryBudget)}; use a smaller model${dtype === 'f32' ? " or dtype: 'f16'" : ''}`,
       );
     }
-    const ownsDevice = !options.device;
-    const device = options.device ?? (await createDevice());
+    const creates = given === undefined && options.device === undefined;
+    const device = given?.device ?? options.device ?? (await createDevice(options.deviceOptions));
+    const ownsDevice = given ? given.owned : creates;
     try {
       const weights = await uploadWeights(checkpoint, config, device, {
         dtype,
@@ -195,10 +197,10 @@ export class NeoXModel {
       const { repo, revision, commit } = checkpoint;
       return new NeoXModel(device, config, weights, dtype, { repo, revision, commit }, ownsDevice);
     } catch (error) {
-      if (ownsDevice) device.destroy();
+      if (creates) device.destroy();
       if (error instanceof GpuExecutionError && /memory/i.test(error.message)) {
         throw new OutOfMemoryError(
-          `${describe()}, more than ${device.adapterInfo.description || 'this adapter'} could allocate; use a smaller model, f16 weights, or a GPU with more memory`,
+          `${describe()}, more than ${device.adapterInfo.description || 'this adapter'} could allocate; use a smaller model${dtype === 'f32' ? ", dtype: 'f16'" : ''} or a GPU with more memory`,
         );
       }
       throw error;
@@ -215,38 +217,18 @@ export class NeoXModel {
     if (this.disposed) throw new ForwardError('this model was disposed; load it again');
   }
 
-  /** Checks ids against the vocabulary and the cache's room. */
-  private checkIds(ids: ArrayLike<number>, cache: KVCache): Uint32Array {
-    if (ids.length === 0) throw new ForwardError('forward needs at least one token id');
-    const out = new Uint32Array(ids.length);
-    for (let i = 0; i < ids.length; i++) {
-      const id = ids[i]!;
-      if (!Number.isInteger(id) || id < 0 || id >= this.config.vocabSize) {
-        throw new ForwardError(
-          `token id ${id} at position ${i} is outside the vocabulary [0, ${this.config.vocabSize})`,
-        );
-      }
-      out[i] = id;
-    }
-    if (cache.length + ids.length > cache.capacity) {
-      throw new ForwardError(
-        `${cache.length} cached + ${ids.length} new tokens exceed the context of ${cache.capacity} positions; ` +
-          'shorten the input (or use a sliding window)',
-      );
-    }
-    return out;
-  }
-
   /**
    * Records a forward pass and returns its logits as a GPU tensor f32 `[rows, vocab]` (rows: every
    * position, or 1 with `logits: 'last'`). Nothing is read back: chain GPU work (e.g. `topk`).
    */
   forwardTensor(ids: ArrayLike<number>, options: ForwardOptions = {}): Tensor<'f32'> {
     this.assertAlive();
-    const cache =
-      options.cache ??
-      this.createCache(Math.min(this.config.maxPositions, Math.max(ids.length, 1)));
-    const checked = this.checkIds(ids, cache);
+    // Checked before a cache is created for this call, which an error would leave behind.
+    const room = options.cache
+      ? options.cache.capacity - options.cache.length
+      : this.config.maxPositions;
+    const checked = checkTokenIds(ids, this.config, { room });
+    const cache = options.cache ?? this.createCache(checked.length);
     let hidden = forwardHidden(
       this.device,
       this.config,

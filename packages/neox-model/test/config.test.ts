@@ -23,6 +23,7 @@ describe('parseNeoXConfig', () => {
       tieWordEmbeddings: false,
       headDim: 16,
       rotaryDims: 4,
+      torchDtype: 'float16',
     });
   });
 

@@ -158,7 +158,7 @@ describe('generate', () => {
     );
     await expect(collect(generate(model, { ids: [] }))).rejects.toThrow(/prompt is empty/);
     await expect(collect(generate(model, { ids: new Array(2049).fill(5) }))).rejects.toThrow(
-      /exceed the context of 2048/,
+      /the input is 2049 tokens but the model reads at most 2048 here \(its context is 2048\)/,
     );
   });
 });

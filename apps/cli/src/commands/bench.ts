@@ -57,11 +57,18 @@ export function registerBench(program: Command): void {
       }
       const config = pythiaConfig(suite.name);
       checkLengths(options, config);
-      await checkModelMemory(`random ${suite.name}`, config, options, benchUse(options, config));
+      // Random weights are made in the dtype asked for; `auto` makes them f16, as Pythia's are.
+      const dtype = options.dtype === 'auto' ? 'f16' : options.dtype;
+      await checkModelMemory(
+        `random ${suite.name}`,
+        config,
+        { ...options, dtype },
+        benchUse(options, config),
+      );
       const device = await openDevice(options);
       model = await NeoXModel.fromCheckpoint(
-        randomCheckpoint(config, { dtype: options.dtype === 'f32' ? 'F32' : 'F16' }),
-        { device, dtype: options.dtype },
+        randomCheckpoint(config, { dtype: dtype === 'f32' ? 'F32' : 'F16' }),
+        { device, dtype },
       ).catch((error: unknown) => {
         device.destroy();
         throw error;
@@ -72,7 +79,7 @@ export function registerBench(program: Command): void {
         device.destroy();
       };
     } else {
-      const loaded = await loadModel(resolveModel(options), options, {
+      const loaded = await loadModel(await resolveModel(options), options, {
         check: (config) => checkLengths(options, config),
         use: (config) => benchUse(options, config),
       });

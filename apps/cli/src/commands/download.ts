@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { formatBytes } from '../format.js';
 import { bytesBar } from '../progress.js';
-import { repoCheckpoints } from '../revisions.js';
+import { repoBranches } from '../revisions.js';
 
 interface DownloadOptions {
   revision?: string;
@@ -20,7 +20,10 @@ export function registerDownload(program: Command): void {
     )
     .argument('<model>', 'Hub repo or pythia-70m-deduped@step3000 shorthand')
     .option('--revision <rev>', 'branch or commit (default: main)')
-    .option('--all-revisions', 'every training checkpoint (stepN branch) of the repo')
+    .option(
+      '--all-revisions',
+      'every branch of the repo: the training checkpoints (stepN), then main',
+    )
     .option('--json', 'print one JSON object when done')
     .action(async (model: string, options: DownloadOptions) => {
       const ref = parseModelRef(model);
@@ -36,7 +39,7 @@ export function registerDownload(program: Command): void {
         );
       const cache = new NodeHubCache();
       const revisions = options.allRevisions
-        ? await repoCheckpoints(ref.repo)
+        ? await repoBranches(ref.repo)
         : [options.revision ?? ref.revision];
       const done: Array<{ revision: string; commit: string; files: number; bytes: number }> = [];
       for (const revision of revisions) {

@@ -1,15 +1,10 @@
 import { readFile } from 'node:fs/promises';
+import { checkTokenIds } from '@pythiajs/neox-model';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { integerOption } from '../input.js';
 import { lambadaMetrics, lambadaRequest, parseLambadaJsonl, scoreLambada } from '../lambada.js';
-import {
-  addModelOptions,
-  checkIds,
-  loadModel,
-  type ModelOptions,
-  resolveModel,
-} from '../model-options.js';
+import { addModelOptions, loadModel, type ModelOptions, resolveModel } from '../model-options.js';
 import { countBar } from '../progress.js';
 import { modelTokenizer } from '../tokenizer.js';
 
@@ -39,14 +34,16 @@ export function registerEval(program: Command): void {
       throw new UsageError(`cannot read --file ${options.file}: ${error.code ?? error.message}`);
     });
     const texts = parseLambadaJsonl(jsonl, options.file).slice(0, options.limit);
-    const target = resolveModel(options);
+    const target = await resolveModel(options);
     const tokenizer = await modelTokenizer(target);
     const requests = texts.map((text) => lambadaRequest(text, tokenizer));
     const loaded = await loadModel(target, options, {
       check: (config) =>
-        checkIds(
+        // Each request is cut to the context, as the harness does: the vocabulary alone counts.
+        checkTokenIds(
           requests.flatMap((r) => [...r.context, ...r.target]),
           config,
+          { room: Number.POSITIVE_INFINITY },
         ),
       use: () => ({
         tokens: Math.max(1, ...requests.map((r) => r.context.length + r.target.length)),

@@ -1,14 +1,15 @@
-import { type GeneratedToken, generate, type StopReason } from '@pythiajs/neox-model';
+import {
+  checkTokenIds,
+  type GeneratedToken,
+  generate,
+  type StopReason,
+} from '@pythiajs/neox-model';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { integerOption, numberOption, parseIds, readTextInput } from '../input.js';
-import {
-  addModelOptions,
-  checkPrompt,
-  loadModel,
-  type ModelOptions,
-  resolveModel,
-} from '../model-options.js';
+import { catchInterrupt } from '../interrupt.js';
+import { addModelOptions, loadModel, type ModelOptions, resolveModel } from '../model-options.js';
+import { StreamedText } from '../streamed-text.js';
 import { note } from '../style.js';
 import { modelTokenizer } from '../tokenizer.js';
 
@@ -65,17 +66,19 @@ export function registerGenerate(program: Command): void {
   addModelOptions(command).action(async (prompt: string | undefined, options: GenerateOptions) => {
     if (prompt !== undefined && options.ids !== undefined)
       throw new UsageError('give the prompt as text or as --ids, not both');
-    const target = resolveModel(options);
+    const target = await resolveModel(options);
     const tokenizer = await modelTokenizer(target);
     const ids =
       options.ids !== undefined
         ? parseIds(options.ids)
         : tokenizer.encode(await readTextInput(prompt, undefined));
     const loaded = await loadModel(target, options, {
-      check: (config) => checkPrompt(ids, config),
+      check: (config) => checkTokenIds(ids, config),
       // Generation keeps a KV cache of the whole context.
       use: (config) => ({ tokens: ids.length, contextLength: config.maxPositions }),
     });
+    const interrupt = catchInterrupt();
+    const streamed = new StreamedText();
     try {
       const tokens = generate(loaded.model, {
         ids,
@@ -88,6 +91,7 @@ export function registerGenerate(program: Command): void {
         repetitionPenalty: options.repetitionPenalty,
         seed: options.seed,
         stop: options.stop,
+        signal: interrupt.signal,
       });
       const start = performance.now();
       let firstAt = 0;
@@ -101,7 +105,7 @@ export function registerGenerate(program: Command): void {
         }
         if (generated.length === 0) firstAt = performance.now();
         generated.push(next.value);
-        if (!options.json) process.stdout.write(next.value.text);
+        if (!options.json) streamed.write(next.value.text);
       }
       const end = performance.now();
       // Decode speed excludes the prefill: tokens after the first, over the time they took.
@@ -127,14 +131,18 @@ export function registerGenerate(program: Command): void {
           })}\n`,
         );
       } else {
-        process.stdout.write('\n');
+        streamed.end();
         note(
           `${generated.length} tokens (${reason}) · prefill ${prefillMs.toFixed(0)} ms for ${ids.length} tokens · ` +
             `${tokensPerS.toFixed(1)} tokens/s · load ${loaded.loadSeconds.toFixed(1)} s`,
         );
       }
     } finally {
+      interrupt.release();
+      // Also when generation failed part-way: the error line then starts a line of its own.
+      streamed.end();
       loaded.dispose();
     }
+    interrupt.exitAsSignalled();
   });
 }

@@ -1,16 +1,11 @@
 import { writeFile } from 'node:fs/promises';
-import { attentionPatterns, logitLens } from '@pythiajs/neox-model';
+import { attentionPatterns, checkTokenIds, logitLens } from '@pythiajs/neox-model';
 import type { Command } from 'commander';
-import { quoteToken, round } from '../format.js';
+import { round } from '../format.js';
 import { addTextOrIdsOptions, textOrIds } from '../input.js';
-import {
-  addModelOptions,
-  checkPrompt,
-  loadModel,
-  type ModelOptions,
-  resolveModel,
-} from '../model-options.js';
+import { addModelOptions, loadModel, type ModelOptions, resolveModel } from '../model-options.js';
 import { formatTable } from '../table.js';
+import { showToken, tokenLabel } from '../token-label.js';
 import { modelTokenizer } from '../tokenizer.js';
 
 interface LensOptions extends ModelOptions {
@@ -32,15 +27,16 @@ export function registerLens(program: Command): void {
     )
     .option('--json', 'print the lens as JSON');
   addModelOptions(addTextOrIdsOptions(command)).action(async (options: LensOptions) => {
-    const target = resolveModel(options);
+    const target = await resolveModel(options);
     const tokenizer = await modelTokenizer(target);
     const ids = await textOrIds(options, async () => tokenizer);
     const loaded = await loadModel(target, options, {
-      check: (config) => checkPrompt(ids, config),
+      check: (config) => checkTokenIds(ids, config),
       use: () => ({ tokens: ids.length }),
     });
     try {
-      const tokens = ids.map((id) => tokenizer.decode([id]));
+      const labels = ids.map((id) => tokenLabel(tokenizer, id));
+      const tokens = labels.map((l) => l.text);
       const layers = await logitLens(loaded.model, ids);
       const label = (name: string) =>
         name === 'hook_embed'
@@ -73,11 +69,10 @@ export function registerLens(program: Command): void {
             ids,
             layers: layers.map((l) => ({
               name: l.name,
-              top: l.topIds.map((id, i) => ({
-                id,
-                token: tokenizer.decode([id]),
-                prob: l.topProbs[i]!,
-              })),
+              top: l.topIds.map((id, i) => {
+                const label = tokenLabel(tokenizer, id);
+                return { id, token: label.text, partial_utf8: label.partial, prob: l.topProbs[i]! };
+              }),
             })),
           })}\n`,
         );
@@ -85,11 +80,11 @@ export function registerLens(program: Command): void {
       }
       process.stdout.write(
         formatTable(
-          ['layer', ...tokens.map(quoteToken)],
+          ['layer', ...labels.map(showToken)],
           layers.map((l) => [
             label(l.name),
             ...l.topIds.map(
-              (id, i) => `${quoteToken(tokenizer.decode([id]))} ${l.topProbs[i]!.toFixed(2)}`,
+              (id, i) => `${showToken(tokenLabel(tokenizer, id))} ${l.topProbs[i]!.toFixed(2)}`,
             ),
           ]),
         ),

@@ -1,12 +1,7 @@
+import { checkTokenIds } from '@pythiajs/neox-model';
 import type { Command } from 'commander';
 import { addTextOrIdsOptions, textOrIds } from '../input.js';
-import {
-  addModelOptions,
-  checkPrompt,
-  loadModel,
-  type ModelOptions,
-  resolveModel,
-} from '../model-options.js';
+import { addModelOptions, loadModel, type ModelOptions, resolveModel } from '../model-options.js';
 import { writeNpy } from '../npy.js';
 import { modelTokenizer } from '../tokenizer.js';
 
@@ -29,10 +24,10 @@ export function registerLogits(program: Command): void {
     )
     .option('--json', 'print {"out", "shape", "dtype"} when done');
   addModelOptions(addTextOrIdsOptions(command)).action(async (options: LogitsOptions) => {
-    const target = resolveModel(options);
+    const target = await resolveModel(options);
     const ids = await textOrIds(options, () => modelTokenizer(target));
     const loaded = await loadModel(target, options, {
-      check: (config) => checkPrompt(ids, config),
+      check: (config) => checkTokenIds(ids, config),
       use: () => ({ tokens: ids.length }),
     });
     try {

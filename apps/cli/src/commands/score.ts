@@ -1,17 +1,12 @@
+import { checkTokenIds } from '@pythiajs/neox-model';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
-import { quoteToken } from '../format.js';
 import { integerOption, readTextInput } from '../input.js';
-import {
-  addModelOptions,
-  checkIds,
-  loadModel,
-  type ModelOptions,
-  resolveModel,
-} from '../model-options.js';
+import { addModelOptions, loadModel, type ModelOptions, resolveModel } from '../model-options.js';
 import { scoreText } from '../scoring.js';
 import { note } from '../style.js';
 import { csvLine, formatTable } from '../table.js';
+import { showToken, tokenLabel } from '../token-label.js';
 import { modelTokenizer } from '../tokenizer.js';
 
 interface ScoreOptions extends ModelOptions {
@@ -38,7 +33,7 @@ export function registerScore(program: Command): void {
     .option('--csv', 'print position,id,token,logprob rows');
   addModelOptions(command).action(async (text: string | undefined, options: ScoreOptions) => {
     if (options.json && options.csv) throw new UsageError('give --json or --csv, not both');
-    const target = resolveModel(options);
+    const target = await resolveModel(options);
     const tokenizer = await modelTokenizer(target);
     const ids = tokenizer.encode(await readTextInput(text, options.file));
     if (ids.length < 2)
@@ -48,7 +43,7 @@ export function registerScore(program: Command): void {
     // Any length is fine: only the ids are checked here, the window handles the context.
     // Windows of at most the context: the estimate caps the tokens there.
     const loaded = await loadModel(target, options, {
-      check: (config) => checkIds(ids, config),
+      check: (config) => checkTokenIds(ids, config, { room: Number.POSITIVE_INFINITY }),
       use: () => ({ tokens: ids.length }),
     });
     try {
@@ -59,12 +54,16 @@ export function registerScore(program: Command): void {
       const { logprobs, loss, perplexity } = await scoreText(loaded.model, ids, {
         ...(options.stride !== undefined ? { stride: options.stride } : {}),
       });
-      const rows = [...logprobs].map((logprob, i) => ({
-        position: i + 1,
-        id: ids[i + 1]!,
-        token: tokenizer.decode([ids[i + 1]!]),
-        logprob,
-      }));
+      const rows = [...logprobs].map((logprob, i) => {
+        const label = tokenLabel(tokenizer, ids[i + 1]!);
+        return {
+          position: i + 1,
+          id: ids[i + 1]!,
+          token: label.text,
+          partial_utf8: label.partial,
+          logprob,
+        };
+      });
       if (options.json) {
         process.stdout.write(
           `${JSON.stringify({ model: loaded.checkpoint.repo, revision: loaded.checkpoint.revision, commit: loaded.checkpoint.commit, tokens: rows, scored: rows.length, loss, perplexity })}\n`,
@@ -82,7 +81,7 @@ export function registerScore(program: Command): void {
             rows.map((r) => [
               String(r.position),
               String(r.id),
-              quoteToken(r.token),
+              showToken({ text: r.token, partial: r.partial_utf8 }),
               r.logprob.toFixed(4),
             ]),
           ),

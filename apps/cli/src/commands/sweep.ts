@@ -1,12 +1,12 @@
 import { findDuplicateCheckpoints, HubClient, parseModelRef } from '@pythiajs/checkpoint-hub';
 import { NodeHubCache } from '@pythiajs/checkpoint-hub/node';
+import { checkTokenIds } from '@pythiajs/neox-model';
+import { topKWithProbabilities } from '@pythiajs/sampler';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
-import { quoteToken } from '../format.js';
 import { integerOption, readTextInput } from '../input.js';
 import {
   addModelOptions,
-  checkIds,
   loadModel,
   type ModelOptions,
   type ModelTarget,
@@ -16,8 +16,8 @@ import { repoCheckpoints } from '../revisions.js';
 import { scoreText } from '../scoring.js';
 import { warn } from '../style.js';
 import { csvLine, formatTable } from '../table.js';
+import { showToken, tokenLabel } from '../token-label.js';
 import { modelTokenizer } from '../tokenizer.js';
-import { topTokens } from '../top-tokens.js';
 
 interface SweepOptions extends ModelOptions {
   revisions: string;
@@ -33,7 +33,11 @@ interface SweepRow {
   commit: string;
   /** Mean negative log-likelihood of the text's tokens after the first (nats); null for 1 token. */
   loss: number | null;
-  top: Array<{ id: number; token: string; prob: number }>;
+  /**
+   * The next tokens, most likely first. `token` is the text; for a token that is only part of a
+   * UTF-8 character, its byte-level spelling (see `tokenLabel`), with `partial_utf8` true.
+   */
+  top: Array<{ id: number; token: string; partial_utf8: boolean; prob: number }>;
 }
 
 export function registerSweep(program: Command): void {
@@ -99,7 +103,7 @@ export function registerSweep(program: Command): void {
       for (const revision of revisions) {
         const loaded = await loadModel(target(revision), options, {
           device: device.get,
-          check: (config) => checkIds(ids, config),
+          check: (config) => checkTokenIds(ids, config, { room: Number.POSITIVE_INFINITY }),
           use: () => ({ tokens: ids.length }),
         });
         try {
@@ -111,11 +115,10 @@ export function registerSweep(program: Command): void {
             revision,
             commit: loaded.checkpoint.commit,
             loss,
-            top: topTokens(last, options.topK).map(({ id, prob }) => ({
-              id,
-              token: tokenizer.decode([id]),
-              prob,
-            })),
+            top: topKWithProbabilities(last, options.topK).map(({ id, prob }) => {
+              const label = tokenLabel(tokenizer, id);
+              return { id, token: label.text, partial_utf8: label.partial, prob };
+            }),
           });
         } finally {
           loaded.dispose();
@@ -165,7 +168,11 @@ function print(
       rows.map((r) => [
         r.revision,
         r.loss === null ? '–' : r.loss.toFixed(4),
-        r.top.map((t) => `${quoteToken(t.token)} ${t.prob.toFixed(3)}`).join('  '),
+        r.top
+          .map(
+            (t) => `${showToken({ text: t.token, partial: t.partial_utf8 })} ${t.prob.toFixed(3)}`,
+          )
+          .join('  '),
       ]),
     ),
   );

@@ -6,6 +6,7 @@ import {
   type RepoFile,
 } from '@pythiajs/checkpoint-hub';
 import { generate, NeoXModel, tokenLogprobs } from '@pythiajs/neox-model';
+import { topKWithProbabilities } from '@pythiajs/sampler';
 import { createDevice, type Device } from '@pythiajs/tensor-core';
 import type { Tokenizer } from '@pythiajs/tokenizer';
 import { analysisIds, analyze } from './analysis.js';
@@ -25,7 +26,6 @@ import type {
 } from './protocol.js';
 import { candidates, tokenText } from './token-text.js';
 import { tokenizerFor } from './tokenizer-source.js';
-import { topTokens } from './top-tokens.js';
 
 /**
  * Everything the worker holds: one GPU device for every model it loads (so compiled pipelines
@@ -204,7 +204,11 @@ export class Session {
         }
         const next = await model.forward(ids, { logits: 'last' });
         const losses = Array.from(await tokenLogprobs(model, ids), (logprob) => -logprob);
-        const top = candidates(tokenizer, topTokens(next, 5, tokenizer.vocabSize));
+        // Pythia's padded ids past the tokenizer never occur in text: not candidates.
+        const top = candidates(
+          tokenizer,
+          topKWithProbabilities(next, 5, { vocabSize: tokenizer.vocabSize }),
+        );
         onEvent({ kind: 'row', revision, commit, top, losses });
       } catch (error) {
         onEvent({ kind: 'failed', revision, error: errorInfo(error) });

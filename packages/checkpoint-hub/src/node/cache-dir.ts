@@ -1,4 +1,3 @@
-/// <reference types="node" />
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { env } from '../env.js';

@@ -1,4 +1,3 @@
-/// <reference types="node" />
 import { statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { CacheNotWritableError, DiskFullError } from '../errors.js';

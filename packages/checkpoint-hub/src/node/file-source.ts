@@ -1,4 +1,3 @@
-/// <reference types="node" />
 import { open } from 'node:fs/promises';
 import { type ByteSource, checkRange } from '../byte-source.js';
 

@@ -1,4 +1,3 @@
-/// <reference types="node" />
 import { createHash, type Hash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import {

@@ -1,4 +1,3 @@
-/// <reference types="node" />
 import { readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { ByteSource } from '../byte-source.js';

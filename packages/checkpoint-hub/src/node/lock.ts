@@ -1,4 +1,3 @@
-/// <reference types="node" />
 import { randomBytes } from 'node:crypto';
 import { type FileHandle, mkdir, open, rm, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
