@@ -5,7 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeHub } from '@pythiajs/checkpoint-hub/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bin, fixtureCommit, fixtureFolder, pythia, type Run, repoRoot } from './support.js';
+import {
+  bin,
+  fixtureCommit,
+  fixtureFolder,
+  pythia,
+  repoRoot,
+  runProcess as run,
+} from './support.js';
 
 // What a user sees on each stream is the command's own output and nothing else: no stack trace
 // when a reader goes away, no notices of the GPU library, no banner of the package manager.
@@ -17,35 +24,6 @@ beforeAll(async () => {
 afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
-
-/** Runs a command with an environment of its own (no npm_* / pnpm variables of the test run). */
-function run(
-  command: string,
-  args: string[],
-  options: { cwd?: string; env?: Record<string, string | undefined> } = {},
-): Promise<Run> {
-  const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (value !== undefined && !/^(npm_|pnpm_|INIT_CWD$)/i.test(key)) env[key] = value;
-  }
-  for (const [key, value] of Object.entries({ NO_COLOR: '1', ...options.env })) {
-    if (value === undefined) delete env[key];
-    else env[key] = value;
-  }
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, {
-      cwd: options.cwd,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 describe('a reader that closes the pipe early', () => {
   let text: string;

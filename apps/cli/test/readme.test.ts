@@ -1,13 +1,12 @@
-import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { FakeHub } from '@pythiajs/checkpoint-hub/testing';
 import { parseNeoXConfig, randomCheckpoint } from '@pythiajs/neox-model';
 import { readmeShellLines } from '@pythiajs/vitest-config/readme-example';
 import { safetensorsOf } from '@pythiajs/vitest-config/safetensors';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bin, type Run, runProcess } from './support.js';
 
 const README = new URL('../README.md', import.meta.url);
 const lines = readmeShellLines(README);
@@ -36,7 +35,6 @@ const checkpoint = randomCheckpoint(
 const COMMIT = 'f'.repeat(40);
 
 // `pythia` on the PATH is the built bin, so each README line runs in bash exactly as written.
-const bin = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
 const scratch = mkdtempSync(join(tmpdir(), 'cli-readme-'));
 const shim = join(scratch, 'bin', 'pythia');
 let hub: FakeHub;
@@ -62,25 +60,17 @@ afterAll(async () => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
-function bash(command: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env: Record<string, string | undefined> = {
-    ...process.env,
-    PATH: `${join(scratch, 'bin')}${delimiter}${process.env.PATH}`,
-    HF_ENDPOINT: hub.hubOrigin,
-    HF_HUB_CACHE: join(scratch, 'hub'),
-    NO_COLOR: '1',
-  };
-  delete env.HF_HUB_OFFLINE;
-  delete env.HF_TOKEN;
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', ['-c', command], { cwd: scratch, env: env as NodeJS.ProcessEnv });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end();
+/** A README command line in bash, with the shim first on PATH and the stand-in as the Hub. */
+function bash(command: string): Promise<Run> {
+  return runProcess('bash', ['-c', command], {
+    cwd: scratch,
+    env: {
+      PATH: `${join(scratch, 'bin')}${delimiter}${process.env.PATH}`,
+      HF_ENDPOINT: hub.hubOrigin,
+      HF_HUB_CACHE: join(scratch, 'hub'),
+      HF_HUB_OFFLINE: undefined,
+      HF_TOKEN: undefined,
+    },
   });
 }
 

@@ -42,17 +42,26 @@ export interface Run {
 }
 
 /**
- * Runs the built `pythia` bin as a user would. Asynchronous, so that a Hub stand-in served by
- * this test process keeps answering while the command runs.
+ * Runs a program to its end with an environment of its own: the test run's, less npm's and pnpm's
+ * variables (`npm_*`, `pnpm_*`, `INIT_CWD`, which change how `pnpm` behaves), with `NO_COLOR=1`
+ * and `env` on top (`undefined` removes a variable). Asynchronous, so that a Hub stand-in served
+ * by this test process keeps answering while it runs.
  */
-export function pythia(
+export function runProcess(
+  command: string,
   args: string[],
-  options: { input?: string; env?: Record<string, string | undefined> } = {},
+  options: { cwd?: string; input?: string; env?: Record<string, string | undefined> } = {},
 ): Promise<Run> {
-  const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', ...options.env };
-  for (const [key, value] of Object.entries(env)) if (value === undefined) delete env[key];
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (value !== undefined && !/^(npm_|pnpm_|INIT_CWD$)/i.test(key)) env[key] = value;
+  }
+  for (const [key, value] of Object.entries({ NO_COLOR: '1', ...options.env })) {
+    if (value === undefined) delete env[key];
+    else env[key] = value;
+  }
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { env: env as NodeJS.ProcessEnv });
+    const child = spawn(command, args, { cwd: options.cwd, env });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -61,6 +70,14 @@ export function pythia(
     child.on('close', (code) => resolve({ code, stdout, stderr }));
     child.stdin.end(options.input ?? '');
   });
+}
+
+/** Runs the built `pythia` bin as a user would (see {@link runProcess}). */
+export function pythia(
+  args: string[],
+  options: { input?: string; env?: Record<string, string | undefined> } = {},
+): Promise<Run> {
+  return runProcess(process.execPath, [bin, ...args], options);
 }
 
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
