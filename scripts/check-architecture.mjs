@@ -1,7 +1,7 @@
 // Enforces docs/architecture.md: which workspace package may import which (what each package.json
 // declares and what its src/ actually imports), and that Node's globals stay out of code that runs
 // in browsers. Run by `pnpm lint`.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import ts from 'typescript';
 
@@ -101,7 +101,7 @@ for (const group of ['packages', 'apps']) {
   }
 }
 
-// And each package's browser build must reject Node's globals: a probe that uses them, compiled
+// And each package's (and the demo's) browser build must reject Node's globals: a probe that uses them, compiled
 // in that project, has to fail. A Node project must accept it, or the probe proves nothing.
 const PROBE = 'export const probe = [Buffer.byteLength("x"), process.env.HOME, __dirname];\n';
 const NODE_GLOBALS = ['Buffer', 'process', '__dirname'];
@@ -146,14 +146,28 @@ function nodeGlobalsSeenBy(configPath) {
     seen: NODE_GLOBALS.filter((name) => !missing.has(name)),
   };
 }
-for (const folder of readdirSync(join(root, 'packages'))) {
-  const dir = join(root, 'packages', folder);
+// The demo site's code runs in browsers too: its src is a project of its own for that reason,
+// which must stay one (no Node types declared in it either).
+const browserCodeDirs = [
+  ...readdirSync(join(root, 'packages')).map((folder) => join(root, 'packages', folder)),
+  join(root, 'apps', 'demo'),
+];
+const BROWSER_PROJECTS = ['apps/demo/tsconfig.app.json'];
+for (const path of BROWSER_PROJECTS) {
+  if (!existsSync(join(root, path))) problems.push(`${path} is missing: the demo's src project`);
+}
+for (const dir of browserCodeDirs) {
   for (const name of readdirSync(dir).filter((n) => /^tsconfig\..+\.json$/.test(n))) {
     const configPath = join(dir, name);
     const { config } = ts.readConfigFile(configPath, ts.sys.readFile);
     if (config.files?.length === 0) continue; // a solution file: only references
     const { nodeProject, seen } = nodeGlobalsSeenBy(configPath);
-    if (nodeProject && seen.length < NODE_GLOBALS.length) {
+    if (nodeProject && BROWSER_PROJECTS.includes(relative(root, configPath))) {
+      problems.push(
+        `${relative(root, configPath)} compiles code that runs in browsers, so it must not list ` +
+          '"node" in its types; Node-only files (tests, configs) belong in tsconfig.node.json',
+      );
+    } else if (nodeProject && seen.length < NODE_GLOBALS.length) {
       problems.push(
         `${relative(root, configPath)}: the Node-globals probe failed in a Node project`,
       );

@@ -6,5 +6,10 @@ export interface TestPage {
   close(): Promise<void>;
 }
 
-/** Bundles `entry` with esbuild and serves it at `origin` (`/` loads it as a module). */
-export function serveTestPage(entry: string | URL): Promise<TestPage>;
+/**
+ * Bundles `entry` with esbuild and serves it at `origin` (`/` loads it as a module). `entry` is
+ * a module's path, or its source with the folder its imports resolve from.
+ */
+export function serveTestPage(
+  entry: string | URL | { contents: string; resolveDir: string | URL; loader?: 'js' | 'ts' },
+): Promise<TestPage>;

@@ -7,12 +7,26 @@ import { build } from 'esbuild';
  * `GET /` is an HTML page that loads it, `GET /page.js` the bundle. 127.0.0.1 over http is a
  * secure context, so WebGPU, the Cache API and OPFS are available to the page.
  *
- * @param {string | URL} entry the page's module (a file path or a file: URL)
+ * @param {string | URL | { contents: string; resolveDir: string | URL; loader?: 'js' | 'ts' }} entry
+ *   the page's module: a file path or a file: URL, or its source, with the folder its imports
+ *   resolve from (a README's example, say, resolved from its package's folder)
  * @returns {Promise<{ origin: string; bundle: string; close(): Promise<void> }>}
  */
 export async function serveTestPage(entry) {
+  const path = (/** @type {string | URL} */ p) => (p instanceof URL ? fileURLToPath(p) : p);
+  const source =
+    typeof entry === 'string' || entry instanceof URL
+      ? { entryPoints: [path(entry)] }
+      : {
+          stdin: {
+            contents: entry.contents,
+            resolveDir: path(entry.resolveDir),
+            loader: entry.loader ?? 'js',
+            sourcefile: 'page',
+          },
+        };
   const result = await build({
-    entryPoints: [entry instanceof URL ? fileURLToPath(entry) : entry],
+    ...source,
     bundle: true,
     format: 'esm',
     platform: 'browser',

@@ -1,25 +1,102 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { expect } from 'vitest';
+import { expect, it } from 'vitest';
 
 const LOGGER = new URL('./readme-example-logs.js', import.meta.url).href;
+
+/**
+ * Every fenced code block of a README, in order: its language (the fence's first word, `''` for a
+ * bare fence), its index among all the README's blocks, the line of its opening fence (1-based)
+ * and its code. A README test hands these to {@link checkReadmeBlocks}, so that a block added
+ * to the README fails its test until the test runs it or says why it does not.
+ *
+ * @param {string | URL} readme
+ * @returns {ReadmeBlock[]}
+ */
+export function readmeExamples(readme) {
+  const text = readFileSync(readme, 'utf8');
+  const blocks = [];
+  for (const match of text.matchAll(/^```([\w+-]*)[^\n]*\n([\s\S]*?)^```[ \t]*$/gm)) {
+    blocks.push({
+      index: blocks.length,
+      language: /** @type {string} */ (match[1]),
+      line: text.slice(0, match.index).split('\n').length,
+      code: /** @type {string} */ (match[2]),
+    });
+  }
+  return blocks;
+}
+
+/** @typedef {{ index: number; language: string; line: number; code: string }} ReadmeBlock */
 
 /**
  * The example of a README: its first fenced code block in JavaScript or TypeScript.
  *
  * @param {string | URL} readme
- * @returns {{ language: 'js' | 'ts'; code: string }}
+ * @returns {ReadmeBlock & { language: 'js' | 'ts' }}
  */
 export function readmeExample(readme) {
-  const text = readFileSync(readme, 'utf8');
-  for (const [, language, code] of text.matchAll(/^```(js|ts)\n([\s\S]*?)^```/gm)) {
-    return { language: /** @type {'js' | 'ts'} */ (language), code: /** @type {string} */ (code) };
-  }
-  throw new Error(`${readme} has no \`\`\`js or \`\`\`ts code block`);
+  const found = readmeExamples(readme).find((b) => b.language === 'js' || b.language === 'ts');
+  if (!found) throw new Error(`${readme} has no \`\`\`js or \`\`\`ts code block`);
+  return /** @type {ReadmeBlock & { language: 'js' | 'ts' }} */ (found);
 }
+
+/**
+ * One test per fenced block of a README, and one that fails for a block the plan does not name.
+ * `plan` says, by block index, what happens to each block: `test` checks it (runs it, compiles
+ * it …), or `skip` says why it is not run (an install command, a table of measurements). The
+ * language must match too, so that a block inserted before others shifts them and fails.
+ *
+ * @param {string | URL} readme
+ * @param {Record<number, ReadmeBlockPlan>} plan
+ */
+export function checkReadmeBlocks(readme, plan) {
+  const blocks = readmeExamples(readme);
+  const file = relative(process.cwd(), readme instanceof URL ? fileURLToPath(readme) : readme);
+  for (const block of blocks) {
+    const entry = plan[block.index];
+    const where = `block ${block.index} (\`\`\`${block.language || '(none)'}, line ${block.line})`;
+    if (!entry) {
+      it(`${where} is run or classified`, () => {
+        throw new Error(
+          `${where} of ${file} is neither run nor classified: add it to the test's plan, ` +
+            'with a `test` that runs or compiles it, or a `skip` that says why it is not run',
+        );
+      });
+      continue;
+    }
+    const checkLanguage = () => expect(block.language, `${where}: language`).toBe(entry.language);
+    if ('skip' in entry) {
+      it(`${where} is not run: ${entry.skip}`, checkLanguage);
+    } else {
+      it(
+        `${where} ${entry.name}`,
+        async () => {
+          checkLanguage();
+          await entry.test(block);
+        },
+        entry.timeout,
+      );
+    }
+  }
+  const extra = Object.keys(plan)
+    .map(Number)
+    .filter((i) => i >= blocks.length);
+  if (extra.length > 0) {
+    it('plans no block the README lacks', () => {
+      throw new Error(`${file} has ${blocks.length} code blocks; the plan names ${extra}`);
+    });
+  }
+}
+
+/**
+ * @typedef {{ language: string; skip: string }
+ *   | { language: string; name: string; test: (block: ReadmeBlock) => unknown; timeout?: number }}
+ *   ReadmeBlockPlan
+ */
 
 /**
  * The command lines of a README's ```bash blocks, each with its trailing `# comment` (what it
@@ -132,11 +209,14 @@ export function promiseMatcher(text) {
  * `expect(run.printed).toEqual(run.promised)`.
  *
  * @param {string | URL} readme
- * @param {{ env?: Record<string, string | undefined>; timeoutMs?: number }} [options] `env` is
- *   merged over this process's environment (`undefined` removes a variable).
+ * @param {{ env?: Record<string, string | undefined>; timeoutMs?: number; block?: number }} [options]
+ *   `env` is merged over this process's environment (`undefined` removes a variable); `block`
+ *   is the index (see {@link readmeExamples}) of the block to run, by default the first `js` or
+ *   `ts` one.
  */
 export async function runReadmeExample(readme, options = {}) {
-  const { language, code } = readmeExample(readme);
+  const { language, code } =
+    options.block === undefined ? readmeExample(readme) : blockToRun(readme, options.block);
   const dir = dirname(readme instanceof URL ? fileURLToPath(readme) : readme);
   const file = join(dir, 'readme-example.tmp.mjs');
   const scratch = mkdtempSync(join(tmpdir(), 'readme-example-'));
@@ -177,6 +257,60 @@ export async function runReadmeExample(readme, options = {}) {
     rmSync(file, { force: true });
     rmSync(scratch, { recursive: true, force: true });
   }
+}
+
+/** @param {string | URL} readme @param {number} index */
+function blockToRun(readme, index) {
+  const block = readmeExamples(readme)[index];
+  if (block?.language !== 'js' && block?.language !== 'ts') {
+    throw new Error(`${readme}: block ${index} is not a \`\`\`js or \`\`\`ts block`);
+  }
+  return block;
+}
+
+/**
+ * Type-checks TypeScript sources that are not on disk, as if they were files in `dir` (a
+ * package's folder, so that its own name resolves to its built types), under the workspace's
+ * strict settings with no ambient types (`types: []`). Returns the diagnostics as
+ * `file(line,col): message` lines, empty when it compiles.
+ *
+ * @param {string | URL} dir
+ * @param {Record<string, string>} files file names (relative to `dir`) and their text
+ * @param {{ types?: string[] }} [options] ambient type packages to include (`["node"]`, …)
+ */
+export async function typecheckSources(dir, files, options = {}) {
+  // The workspace's own compiler (a root devDependency), loaded only by the tests that need it.
+  const { default: ts } = await import('typescript');
+  const base = dir instanceof URL ? fileURLToPath(dir) : dir;
+  const virtual = new Map(Object.entries(files).map(([name, text]) => [join(base, name), text]));
+  const compilerOptions = {
+    target: ts.ScriptTarget.ES2022,
+    lib: ['lib.es2023.d.ts', 'lib.dom.d.ts', 'lib.dom.iterable.d.ts'],
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    strict: true,
+    noUncheckedIndexedAccess: true,
+    noEmit: true,
+    skipLibCheck: true,
+    types: options.types ?? [],
+  };
+  const host = ts.createCompilerHost(compilerOptions);
+  const { getSourceFile, fileExists, readFile } = host;
+  host.fileExists = (name) => virtual.has(name) || fileExists.call(host, name);
+  host.readFile = (name) => virtual.get(name) ?? readFile.call(host, name);
+  host.getSourceFile = (name, language, ...rest) => {
+    const text = virtual.get(name);
+    return text === undefined
+      ? getSourceFile.call(host, name, language, ...rest)
+      : ts.createSourceFile(name, text, language);
+  };
+  const program = ts.createProgram([...virtual.keys()], compilerOptions, host);
+  return ts.getPreEmitDiagnostics(program).map((d) => {
+    const message = ts.flattenDiagnosticMessageText(d.messageText, '\n');
+    if (!d.file || d.start === undefined) return message;
+    const { line, character } = d.file.getLineAndCharacterOfPosition(d.start);
+    return `${relative(base, d.file.fileName)}(${line + 1},${character + 1}): ${message}`;
+  });
 }
 
 /** @param {string} code @param {string} file */

@@ -1,8 +1,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runReadmeExample } from '@pythiajs/vitest-config/readme-example';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { serveTestPage } from '@pythiajs/vitest-config/browser-page';
+import { launchChromium } from '@pythiajs/vitest-config/chromium';
+import {
+  checkReadmeBlocks,
+  type ReadmeBlock,
+  runReadmeExample,
+} from '@pythiajs/vitest-config/readme-example';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { FakeHub } from '../src/testing/index.js';
 import { type StorageSpec, type TensorSpec, writeTorchZip } from './support/torch-zip-writer.js';
 
@@ -50,8 +56,11 @@ afterAll(async () => {
   rmSync(cache, { recursive: true, force: true });
 });
 
-it("runs the README's example against a local Hub and prints what its comments say", async () => {
-  const run = await runReadmeExample(new URL('../README.md', import.meta.url), {
+const README = new URL('../README.md', import.meta.url);
+
+async function runsTheNodeExample(block: ReadmeBlock) {
+  const run = await runReadmeExample(README, {
+    block: block.index,
     env: { HF_ENDPOINT: hub.hubOrigin, HF_HUB_CACHE: cache, HF_HUB_OFFLINE: undefined },
   });
   expect(run.exitCode).toBe(0);
@@ -61,4 +70,72 @@ it("runs the README's example against a local Hub and prints what its comments s
   const last = run.stderr.trim().split('\n').at(-1);
   expect(last).toMatch(/^pytorch_model\.bin: /);
   expect(last).toContain(`${CONFIG.length + pythia70mBin().length}`);
+}
+
+// The browser example, as a page: its mirror's address becomes the stand-in's origin (another
+// origin than the page's, as a mirror's is), and what it opened is handed to the test.
+const MIRROR = 'https://hf-mirror.example.org';
+const REPORT = `
+Object.assign(globalThis, {
+  readmeResult: {
+    format: checkpoint.format,
+    commit: checkpoint.commit,
+    tensors: [...checkpoint.tensors].map(([name, t]) => [name, t.dtype, t.shape]),
+    skipped: checkpoint.skipped.length,
+    qkvBytes: (await checkpoint.read('${QKV}')).length,
+    storage: cache.storageKind,
+  },
+});
+`;
+
+async function runsTheBrowserExample(block: ReadmeBlock) {
+  expect(block.code).toContain(`'${MIRROR}'`);
+  const page = await serveTestPage({
+    contents: block.code.replace(`'${MIRROR}'`, JSON.stringify(hub.hubOrigin)) + REPORT,
+    resolveDir: new URL('..', import.meta.url),
+  });
+  const browser = await launchChromium();
+  const before = hub.requests.length;
+  try {
+    const tab = await browser.newPage();
+    const errors: Error[] = [];
+    tab.on('pageerror', (error) => errors.push(error));
+    await tab.goto(page.origin);
+    await tab
+      .waitForFunction(() => 'readmeResult' in globalThis, undefined, { timeout: 60_000 })
+      .catch((e: unknown) => {
+        throw errors[0] ?? e;
+      });
+    expect(errors).toEqual([]);
+    const result = await tab.evaluate(
+      () => (globalThis as { readmeResult?: unknown }).readmeResult,
+    );
+    expect(result).toEqual({
+      format: 'bin',
+      commit: COMMIT,
+      tensors: [[QKV, 'F16', [1536, 512]]],
+      skipped: 18,
+      qkvBytes: 1536 * 512 * 2,
+      storage: 'cache-api',
+    });
+    // It read from the stand-in, as it would from the mirror.
+    expect(hub.requests.length).toBeGreaterThan(before);
+  } finally {
+    await browser.close();
+    await page.close();
+  }
+}
+
+checkReadmeBlocks(README, {
+  0: { language: 'bash', skip: 'the install command' },
+  1: {
+    language: 'js',
+    name: '(Node) runs against a local Hub and prints what its comments say',
+    test: runsTheNodeExample,
+  },
+  2: {
+    language: 'js',
+    name: `(browser) opens the checkpoint in headless Chromium, from the local Hub stand-in's origin in place of ${MIRROR}`,
+    test: runsTheBrowserExample,
+  },
 });

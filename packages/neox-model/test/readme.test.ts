@@ -2,9 +2,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeHub } from '@pythiajs/checkpoint-hub/testing';
-import { runReadmeExample } from '@pythiajs/vitest-config/readme-example';
+import {
+  checkReadmeBlocks,
+  type ReadmeBlock,
+  runReadmeExample,
+} from '@pythiajs/vitest-config/readme-example';
 import { safetensorsOf } from '@pythiajs/vitest-config/safetensors';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { parseNeoXConfig, randomCheckpoint } from '../src/index.js';
 
 // What the example loads, pythia-70m-deduped@step3000, with pythia-70m's 6 layers, 8 heads and
@@ -45,8 +49,11 @@ afterAll(async () => {
   rmSync(cache, { recursive: true, force: true });
 });
 
-it("runs the README's example against a local Hub on the machine's adapter", async () => {
-  const run = await runReadmeExample(new URL('../README.md', import.meta.url), {
+const README = new URL('../README.md', import.meta.url);
+
+async function runsTheExample(block: ReadmeBlock) {
+  const run = await runReadmeExample(README, {
+    block: block.index,
     env: { HF_ENDPOINT: hub.hubOrigin, HF_HUB_CACHE: cache, HF_HUB_OFFLINE: undefined },
   });
   expect(run.exitCode).toBe(0);
@@ -56,4 +63,13 @@ it("runs the README's example against a local Hub on the machine's adapter", asy
   const [loaded, total] = run.stderr.match(/(\d+) \/ (\d+) bytes\n$/)?.slice(1) ?? [];
   expect(loaded).toBe(total);
   expect(run.stdout.length).toBeGreaterThan(0);
+}
+
+checkReadmeBlocks(README, {
+  0: { language: 'bash', skip: 'the install command' },
+  1: {
+    language: 'js',
+    name: "runs against a local Hub on the machine's adapter",
+    test: runsTheExample,
+  },
 });

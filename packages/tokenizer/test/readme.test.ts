@@ -1,8 +1,14 @@
-import { runReadmeExample } from '@pythiajs/vitest-config/readme-example';
-import { expect, it } from 'vitest';
+import {
+  checkReadmeBlocks,
+  type ReadmeBlock,
+  runReadmeExample,
+} from '@pythiajs/vitest-config/readme-example';
+import { expect } from 'vitest';
 
-it("runs the README's example and prints what its comments say", async () => {
-  const run = await runReadmeExample(new URL('../README.md', import.meta.url));
+const README = new URL('../README.md', import.meta.url);
+
+async function runsTheExample(block: ReadmeBlock) {
+  const run = await runReadmeExample(README, { block: block.index });
   expect(run.stderr).toBe('');
   expect(run.exitCode).toBe(0);
   expect(run.printed).toEqual(run.promised);
@@ -12,4 +18,9 @@ it("runs the README's example and prints what its comments say", async () => {
     "['Hello', ',', 'ĠI', 'Ġam']",
     'I 🤗 you',
   ]);
+}
+
+checkReadmeBlocks(README, {
+  0: { language: 'bash', skip: 'the install command' },
+  1: { language: 'js', name: 'runs and prints what its comments say', test: runsTheExample },
 });
