@@ -1,4 +1,10 @@
+// The public face of a GPU: `Device`, its option and result types, and `createDevice`. The work
+// behind it lives in internal classes it owns (timeline.ts, buffer-pool.ts, uniform-ring.ts,
+// profiler.ts) so each keeps its own state; this file keeps what ties them to tensors: making
+// them, checking dispatches, and the private BufferIO that tensors read and write through.
+import { deviceLimits, openGpuDevice } from './adapter.js';
 import type { BufferIO } from './buffer-io.js';
+import { BufferPool } from './buffer-pool.js';
 import {
   BYTES_PER_ELEMENT,
   type DType,
@@ -12,13 +18,16 @@ import {
   FeatureUnavailableError,
   GpuExecutionError,
   LimitExceededError,
-  NoAdapterError,
   ShapeError,
 } from './errors.js';
-import { BufferUsage, MapMode } from './gpu-constants.js';
-import { type GpuProvider, resolveGpu, runtimeEnvironment } from './gpu-provider.js';
+import { MapMode } from './gpu-constants.js';
+import type { GpuProvider } from './gpu-provider.js';
 import { type KernelConstants, PipelineCache } from './pipeline-cache.js';
+import { Profiler } from './profiler.js';
+import { chunkByteLength, rowsPerChunk } from './row-chunks.js';
 import { newTensor, Tensor, type TensorChunk } from './tensor.js';
+import { Timeline } from './timeline.js';
+import { UNIFORM_RING_BYTES, UniformRing } from './uniform-ring.js';
 
 /** Options of {@link createDevice}. */
 export interface DeviceOptions {
@@ -122,20 +131,6 @@ export interface KernelDispatch {
   readonly label?: string;
 }
 
-const LIMIT_NAMES = [
-  'maxStorageBufferBindingSize',
-  'maxBufferSize',
-  'maxComputeWorkgroupStorageSize',
-  'maxComputeInvocationsPerWorkgroup',
-  'maxComputeWorkgroupSizeX',
-  'maxComputeWorkgroupsPerDimension',
-] as const satisfies readonly (keyof DeviceLimits)[];
-
-// Uniforms of all dispatches of one submit share this buffer, one aligned slot each.
-const UNIFORM_RING_BYTES = 256 * 1024;
-// Compute passes timed per submit while profiling (two timestamps each).
-const PROFILE_PASSES = 512;
-
 const noop = (): void => {};
 
 // Set once, by Device's static block: the only way to call its private constructor.
@@ -188,25 +183,9 @@ export class Device {
   // Dawn crashes the process if its instance is collected while a device is alive.
   readonly #keepAlive: unknown;
   #lostInfo: DeviceLostInfo | undefined;
-  #timeline: Promise<void> = Promise.resolve();
-  #pendingTasks = 0;
-  #encoder: GPUCommandEncoder | undefined;
-  #errorChecks: Promise<GPUError | null>[] = [];
-  #deferredError: unknown;
-  // Free buffers by byte size: storage (tensors) and MAP_READ staging.
-  readonly #storagePool = new Map<number, GPUBuffer[]>();
-  readonly #stagingPool = new Map<number, GPUBuffer[]>();
-  // Uniform ring: this submit's uniforms are staged on the CPU and written before the submit.
-  #ring: GPUBuffer | undefined;
-  readonly #ringData = new Uint8Array(UNIFORM_RING_BYTES);
-  #ringUsed = 0;
-  readonly #uniformAlignment: number;
-  // Profiling: a query set, labels of this submit's timed passes, pending read-backs.
-  #profiling = false;
-  #querySet: GPUQuerySet | undefined;
-  #queryResolve: GPUBuffer | undefined;
-  #profileLabels: string[] = [];
-  #profileReads: Promise<KernelTiming[]>[] = [];
+  readonly #pool: BufferPool;
+  readonly #profiler: Profiler;
+  readonly #timeline: Timeline;
 
   // Tensors move their bytes through this, so raw-buffer I/O is not part of the public API.
   readonly #io: BufferIO = {
@@ -233,15 +212,17 @@ export class Device {
     this.environment = provider.environment;
     this.adapterInfo = adapterInfo;
     this.features = features;
-    const limits = {} as Record<keyof DeviceLimits, number>;
-    for (const name of LIMIT_NAMES) limits[name] = gpuDevice.limits[name];
-    limits.maxStorageBufferBindingSize = Math.min(
-      limits.maxStorageBufferBindingSize,
-      Math.max(4, Math.floor(maxBindingBytes / 4) * 4),
-    );
-    this.limits = limits;
-    this.#uniformAlignment = gpuDevice.limits.minUniformBufferOffsetAlignment;
+    this.limits = deviceLimits(gpuDevice, maxBindingBytes);
     this.pipelines = new PipelineCache(gpuDevice);
+    this.#pool = new BufferPool(gpuDevice, this.stats, this.limits.maxBufferSize);
+    this.#profiler = new Profiler(gpuDevice, this.#pool);
+    this.#timeline = new Timeline(
+      gpuDevice,
+      this.stats,
+      new UniformRing(this.#pool, gpuDevice.limits.minUniformBufferOffsetAlignment),
+      this.#profiler,
+      () => this.assertAlive(),
+    );
     this.lost = gpuDevice.lost.then((info) => {
       this.#lostInfo ??= {
         reason: info.reason === 'destroyed' ? 'destroyed' : 'unknown',
@@ -250,8 +231,10 @@ export class Device {
       return this.#lostInfo;
     });
     gpuDevice.addEventListener('uncapturederror', (event) => {
-      this.#deferredError ??= new GpuExecutionError(
-        `WebGPU reported an error: ${(event as GPUUncapturedErrorEvent).error.message}`,
+      this.#timeline.defer(
+        new GpuExecutionError(
+          `WebGPU reported an error: ${(event as GPUUncapturedErrorEvent).error.message}`,
+        ),
       );
     });
   }
@@ -329,8 +312,8 @@ export class Device {
         // data is copied, since the write may happen after the caller has moved on.
         const padded = new Uint8Array(Math.ceil(part.byteLength / 4) * 4);
         padded.set(part);
-        this.#now(() => {
-          this.#submit();
+        this.#timeline.now(() => {
+          this.#timeline.submit();
           this.gpuDevice.queue.writeBuffer(buffer, 0, padded.buffer, 0, padded.byteLength);
         });
       }
@@ -378,69 +361,23 @@ export class Device {
     const [x, y = 1, z = 1] = kernel.workgroups;
     const label = kernel.label ?? labelOf(kernel.code);
     this.stats.dispatches++;
+    const timeline = this.#timeline;
     const ready = this.pipelines.ready(kernel.code, kernel.constants);
     if (ready) {
       // Compiled: no need to wait for anything but the work queued before.
-      this.#now(() => this.#record(ready, buffers, uniforms, [x, y, z], label));
+      timeline.now(() => timeline.record(ready, buffers, uniforms, x, y, z, label));
       return;
     }
     const pipeline = this.pipelines.get(kernel.code, kernel.constants);
     // Nobody awaits a dispatch; its failure is kept for the next flush or read to throw.
     pipeline.catch(noop);
-    this.#enqueue(async () => {
-      this.#record(await pipeline, buffers, uniforms, [x, y, z], label);
-    }).catch((error: unknown) => {
-      this.#deferredError ??= error;
-    });
-  }
-
-  /** Encodes one dispatch into the pending command encoder. */
-  #record(
-    compiled: GPUComputePipeline,
-    buffers: GPUBuffer[],
-    uniforms: Uint8Array | undefined,
-    [x, y, z]: [number, number, number],
-    label: string,
-  ): void {
-    this.gpuDevice.pushErrorScope('validation');
-    const entries: GPUBindGroupEntry[] = buffers.map((buffer, binding) => ({
-      binding,
-      resource: { buffer },
-    }));
-    if (uniforms) {
-      const size = Math.ceil(uniforms.byteLength / 16) * 16;
-      if (this.#ringUsed + size > UNIFORM_RING_BYTES) this.#submit();
-      const offset = this.#ringUsed;
-      this.#ringData.set(uniforms, offset);
-      this.#ringUsed = Math.ceil((offset + size) / this.#uniformAlignment) * this.#uniformAlignment;
-      this.#ring ??= this.#createBuffer(
-        UNIFORM_RING_BYTES,
-        BufferUsage.UNIFORM | BufferUsage.COPY_DST,
-      );
-      entries.push({ binding: entries.length, resource: { buffer: this.#ring, offset, size } });
-    }
-    const bindGroup = this.gpuDevice.createBindGroup({
-      layout: compiled.getBindGroupLayout(0),
-      entries,
-    });
-    let timestampWrites: GPUComputePassTimestampWrites | undefined;
-    if (this.#profiling) {
-      if (this.#profileLabels.length === PROFILE_PASSES) this.#submit();
-      const index = this.#profileLabels.length;
-      this.#profileLabels.push(label);
-      timestampWrites = {
-        querySet: this.#querySet!,
-        beginningOfPassWriteIndex: 2 * index,
-        endOfPassWriteIndex: 2 * index + 1,
-      };
-    }
-    this.#encoder ??= this.gpuDevice.createCommandEncoder();
-    const pass = this.#encoder.beginComputePass(timestampWrites ? { timestampWrites } : {});
-    pass.setPipeline(compiled);
-    pass.setBindGroup(0, bindGroup);
-    pass.dispatchWorkgroups(x, y, z);
-    pass.end();
-    this.#errorChecks.push(this.gpuDevice.popErrorScope());
+    timeline
+      .enqueue(async () => {
+        timeline.record(await pipeline, buffers, uniforms, x, y, z, label);
+      })
+      .catch((error: unknown) => {
+        timeline.defer(error);
+      });
   }
 
   /**
@@ -448,8 +385,8 @@ export class Device {
    * it; throws the first error of any work recorded since the last flush.
    */
   async flush(): Promise<void> {
-    await this.#enqueue(() => this.#submit());
-    await this.#throwPendingErrors();
+    await this.#timeline.enqueue(() => this.#timeline.submit());
+    await this.#timeline.throwPendingErrors();
   }
 
   /**
@@ -474,18 +411,12 @@ export class Device {
           'with --enable-dawn-features=allow_unsafe_apis, and do not pass disableTimestampQuery',
       );
     }
-    this.#enqueue(() => {
-      this.#submit(); // kernels recorded before this call are not timed
-      this.#querySet ??= this.gpuDevice.createQuerySet({
-        type: 'timestamp',
-        count: 2 * PROFILE_PASSES,
-      });
-      this.#queryResolve ??= this.#createBuffer(
-        16 * PROFILE_PASSES,
-        BufferUsage.QUERY_RESOLVE | BufferUsage.COPY_SRC,
-      );
-      this.#profiling = true;
-    }).catch(noop);
+    this.#timeline
+      .enqueue(() => {
+        this.#timeline.submit(); // kernels recorded before this call are not timed
+        this.#profiler.start();
+      })
+      .catch(noop);
   }
 
   /**
@@ -493,48 +424,40 @@ export class Device {
    * {@link startProfiling}, in recording order.
    */
   async stopProfiling(): Promise<KernelTiming[]> {
-    await this.#enqueue(() => {
-      this.#submit();
-      this.#profiling = false;
+    await this.#timeline.enqueue(() => {
+      this.#timeline.submit();
+      this.#profiler.stop();
     });
-    await this.#throwPendingErrors();
-    const reads = this.#profileReads;
-    this.#profileReads = [];
-    return (await Promise.all(reads)).flat();
+    await this.#timeline.throwPendingErrors();
+    return this.#profiler.collect();
   }
 
   /** Destroys the free buffers in the pool (tensors still alive keep theirs). */
   trimPool(): void {
-    for (const pool of [this.#storagePool, this.#stagingPool]) {
-      for (const buffers of pool.values())
-        for (const buffer of buffers) this.#destroyBuffer(buffer);
-      pool.clear();
-    }
-    this.stats.pooledBytes = 0;
+    this.#pool.trim();
   }
 
   /** Releases the GPU device; every later use throws {@link DeviceLostError}. */
   destroy(): void {
     this.#lostInfo ??= { reason: 'destroyed', message: 'device.destroy() was called' };
-    this.#encoder = undefined;
+    this.#timeline.discard();
     this.gpuDevice.destroy();
   }
 
   /** Copies `byteLength` bytes of `buffer` to the CPU after all earlier work. */
   async #readBuffer(buffer: GPUBuffer, byteLength: number): Promise<ArrayBuffer> {
     const paddedLength = Math.max(4, Math.ceil(byteLength / 4) * 4);
-    const staging = await this.#enqueue(() => {
-      const staging = this.#take(this.#stagingPool, paddedLength, () =>
-        this.#createBuffer(paddedLength, BufferUsage.MAP_READ | BufferUsage.COPY_DST),
-      );
-      this.#encoder ??= this.gpuDevice.createCommandEncoder();
-      if (byteLength > 0) this.#encoder.copyBufferToBuffer(buffer, 0, staging, 0, paddedLength);
-      this.#submit();
+    const staging = await this.#timeline.enqueue(() => {
+      const staging = this.#pool.takeStaging(paddedLength);
+      // Taken even for an empty read, so the submit below always happens (and is counted).
+      const encoder = this.#timeline.encoder;
+      if (byteLength > 0) encoder.copyBufferToBuffer(buffer, 0, staging, 0, paddedLength);
+      this.#timeline.submit();
       return staging;
     });
     let mapped = false;
     try {
-      await this.#throwPendingErrors();
+      await this.#timeline.throwPendingErrors();
       // Losing the device must end the wait with an error, whatever the driver does with the map.
       await Promise.race([
         staging.mapAsync(MapMode.READ),
@@ -552,18 +475,18 @@ export class Device {
     } finally {
       if (mapped && this.alive) {
         staging.unmap();
-        this.#give(this.#stagingPool, staging);
+        this.#pool.giveStaging(staging);
       } else {
-        this.#destroyBuffer(staging);
+        this.#pool.destroy(staging);
       }
     }
   }
 
   /** Writes `data` at `byteOffset` of `buffer` after all earlier work. */
   #writeBuffer(buffer: GPUBuffer, byteOffset: number, data: ArrayBufferView): Promise<void> {
-    return this.#enqueue(() => {
+    return this.#timeline.enqueue(() => {
       // Queue writes overtake unsubmitted commands, so earlier kernels must be submitted first.
-      this.#submit();
+      this.#timeline.submit();
       this.gpuDevice.queue.writeBuffer(
         buffer,
         byteOffset,
@@ -581,98 +504,13 @@ export class Device {
     // are recorded in call order, so a later kernel may reuse the buffer within the same step (a
     // forward pass of 24 layers then needs one layer's intermediates, not 24). Queue writes,
     // which would overtake that work, go through the queue and submit it first (see `tensor`).
-    this.#give(this.#storagePool, buffer);
-  }
-
-  #enqueue<T>(task: () => T | Promise<T>): Promise<T> {
-    this.assertAlive();
-    this.#pendingTasks++;
-    const run = this.#timeline.then(() => {
-      this.assertAlive();
-      return task();
-    });
-    const done = () => {
-      this.#pendingTasks--;
-    };
-    this.#timeline = run.then(done, done);
-    return run;
-  }
-
-  #submit(): void {
-    const encoder = this.#encoder;
-    if (encoder) {
-      this.#encoder = undefined;
-      let timing: { staging: GPUBuffer; labels: string[] } | undefined;
-      if (this.#profileLabels.length > 0) {
-        const labels = this.#profileLabels;
-        this.#profileLabels = [];
-        const bytes = 16 * labels.length;
-        const staging = this.#take(this.#stagingPool, bytes, () =>
-          this.#createBuffer(bytes, BufferUsage.MAP_READ | BufferUsage.COPY_DST),
-        );
-        encoder.resolveQuerySet(this.#querySet!, 0, 2 * labels.length, this.#queryResolve!, 0);
-        encoder.copyBufferToBuffer(this.#queryResolve!, 0, staging, 0, bytes);
-        timing = { staging, labels };
-      }
-      this.gpuDevice.pushErrorScope('validation');
-      if (this.#ringUsed > 0 && this.#ring) {
-        this.gpuDevice.queue.writeBuffer(this.#ring, 0, this.#ringData, 0, this.#ringUsed);
-      }
-      this.#ringUsed = 0;
-      this.gpuDevice.queue.submit([encoder.finish()]);
-      this.stats.submits++;
-      this.#errorChecks.push(this.gpuDevice.popErrorScope());
-      if (timing) this.#profileReads.push(this.#readTimings(timing.staging, timing.labels));
-    }
-  }
-
-  async #readTimings(staging: GPUBuffer, labels: string[]): Promise<KernelTiming[]> {
-    await staging.mapAsync(MapMode.READ);
-    const stamps = new BigUint64Array(staging.getMappedRange(), 0, 2 * labels.length);
-    const timings = labels.map((label, i) => ({
-      label,
-      nanoseconds: Math.max(0, Number(stamps[2 * i + 1]! - stamps[2 * i]!)),
-    }));
-    staging.unmap();
-    this.#give(this.#stagingPool, staging);
-    return timings;
-  }
-
-  async #throwPendingErrors(): Promise<void> {
-    const checks = this.#errorChecks;
-    this.#errorChecks = [];
-    const errors = await Promise.all(checks);
-    const deferred = this.#deferredError;
-    this.#deferredError = undefined;
-    if (deferred !== undefined) throw deferred;
-    const first = errors.find((e) => e !== null);
-    if (first) throw new GpuExecutionError(`WebGPU rejected recorded work: ${first.message}`);
+    this.#pool.giveStorage(buffer);
   }
 
   /** Zero-fills a reused buffer ahead of all later work. */
   #clear(buffer: GPUBuffer): void {
-    this.#now(() => {
-      this.#encoder ??= this.gpuDevice.createCommandEncoder();
-      this.#encoder.clearBuffer(buffer);
-    });
-  }
-
-  /**
-   * Runs `task` at once when nothing is queued, else after the queued work; either way in call
-   * order. Recording synchronously matters: a step whose kernels are all compiled then records
-   * in one go, and buffers its intermediates free go back to the pool for its later kernels.
-   */
-  #now(task: () => void): void {
-    if (this.#pendingTasks === 0) {
-      try {
-        task();
-      } catch (error) {
-        this.#deferredError ??= error;
-      }
-      return;
-    }
-    this.#enqueue(task).catch((error: unknown) => {
-      this.#deferredError ??= error;
+    this.#timeline.now(() => {
+      this.#timeline.encoder.clearBuffer(buffer);
     });
   }
 
@@ -690,89 +528,22 @@ export class Device {
     const size = elementCount(shape);
     const bytesPerElement = BYTES_PER_ELEMENT[dtype];
     const limit = Math.min(this.limits.maxStorageBufferBindingSize, this.limits.maxBufferSize);
+    const perChunk = rowsPerChunk(shape, size, bytesPerElement, limit);
     const rows = shape[0] ?? 1;
-    let rowsPerChunk = rows;
-    if (size * bytesPerElement > limit) {
-      const rowElements = rows === 0 ? 0 : size / rows;
-      rowsPerChunk = Math.floor(limit / (rowElements * bytesPerElement));
-      // Chunks must start on a 4-byte boundary: an even number of odd-length f16 rows.
-      if (bytesPerElement === 2 && rowElements % 2 === 1) rowsPerChunk &= ~1;
-      if (shape.length < 2 || rowsPerChunk < 1) {
-        throw new LimitExceededError(
-          'maxStorageBufferBindingSize',
-          Math.max(size, rowElements) * bytesPerElement,
-          limit,
-          `a tensor of shape [${shape.join(', ')}] can only be split by rows of its first dimension, and one row must fit`,
-        );
-      }
-    }
     const rowElements = rows === 0 ? 0 : size / rows;
     const chunks: TensorChunk[] = [];
-    for (let firstRow = 0; firstRow < rows || chunks.length === 0; firstRow += rowsPerChunk) {
-      const chunkRows = Math.min(rowsPerChunk, rows - firstRow);
+    for (let firstRow = 0; firstRow < rows || chunks.length === 0; firstRow += perChunk) {
+      const chunkRows = Math.min(perChunk, rows - firstRow);
       const elements = shape.length === 0 ? size : chunkRows * rowElements;
-      // Copies and mapped ranges work in 4-byte units, so odd-length f16 tensors get 2 bytes more.
-      const byteLength = Math.max(4, Math.ceil((elements * bytesPerElement) / 4) * 4);
-      let reused = true;
-      const buffer = this.#take(this.#storagePool, byteLength, () => {
-        reused = false;
-        return this.#createBuffer(
-          byteLength,
-          BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST,
-          mapNew,
-        );
-      });
-      init(buffer, reused, elements);
+      const byteLength = chunkByteLength(elements, bytesPerElement);
+      const pooled = this.#pool.takeStorage(byteLength);
+      const buffer = pooled ?? this.#pool.createStorage(byteLength, mapNew);
+      init(buffer, pooled !== undefined, elements);
       chunks.push({ buffer, firstRow, rows: chunkRows, size: elements });
       if (rows === 0) break;
     }
     return chunks;
   }
-
-  #take(pool: Map<number, GPUBuffer[]>, byteLength: number, create: () => GPUBuffer): GPUBuffer {
-    const buffer = pool.get(byteLength)?.pop();
-    if (buffer) {
-      this.stats.buffersReused++;
-      this.stats.pooledBytes -= byteLength;
-      return buffer;
-    }
-    return create();
-  }
-
-  #give(pool: Map<number, GPUBuffer[]>, buffer: GPUBuffer): void {
-    let list = pool.get(buffer.size);
-    if (!list) {
-      list = [];
-      pool.set(buffer.size, list);
-    }
-    list.push(buffer);
-    this.stats.pooledBytes += buffer.size;
-  }
-
-  #createBuffer(size: number, usage: number, mappedAtCreation = false): GPUBuffer {
-    if (size > this.limits.maxBufferSize) {
-      throw new LimitExceededError('maxBufferSize', size, this.limits.maxBufferSize);
-    }
-    this.stats.buffersCreated++;
-    this.stats.bytesAllocated += size;
-    return this.gpuDevice.createBuffer({ size, usage, mappedAtCreation });
-  }
-
-  #destroyBuffer(buffer: GPUBuffer): void {
-    this.stats.bytesAllocated -= buffer.size;
-    buffer.destroy();
-  }
-}
-
-function adapterInfoOf(adapter: GPUAdapter): AdapterInfo {
-  // `adapter.info` replaced `requestAdapterInfo()`; very old browsers have neither.
-  const info = (adapter as { info?: Partial<GPUAdapterInfo> }).info ?? {};
-  return {
-    vendor: info.vendor ?? '',
-    architecture: info.architecture ?? '',
-    description: info.description ?? '',
-    device: info.device ?? '',
-  };
 }
 
 /**
@@ -791,37 +562,6 @@ function adapterInfoOf(adapter: GPUAdapter): AdapterInfo {
  * ```
  */
 export async function createDevice(options: DeviceOptions = {}): Promise<Device> {
-  const provider: GpuProvider = options.gpu
-    ? { gpu: options.gpu, environment: runtimeEnvironment() }
-    : await resolveGpu(options.nodeFlags);
-  const adapter = await provider.gpu.requestAdapter(
-    options.powerPreference ? { powerPreference: options.powerPreference } : undefined,
-  );
-  if (!adapter) throw new NoAdapterError(provider.environment);
-  const shaderF16 = !options.disableF16 && adapter.features.has('shader-f16');
-  const subgroups = !options.disableSubgroups && adapter.features.has('subgroups');
-  const timestampQuery = !options.disableTimestampQuery && adapter.features.has('timestamp-query');
-  const requiredFeatures: GPUFeatureName[] = [];
-  if (shaderF16) requiredFeatures.push('shader-f16');
-  if (subgroups) requiredFeatures.push('subgroups' as GPUFeatureName);
-  if (timestampQuery) requiredFeatures.push('timestamp-query');
-  const requiredLimits: Record<string, number> = {};
-  for (const name of LIMIT_NAMES) requiredLimits[name] = adapter.limits[name];
-  const gpuDevice = await adapter.requestDevice({
-    label: 'pythiajs',
-    requiredFeatures,
-    requiredLimits,
-  });
-  const info = (adapter as { info?: { subgroupMinSize?: number; subgroupMaxSize?: number } }).info;
-  const subgroupSize =
-    subgroups && info?.subgroupMinSize && info.subgroupMinSize === info.subgroupMaxSize
-      ? info.subgroupMinSize
-      : undefined;
-  return construct(
-    gpuDevice,
-    provider,
-    adapterInfoOf(adapter),
-    { shaderF16, subgroups, timestampQuery, subgroupSize },
-    options.maxBindingBytes,
-  );
+  const { gpuDevice, provider, adapterInfo, features } = await openGpuDevice(options);
+  return construct(gpuDevice, provider, adapterInfo, features, options.maxBindingBytes);
 }
