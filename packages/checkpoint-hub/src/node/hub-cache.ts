@@ -389,14 +389,10 @@ export class NodeHubCache implements CheckpointStore {
     if (free !== undefined && needed > free) throw new DiskFullError(incomplete, free, needed);
 
     const handle = await writing(incomplete, () => open(incomplete, 'a'));
-    // A disk error ends the download at once: the client rethrows an abort's reason instead of
-    // retrying it as if the network had failed, and the partial file stays to be resumed.
-    const stop = abortWith(options.signal);
-    const failed = async (error: unknown) => {
-      const typed = await cacheWriteError(error, incomplete, { needed: file.size - length });
-      stop.abort(typed);
-      return typed;
-    };
+    // A disk error is typed here; the client rethrows a target's error at once, without retrying
+    // it as if the network had failed, and the partial file stays to be resumed.
+    const failed = (error: unknown) =>
+      cacheWriteError(error, incomplete, { needed: file.size - length });
     try {
       await this.client.download(
         repo,
@@ -425,13 +421,9 @@ export class NodeHubCache implements CheckpointStore {
             length = 0;
           },
         },
-        { size: file.size, onProgress: options.onProgress, signal: stop.signal },
+        { size: file.size, onProgress: options.onProgress, signal: options.signal },
       );
-    } catch (error) {
-      if (stop.signal.aborted && !options.signal?.aborted) throw stop.signal.reason;
-      throw error;
     } finally {
-      stop.release();
       await handle.close();
     }
     const actual = digest.digest('hex');
@@ -614,17 +606,6 @@ function tellWaiting(holder: LockHolder | undefined, path: string): void {
   process.stderr.write(
     `waiting for another process (${who}) downloading ${path} into the cache…\n`,
   );
-}
-
-/** An AbortController that also aborts when `outer` does; `release` stops listening to it. */
-function abortWith(outer: AbortSignal | undefined): AbortController & { release(): void } {
-  const controller = new AbortController();
-  const forward = () => controller.abort(outer?.reason);
-  if (outer?.aborted) forward();
-  else outer?.addEventListener('abort', forward, { once: true });
-  return Object.assign(controller, {
-    release: () => outer?.removeEventListener('abort', forward),
-  });
 }
 
 function isWithin(root: string, path: string): boolean {
