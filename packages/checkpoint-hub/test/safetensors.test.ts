@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { writeSafetensors } from '@pythiajs/vitest-config/safetensors';
 import { describe, expect, it } from 'vitest';
 import {
   bytesSource,
@@ -10,7 +11,10 @@ import {
   tensorData,
   UnsupportedDtypeError,
 } from '../src/index.js';
-import { bytesOf, writeSafetensors } from './support/safetensors-writer.js';
+
+/** Little-endian bytes of a typed array. */
+const bytesOf = (array: ArrayBufferView) =>
+  new Uint8Array(array.buffer, array.byteOffset, array.byteLength);
 
 const fixture = (path: string) =>
   new Uint8Array(readFileSync(new URL(`../../../fixtures/${path}`, import.meta.url)));
