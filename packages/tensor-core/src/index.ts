@@ -51,8 +51,18 @@ export { layerNorm } from './ops/layer-norm.js';
 export { type MatmulOptions, matmul } from './ops/matmul.js';
 export { rotary } from './ops/rotary.js';
 export { type RotaryOptions, rotaryInverseFrequencies } from './ops/rotary-params.js';
-export { splitQkv, writeKvCache } from './ops/split-qkv.js';
+export {
+  ROW_SCORE_FIELDS,
+  type RowScoreField,
+  type RowScores,
+  readRowScores,
+  type ScoreRowsOptions,
+  scoreRows,
+  unpackRowScores,
+} from './ops/score-rows.js';
+export { splitQkv, type WriteKvCacheOptions, writeKvCache } from './ops/split-qkv.js';
 export { type SplitQkvRotaryOptions, splitQkvRotary } from './ops/split-qkv-rotary.js';
 export { MAX_TOPK, type TopK, topk } from './ops/topk.js';
+export { type PackedSegment, packSequences, SequencePacking } from './packing.js';
 export type { KernelConstants, PipelineCache } from './pipeline-cache.js';
 export { Tensor, type TensorChunk } from './tensor.js';

@@ -1,12 +1,34 @@
+import { packingBindingWgsl } from './packing.js';
+
+/**
+ * The Params struct of the attention kernels. Field 5 is the position of query row 0 for one
+ * sequence; the packing variants take positions from their table and use it for S, the keys of
+ * the longest query (the probs row length).
+ */
+function paramsWgsl(packed: boolean, split: boolean): string {
+  return `struct Params { tokens: u32, heads: u32, head_dim: u32, max_positions: u32, ${
+    packed ? 'max_keys' : 'position_offset'
+  }: u32,
+  scale: f32${split ? ', splits: u32' : ''} }`;
+}
+
+/** The table binding of a packing variant (with its newline), before the uniforms; else ''. */
+function tableWgsl(packed: boolean, binding: number): string {
+  return packed ? `${packingBindingWgsl(binding)}\n` : '';
+}
+
 /**
  * Causal multi-head attention of T query rows over a KV cache, one workgroup of 64 per
  * (query row t, head h):
  *   out[t, h·D + d] = Σ_{j ≤ p} softmax_j(s)·v_cache[h,j,d],  s_j = (q[t,h,·]·k_cache[h,j,·])·scale,
  * with p = position_offset + t the query's absolute position and scale = 1/√D.
+ * `packed` (several sequences, see packing.ts): (c, p) = packing[t], and key j of the query is
+ * cache row c + j (its own sequence's rows c … c + p only).
  *
  * Layouts (row-major): q f32 [T, H, D]; caches f32 [H, P, D] (P = max_positions; each head's keys
  * are one contiguous block); out f32 [T, H·D], ready for the dense projection; probs (optional)
- * f32 [H, T, S] with S = position_offset + T, zero where j > p.
+ * f32 [H, T, S] with S = position_offset + T (`packed`: S = max_keys = max_t p_t + 1), zero where
+ * j > p.
  *
  * Keys are taken in blocks of 64, one per invocation (read as vec4 when D % 4 = 0), with an online (running max, running sum)
  * softmax in f32: each block rescales the accumulators by exp(m_old − m_new), so no score array
@@ -16,16 +38,27 @@
  * for bit (the split kernels below agree with it within f32 rounding).
  * Masked scores use a finite sentinel: WGSL may assume there are no infinities.
  */
-export function attentionWgsl(withProbs: boolean, vec4: boolean): string {
+export function attentionWgsl(withProbs: boolean, vec4: boolean, packed: boolean): string {
+  // Row t's position, its key count, and where key 0 of its head starts (packed: cache row
+  // cache_start); S is the probs row length.
+  const place = packed
+    ? `let entry = packing[t]; // (cache_start, position)
+  let position = entry.y;
+  let keys = position + 1u;
+  let head = (h * params.max_positions + entry.x) * D;`
+    : `let position = params.position_offset + t;
+  let keys = position + 1u;
+  let head = h * params.max_positions * D;`;
+  const S = packed ? 'params.max_keys' : '(params.position_offset + params.tokens)';
+  const uniform = (withProbs ? 5 : 4) + (packed ? 1 : 0);
   return /* wgsl */ `// attention: causal softmax(q k^T / sqrt(D)) v over caches [H,P,D]; q [T,H,D], out [T,H*D]
-struct Params { tokens: u32, heads: u32, head_dim: u32, max_positions: u32, position_offset: u32,
-  scale: f32 }
+${paramsWgsl(packed, false)}
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 ${vec4 ? '@group(0) @binding(1) var<storage, read> k4: array<vec4f>;' : '@group(0) @binding(1) var<storage, read> k_cache: array<f32>;'}
 @group(0) @binding(2) var<storage, read> v_cache: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 ${withProbs ? '@group(0) @binding(4) var<storage, read_write> probs: array<f32>;' : ''}
-@group(0) @binding(${withProbs ? 5 : 4}) var<uniform> params: Params;
+${tableWgsl(packed, uniform - 1)}@group(0) @binding(${uniform}) var<uniform> params: Params;
 const NONE = -3.0e38;
 var<workgroup> q_s: array<f32, 256>;
 var<workgroup> p_s: array<f32, 64>;
@@ -40,9 +73,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let D = params.head_dim;
   let h = row % params.heads;
   let t = row / params.heads;
-  let position = params.position_offset + t;
-  let keys = position + 1u;
-  let head = h * params.max_positions * D;
+  ${place}
   for (var d = lid; d < D; d += 64u) {
     q_s[d] = q[row * D + d];
   }
@@ -50,7 +81,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   var m = NONE;
   var l = 0.0;
   var acc = array<f32, 4>(0.0, 0.0, 0.0, 0.0);
-  ${withProbs ? 'let probs_row = (h * params.tokens + t) * (params.position_offset + params.tokens);' : ''}
+  ${withProbs ? `let probs_row = (h * params.tokens + t) * ${S};` : ''}
   for (var j0 = 0u; j0 < keys; j0 += 64u) {
     let j = j0 + lid;
     var s = NONE;
@@ -108,7 +139,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   ${
     withProbs
       ? `// Each invocation normalises the scores it wrote itself (no cross-invocation hazard).
-  for (var j = lid; j < params.position_offset + params.tokens; j += 64u) {
+  for (var j = lid; j < ${packed ? S : 'params.position_offset + params.tokens'}; j += 64u) {
     if (j < keys) {
       probs[probs_row + j] = exp(probs[probs_row + j] - m) / l;
     } else {
@@ -129,7 +160,8 @@ export const ATTENTION_SPLIT_KEYS = 256;
  * workgroups numbered row·splits + s, and computes over keys j ∈ [256·s, min(256·s + 256, p + 1)):
  *   m = max_j s_j,  l = Σ_j e^{s_j − m},  o[d] = Σ_j e^{s_j − m}·v_cache[h,j,d]   (s_j as above)
  * written to part_o [rows, splits, D] and part_ml [rows, splits] (vec2: m, l); blocks past the
- * row's last key write nothing. Layouts as in {@link attentionWgsl}.
+ * row's last key write nothing. Layouts and the `packed` variant (keys j relative to the row's
+ * cache start; splits cover max_keys) as in {@link attentionWgsl}.
  *
  * Invocation lid scores keys 4·lid … 4·lid + 3 of the block (whole key rows; with D % 4 = 0 all
  * four at once, each q vec4 loaded once for them) and keeps their (max, sum); one tree reduction
@@ -138,7 +170,25 @@ export const ATTENTION_SPLIT_KEYS = 256;
  * invocations share four value rows per step (vec4 loads), ⌊256/D⌋ such groups at a time, their
  * partial sums added in workgroup memory; otherwise one invocation per dim d.
  */
-export function attentionSplitWgsl(vec4: boolean): string {
+export function attentionSplitWgsl(vec4: boolean, packed: boolean): string {
+  // The row's keys and where its head's keys start; blocks past its last key stop at once.
+  const place = packed
+    ? `if (row >= params.tokens * params.heads) {
+    return;
+  }
+  let entry = packing[row / params.heads]; // (cache_start, position)
+  let keys = entry.y + 1u;
+  if (j0 >= keys) {
+    return;
+  }
+  let D = params.head_dim;
+  let head = ((row % params.heads) * params.max_positions + entry.x) * D;`
+    : `let keys = params.position_offset + row / params.heads + 1u;
+  if (row >= params.tokens * params.heads || j0 >= keys) {
+    return;
+  }
+  let D = params.head_dim;
+  let head = (row % params.heads) * params.max_positions * D;`;
   const declarations = vec4
     ? `@group(0) @binding(0) var<storage, read> q4: array<vec4f>;
 @group(0) @binding(1) var<storage, read> k4: array<vec4f>;
@@ -210,11 +260,10 @@ var<workgroup> q_s: array<f32, 256>;`;
     part_o[index * D + d] = a;
   }`;
   return /* wgsl */ `// attention-split: per block of ${ATTENTION_SPLIT_KEYS} keys, m = max s, l = sum e^(s-m), o = sum e^(s-m) v
-struct Params { tokens: u32, heads: u32, head_dim: u32, max_positions: u32, position_offset: u32,
-  scale: f32, splits: u32 }
+${paramsWgsl(packed, true)}
 ${declarations}
 @group(0) @binding(4) var<storage, read_write> part_ml: array<vec2f>;
-@group(0) @binding(5) var<uniform> params: Params;
+${tableWgsl(packed, 5)}@group(0) @binding(${packed ? 6 : 5}) var<uniform> params: Params;
 const NONE = -3.0e38;
 var<workgroup> p_s: array<vec4f, 64>; // p of key 4i + r at [i][r]
 var<workgroup> red_m: array<f32, 64>;
@@ -226,12 +275,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let index = wid.y * nwg.x + wid.x; // row * splits + split
   let row = index / params.splits; // t * H + h
   let j0 = (index % params.splits) * ${ATTENTION_SPLIT_KEYS}u;
-  let keys = params.position_offset + row / params.heads + 1u;
-  if (row >= params.tokens * params.heads || j0 >= keys) {
-    return;
-  }
-  let D = params.head_dim;
-  let head = (row % params.heads) * params.max_positions * D;
+  ${place}
   let count = min(${ATTENTION_SPLIT_KEYS}u, keys - j0);
   let last = j0 + count - 1u;
   ${scores}
@@ -264,16 +308,19 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
 /**
  * Flash-decoding, pass 2 of 2: one workgroup of 64 per query row merges the row's blocks from
  * {@link attentionSplitWgsl}: with M = max_s m_s and w_s = e^{m_s − M},
- *   out[t, h·D + d] = Σ_s w_s·o_s[d] / Σ_s w_s·l_s   over the blocks s < ⌈(p + 1)/256⌉.
+ *   out[t, h·D + d] = Σ_s w_s·o_s[d] / Σ_s w_s·l_s   over the blocks s < ⌈(p + 1)/256⌉
+ * (`packed`: p = packing[t].y).
  */
-export function attentionCombineWgsl(): string {
+export function attentionCombineWgsl(packed: boolean): string {
+  const position = packed
+    ? 'packing[row / params.heads].y'
+    : 'params.position_offset + row / params.heads';
   return /* wgsl */ `// attention-combine: out = sum_s e^(m_s-M) o_s / sum_s e^(m_s-M) l_s over the key blocks
-struct Params { tokens: u32, heads: u32, head_dim: u32, max_positions: u32, position_offset: u32,
-  scale: f32, splits: u32 }
+${paramsWgsl(packed, true)}
 @group(0) @binding(0) var<storage, read> part_o: array<f32>;
 @group(0) @binding(1) var<storage, read> part_ml: array<vec2f>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
-@group(0) @binding(3) var<uniform> params: Params;
+${tableWgsl(packed, 3)}@group(0) @binding(${packed ? 4 : 3}) var<uniform> params: Params;
 const NONE = -3.0e38;
 
 @compute @workgroup_size(64)
@@ -284,7 +331,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     return;
   }
   let D = params.head_dim;
-  let keys = params.position_offset + row / params.heads + 1u;
+  let keys = ${position} + 1u;
   let blocks = (keys + ${ATTENTION_SPLIT_KEYS - 1}u) / ${ATTENTION_SPLIT_KEYS}u;
   let first = row * params.splits;
   var m = NONE;

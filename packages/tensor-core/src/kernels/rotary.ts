@@ -1,7 +1,9 @@
+import { packingBindingWgsl } from './packing.js';
 import { sincosWgsl } from './sincos.js';
 
 /**
- * The uniform block shared by the rotary kernels: sizes, the position of row 0, then the inverse
+ * The uniform block shared by the rotary kernels: sizes, the position of row 0 (unused by the
+ * packing variants, which read each row's position from their table), then the inverse
  * frequencies inv_freq[i] (i < rotary_dims/2 ≤ 128) packed four per vec4 (uniform arrays have a
  * 16-byte stride). `rotaryParamsBytes` must match.
  */
@@ -33,19 +35,22 @@ export const rotaryParamsBytes = 32 + 32 * 16;
 
 /**
  * Rotary position embedding (GPT-NeoX, partial, rotate-half): for x f32 [T, H, D] row-major and
- * y f32 [T, H, D], with r = rotary_dims, h = r/2, position p = position_offset + t and
- * θ_i = f32(p)·inv_freq_i:
+ * y f32 [T, H, D], with r = rotary_dims, h = r/2, position p = position_offset + t (`packed`:
+ * p = packing[t].y, see packing.ts) and θ_i = f32(p)·inv_freq_i:
  *   y[d] = x[d]·cos θ_d − x[d+h]·sin θ_d          for d < h
  *   y[d] = x[d]·cos θ_{d−h} + x[d−h]·sin θ_{d−h}   for h ≤ d < r
  *   y[d] = x[d]                                    for d ≥ r.
  * One invocation per element, 2D workgroup grid as in `add`.
  */
-export const rotaryWgsl = /* wgsl */ `// rotary: GPT-NeoX rotate-half RoPE on the first rotary_dims of each head; x, y f32 [T,H,D]
+export function rotaryWgsl(packed: boolean): string {
+  const table = packed ? `${packingBindingWgsl(2)}\n` : '';
+  const position = packed ? 'packing[t].y' : 'params.position_offset + t';
+  return /* wgsl */ `// rotary: GPT-NeoX rotate-half RoPE on the first rotary_dims of each head; x, y f32 [T,H,D]
 ${sincosWgsl}
 ${rotaryParamsWgsl}
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
-@group(0) @binding(2) var<uniform> params: Params;
+${table}@group(0) @binding(${packed ? 3 : 2}) var<uniform> params: Params;
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
@@ -63,6 +68,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   } else if (d < params.rotary_dims) {
     partner = x[i - half];
   }
-  y[i] = rope(x[i], partner, d, params.position_offset + t);
+  y[i] = rope(x[i], partner, d, ${position});
 }
 `;
+}

@@ -6,6 +6,7 @@ import {
   attentionSplitWgsl,
   attentionWgsl,
 } from '../kernels/attention.js';
+import { placeRows, type SequencePacking } from '../packing.js';
 import type { Tensor } from '../tensor.js';
 import { checkDType, checkSameDevice } from './checks.js';
 import { checkCache } from './split-qkv-rotary.js';
@@ -15,24 +16,64 @@ export interface AttentionOptions {
   /** Absolute position of the first query row (tokens already cached before this step). */
   positionOffset?: number;
   /**
+   * Several sequences packed into the query rows (instead of `positionOffset`): each row attends
+   * to its own sequence's cache rows cacheStart … cacheStart + position only. q must have
+   * `packing.tokens` rows, and the caches at least `packing.cacheRows` positions.
+   */
+  packing?: SequencePacking;
+  /**
    * Split each query's keys into blocks of 256, one workgroup each, and merge the blocks' partial
    * softmax sums in a second pass (flash-decoding). By default this happens when a block would
-   * not be alone and there are at most 64 query rows (tokens·heads), i.e. in decoding, where one
-   * workgroup per row leaves most of the GPU idle. `true` forces it, `false` forbids it.
-   * {@link attentionWithProbs} never splits.
+   * not be alone and, for one sequence, there are at most 64 query rows (tokens·heads), i.e. in
+   * decoding, where one workgroup per row leaves most of the GPU idle; for a packed batch, when
+   * the split pass has at most 16384 workgroups (query rows × blocks of 256 keys), which covers
+   * batched decoding. `true` forces it, `false` forbids it. {@link attentionWithProbs} never
+   * splits.
    */
   splitKeys?: boolean;
 }
-
-/** Query rows (tokens·heads) up to which {@link attention} splits long contexts by default. */
-const SPLIT_MAX_ROWS = 64;
 
 /** Output of {@link attentionWithProbs}. */
 export interface AttentionResult {
   /** f32 [tokens, heads·headDim]. */
   output: Tensor<'f32'>;
-  /** f32 [heads, tokens, positionOffset + tokens]: softmax weights, 0 where masked. */
+  /**
+   * f32 [heads, tokens, positionOffset + tokens] (packed: [heads, tokens, packing.maxKeys], key j
+   * counted from the row's cacheStart): softmax weights, 0 where masked.
+   */
   probs: Tensor<'f32'>;
+}
+
+/** Query rows (tokens·heads) up to which one sequence's long context is split by default. */
+const SPLIT_MAX_ROWS = 64;
+
+/** Workgroups of the split pass (rows · key blocks) up to which a packed batch splits by default. */
+const SPLIT_MAX_WORKGROUPS = 16384;
+
+/**
+ * Whether {@link attention} splits the keys when `splitKeys` is not given; never when every row
+ * fits one block of 256 keys.
+ *
+ * The unsplit kernel runs one workgroup per (token, head) row, walking the row's keys 64 at a
+ * time with three barriers each; the split pass runs rows · splits workgroups of ≤ 256 keys (four
+ * keys per invocation, one reduction), then one combine workgroup per row. Splitting costs the
+ * partial results, rows · splits · (headDim + 2) f32 written and read once more: under 1 % of the
+ * traffic of the keys and values themselves, but memory that grows with rows.
+ *
+ * - A packed batch splits while the split pass has at most 16384 workgroups (partials ≤ 17 MB at
+ *   headDim 256). Batched decoding, 16 sequences × 8 heads = 128 rows over 1000+ keys, leaves the
+ *   unsplit kernel 128 workgroups of 1000+ serial keys each: a fraction of what a discrete GPU
+ *   runs at once, and on lavapipe (2 cores) it measured 5× slower than the split (179 vs 37 ms,
+ *   headDim 64). The split measured 4.5–10× faster there in every shape tried: 128–512 rows over
+ *   1–2k keys, packed prefills of 2–3 prompts (7200–8000 rows) and one-sequence prefills of
+ *   2400–4800 rows. Past the cap (large prefills) one workgroup per row already fills any GPU,
+ *   and the partials would no longer be small.
+ * - One sequence keeps the rule it had (at most 64 rows: decoding), which its callers and tests
+ *   rely on; the measurements above say the packed rule would serve it too.
+ */
+function splitByDefault(rows: number, splits: number, packed: boolean): boolean {
+  if (splits < 2) return false;
+  return packed ? rows * splits <= SPLIT_MAX_WORKGROUPS : rows <= SPLIT_MAX_ROWS;
 }
 
 function run(
@@ -51,50 +92,55 @@ function run(
   }
   const maxPositions = checkCache(op, 'kCache', kCache, heads, headDim);
   checkCache(op, 'vCache', vCache, heads, headDim);
-  const positionOffset = options.positionOffset ?? 0;
-  if (!Number.isInteger(positionOffset) || positionOffset < 0) {
-    throw new ShapeError(`${op}: positionOffset must be a non-negative integer`);
-  }
-  if (positionOffset + tokens > maxPositions) {
-    throw new ShapeError(
-      `${op}: positions up to ${positionOffset + tokens - 1} overrun a cache of ${maxPositions} positions`,
-    );
-  }
   const device = q.device;
+  const { table, positionOffset } = placeRows(op, options, tokens, device, maxPositions);
+  const { packing } = options;
+  if (!packing) {
+    if (!Number.isInteger(positionOffset) || positionOffset < 0) {
+      throw new ShapeError(`${op}: positionOffset must be a non-negative integer`);
+    }
+    if (positionOffset + tokens > maxPositions) {
+      throw new ShapeError(
+        `${op}: positions up to ${positionOffset + tokens - 1} overrun a cache of ${maxPositions} positions`,
+      );
+    }
+  }
+  // Keys of the longest query row, the probs row length.
+  const maxKeys = packing ? packing.maxKeys : positionOffset + tokens;
   const output = device.empty([tokens, heads * headDim], 'f32');
-  const probs = withProbs
-    ? device.empty([heads, tokens, positionOffset + tokens], 'f32')
-    : undefined;
+  const probs = withProbs ? device.empty([heads, tokens, maxKeys], 'f32') : undefined;
   if (tokens === 0) return { output, probs };
   const rows = tokens * heads;
-  const splits = Math.ceil((positionOffset + tokens) / ATTENTION_SPLIT_KEYS);
+  const splits = Math.ceil(maxKeys / ATTENTION_SPLIT_KEYS);
   const params = new ArrayBuffer(28);
   new Uint32Array(params, 0, 7).set([
     tokens,
     heads,
     headDim,
     maxPositions,
-    positionOffset,
+    packing ? maxKeys : positionOffset, // the kernels' field 5: max_keys or position_offset
     0,
     splits,
   ]);
   new Float32Array(params, 20, 1)[0] = 1 / Math.sqrt(headDim);
   const vec4 = headDim % 4 === 0;
+  const packed = table !== undefined;
+  const withTable = <T>(bindings: T[]): (T | Tensor)[] => (table ? [...bindings, table] : bindings);
   const maxPerDimension = device.limits.maxComputeWorkgroupsPerDimension;
-  const split = !withProbs && (options.splitKeys ?? (splits > 1 && rows <= SPLIT_MAX_ROWS));
+  const split = !withProbs && (options.splitKeys ?? splitByDefault(rows, splits, packed));
   if (split) {
     // Partial results of every (row, block); blocks past a row's last key stay unwritten.
     const partO = device.empty([rows * splits, headDim], 'f32');
     const partMl = device.empty([rows * splits, 2], 'f32');
     device.dispatch({
-      code: attentionSplitWgsl(vec4),
-      bindings: [q, kCache, vCache, partO, partMl],
+      code: attentionSplitWgsl(vec4, packed),
+      bindings: withTable([q, kCache, vCache, partO, partMl]),
       uniforms: new Uint8Array(params),
       workgroups: workgroupGrid(rows * splits, maxPerDimension),
     });
     device.dispatch({
-      code: attentionCombineWgsl(),
-      bindings: [partO, partMl, output],
+      code: attentionCombineWgsl(packed),
+      bindings: withTable([partO, partMl, output]),
       uniforms: new Uint8Array(params),
       workgroups: workgroupGrid(rows, maxPerDimension),
     });
@@ -102,8 +148,8 @@ function run(
     partMl.dispose();
   } else {
     device.dispatch({
-      code: attentionWgsl(withProbs, vec4),
-      bindings: probs ? [q, kCache, vCache, output, probs] : [q, kCache, vCache, output],
+      code: attentionWgsl(withProbs, vec4, packed),
+      bindings: withTable(probs ? [q, kCache, vCache, output, probs] : [q, kCache, vCache, output]),
       uniforms: new Uint8Array(params, 0, 24),
       workgroups: workgroupGrid(rows, maxPerDimension),
     });
@@ -115,15 +161,23 @@ function run(
  * Causal multi-head attention of q f32 [tokens, heads, headDim ≤ 256] over KV caches f32
  * [heads, maxPositions, headDim] (filled by {@link splitQkvRotary}): the query at absolute
  * position p = positionOffset + t attends to cache rows 0…p with weights softmax(q·k/√headDim),
- * computed in f32 with max subtraction. Serves prefill (many rows) and decode (one row); a few
+ * computed in f32 with max subtraction. With `packing` (several sequences, see `packSequences`)
+ * row t at position p of a sequence whose rows start at cacheStart attends to cache rows
+ * cacheStart … cacheStart + p. Serves prefill (many rows) and decode (one row); a few
  * rows over more than 256 keys (decoding) split the keys over several workgroups and merge the
  * partial results in a second dispatch (see {@link AttentionOptions.splitKeys}).
  * Returns f32 [tokens, heads·headDim].
+ *
+ * @throws {ShapeError} q or the caches have the wrong shape, positions overrun the caches, or a
+ *   packing does not match q's rows, comes with `positionOffset`, or needs more cache rows than
+ *   the caches hold.
  *
  * @example
  * ```ts
  * const context = attention(q, kCache, vCache, { positionOffset: cachedTokens });
  * const attnOut = matmul(context, denseWeight, denseBias);
+ * // a packed batch: one token of each of 16 sequences
+ * const batch = attention(q16, kCache, vCache, { packing });
  * ```
  */
 export function attention(
@@ -137,7 +191,15 @@ export function attention(
 
 /**
  * {@link attention} that also writes the attention probabilities f32
- * [heads, tokens, positionOffset + tokens] (masked entries 0), for interpretability.
+ * [heads, tokens, positionOffset + tokens] (masked entries 0), for interpretability. With
+ * `packing`, f32 [heads, tokens, packing.maxKeys]: row (h, t) holds the weights of keys
+ * j = 0 … p of its own sequence (cache row cacheStart + j), then zeros.
+ *
+ * @example
+ * ```ts
+ * const { output, probs } = attentionWithProbs(q, kCache, vCache, { packing });
+ * const weights = await probs.read(); // [heads, packing.tokens, packing.maxKeys]
+ * ```
  */
 export function attentionWithProbs(
   q: Tensor<'f32'>,

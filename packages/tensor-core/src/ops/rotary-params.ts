@@ -1,5 +1,6 @@
 import { ShapeError } from '../errors.js';
 import { rotaryParamsBytes } from '../kernels/rotary.js';
+import type { SequencePacking } from '../packing.js';
 
 /** Rotary position embedding settings (GPT-NeoX: `rotary_pct`·head_dim dims, base 10000). */
 export interface RotaryOptions {
@@ -9,6 +10,12 @@ export interface RotaryOptions {
   base?: number;
   /** Absolute position of the first row (the number of tokens already in the KV cache). */
   positionOffset?: number;
+  /**
+   * Several sequences packed into the rows (instead of `positionOffset`): each row takes its
+   * position from its sequence's segment (see `packSequences`). The rows must number
+   * `packing.tokens`.
+   */
+  packing?: SequencePacking;
 }
 
 /**

@@ -2,6 +2,7 @@ import { ShapeError } from '../errors.js';
 import { workgroupGrid } from '../grid.js';
 import { kvCacheWriteWgsl } from '../kernels/kv-cache-write.js';
 import { splitQkvWgsl } from '../kernels/split-qkv.js';
+import { placeRows, type SequencePacking } from '../packing.js';
 import type { Tensor } from '../tensor.js';
 import { checkDType } from './checks.js';
 import { checkCache } from './split-qkv-rotary.js';
@@ -53,17 +54,37 @@ export function splitQkv(
   return { q, k, v };
 }
 
+/** Options of {@link writeKvCache}. */
+export interface WriteKvCacheOptions {
+  /** Cache row of the first token (the number of tokens already cached). */
+  positionOffset?: number;
+  /**
+   * Several sequences packed into the rows (instead of `positionOffset`): the row at position p of
+   * its sequence goes to cache row cacheStart + p (see `packSequences`).
+   */
+  packing?: SequencePacking;
+}
+
 /**
  * Writes k, v f32 [tokens, heads, headDim] into the KV caches f32 [heads, maxPositions, headDim]
- * at rows positionOffset … positionOffset + tokens − 1, as {@link splitQkvRotary} does in its fused
- * form.
+ * at rows positionOffset … positionOffset + tokens − 1 (with `packing`: each row to its
+ * sequence's cache row cacheStart + position), as {@link splitQkvRotary} does in its fused form.
+ *
+ * @throws {ShapeError} k, v or the caches have the wrong shape, the rows do not fit the caches,
+ *   or a packing does not match k's rows, comes with `positionOffset`, or needs more cache rows
+ *   than the caches hold.
+ *
+ * @example
+ * ```ts
+ * writeKvCache(rotary(k, { rotaryDims, packing }), v, kCache, vCache, { packing });
+ * ```
  */
 export function writeKvCache(
   k: Tensor<'f32'>,
   v: Tensor<'f32'>,
   kCache: Tensor<'f32'>,
   vCache: Tensor<'f32'>,
-  options: { positionOffset?: number } = {},
+  options: WriteKvCacheOptions = {},
 ): void {
   const op = 'writeKvCache';
   checkDType(op, 'k', k, 'f32');
@@ -82,11 +103,13 @@ export function writeKvCache(
   }
   const maxPositions = checkCache(op, 'kCache', kCache, heads, headDim);
   checkCache(op, 'vCache', vCache, heads, headDim);
-  const { positionOffset = 0 } = options;
+  const device = k.device;
+  const { table, positionOffset } = placeRows(op, options, tokens, device, maxPositions);
   if (
-    !Number.isInteger(positionOffset) ||
-    positionOffset < 0 ||
-    positionOffset + tokens > maxPositions
+    !table &&
+    (!Number.isInteger(positionOffset) ||
+      positionOffset < 0 ||
+      positionOffset + tokens > maxPositions)
   ) {
     throw new ShapeError(
       `${op}: rows ${positionOffset}…${positionOffset + tokens - 1} do not fit a cache of ${maxPositions} positions`,
@@ -94,10 +117,9 @@ export function writeKvCache(
   }
   const n = tokens * heads * headDim;
   if (n === 0) return;
-  const device = k.device;
   device.dispatch({
-    code: kvCacheWriteWgsl,
-    bindings: [k, v, kCache, vCache],
+    code: kvCacheWriteWgsl(table !== undefined),
+    bindings: table ? [k, v, kCache, vCache, table] : [k, v, kCache, vCache],
     uniforms: new Uint32Array([n, heads, headDim, maxPositions, positionOffset]),
     workgroups: workgroupGrid(Math.ceil(n / 256), device.limits.maxComputeWorkgroupsPerDimension),
   });

@@ -1,3 +1,5 @@
+import type { PackedSegment } from '../packing.js';
+import { rowPlaces } from './packing.js';
 import { rotaryReference } from './rotary.js';
 
 /** Sizes and settings of {@link splitQkvRotaryReference} and {@link attentionReference}. */
@@ -7,13 +9,20 @@ export interface AttentionReferenceSizes {
   headDim: number;
   maxPositions: number;
   positionOffset?: number;
+  /**
+   * Several sequences packed into the rows, as for `packSequences` (instead of positionOffset):
+   * row t at position p of a sequence starting at cache row c has cache row c + p and sees keys
+   * c … c + p.
+   */
+  segments?: readonly PackedSegment[];
 }
 
 /**
  * CPU reference of causal attention over caches [heads, maxPositions, headDim]: for query row t
  * at position p = positionOffset + t, out[t, h·D + d] = Σ_{j≤p} softmax_j(q·k_j/√D)·v_j[d], in
  * double precision, rounded to f32. Also returns the probabilities [heads, tokens,
- * positionOffset + tokens] (0 where j > p).
+ * positionOffset + tokens] (0 where j > p). With `segments`, key j of row t is cache row
+ * cacheStart + j of its own sequence, and probs are [heads, tokens, max_t p_t + 1].
  *
  * @example
  * ```ts
@@ -28,27 +37,32 @@ export function attentionReference(
   vCache: ArrayLike<number>,
   sizes: AttentionReferenceSizes,
 ): { output: Float32Array<ArrayBuffer>; probs: Float32Array<ArrayBuffer> } {
-  const { tokens, heads, headDim: D, maxPositions, positionOffset = 0 } = sizes;
+  const { tokens, heads, headDim: D, maxPositions } = sizes;
   const cacheSize = heads * maxPositions * D;
+  const places = rowPlaces('attentionReference', tokens, sizes.positionOffset, sizes.segments);
   if (
     q.length !== tokens * heads * D ||
     kCache.length !== cacheSize ||
-    vCache.length !== cacheSize
+    vCache.length !== cacheSize ||
+    places.position.some((p, t) => places.cacheStart[t]! + p >= maxPositions)
   ) {
     throw new RangeError('attentionReference: sizes do not match');
   }
-  const keysTotal = positionOffset + tokens;
+  const keysTotal = sizes.segments
+    ? places.position.reduce((max, p) => Math.max(max, p + 1), 0)
+    : (sizes.positionOffset ?? 0) + tokens;
   const output = new Float32Array(tokens * heads * D);
   const probs = new Float32Array(heads * tokens * keysTotal);
   const scale = 1 / Math.sqrt(D);
   const scores = new Float64Array(keysTotal);
   for (let t = 0; t < tokens; t++) {
-    const keys = positionOffset + t + 1;
+    const keys = places.position[t]! + 1;
+    const first = places.cacheStart[t]!; // cache row of key 0
     for (let h = 0; h < heads; h++) {
       const qRow = (t * heads + h) * D;
       let max = -Infinity;
       for (let j = 0; j < keys; j++) {
-        const kRow = (h * maxPositions + j) * D;
+        const kRow = (h * maxPositions + first + j) * D;
         let dot = 0;
         for (let d = 0; d < D; d++) dot += q[qRow + d]! * kCache[kRow + d]!;
         scores[j] = dot * scale;
@@ -61,7 +75,9 @@ export function attentionReference(
       }
       for (let d = 0; d < D; d++) {
         let acc = 0;
-        for (let j = 0; j < keys; j++) acc += scores[j]! * vCache[(h * maxPositions + j) * D + d]!;
+        for (let j = 0; j < keys; j++) {
+          acc += scores[j]! * vCache[(h * maxPositions + first + j) * D + d]!;
+        }
         output[qRow + d] = acc / sum;
       }
       const pRow = (h * tokens + t) * keysTotal;
@@ -74,7 +90,8 @@ export function attentionReference(
 /**
  * CPU reference of the fused QKV step: splits qkv [tokens, heads, 3, headDim], applies
  * {@link rotaryReference} to q and k, and writes k, v into copies of the caches at rows
- * positionOffset + t. Returns the rotated q [tokens, heads, headDim] and the updated caches.
+ * positionOffset + t (with `segments`: cacheStart + position of the row's sequence). Returns the
+ * rotated q [tokens, heads, headDim] and the updated caches.
  */
 export function splitQkvRotaryReference(
   qkv: ArrayLike<number>,
@@ -86,7 +103,17 @@ export function splitQkvRotaryReference(
   kCache: Float32Array<ArrayBuffer>;
   vCache: Float32Array<ArrayBuffer>;
 } {
-  const { tokens, heads, headDim: D, maxPositions, positionOffset = 0 } = options;
+  const { tokens, heads, headDim: D, maxPositions } = options;
+  const places = rowPlaces(
+    'splitQkvRotaryReference',
+    tokens,
+    options.positionOffset,
+    options.segments,
+  );
+  const row = (t: number) => places.cacheStart[t]! + places.position[t]!; // cache row of token t
+  if (places.position.some((_, t) => row(t) >= maxPositions)) {
+    throw new RangeError('splitQkvRotaryReference: rows overrun the caches');
+  }
   const qRaw = new Float32Array(tokens * heads * D);
   const kRaw = new Float32Array(tokens * heads * D);
   const k = Float32Array.from(kCache);
@@ -98,7 +125,7 @@ export function splitQkvRotaryReference(
       for (let d = 0; d < D; d++) {
         qRaw[dst + d] = qkv[src + d]!;
         kRaw[dst + d] = qkv[src + D + d]!;
-        v[(h * maxPositions + positionOffset + t) * D + d] = qkv[src + 2 * D + d]!;
+        v[(h * maxPositions + row(t)) * D + d] = qkv[src + 2 * D + d]!;
       }
     }
   }
@@ -107,7 +134,7 @@ export function splitQkvRotaryReference(
   for (let t = 0; t < tokens; t++) {
     for (let h = 0; h < heads; h++) {
       for (let d = 0; d < D; d++) {
-        k[(h * maxPositions + positionOffset + t) * D + d] = kRot[(t * heads + h) * D + d]!;
+        k[(h * maxPositions + row(t)) * D + d] = kRot[(t * heads + h) * D + d]!;
       }
     }
   }

@@ -14,4 +14,5 @@ export { geluReference, geluTanhReference } from './gelu.js';
 export { layerNormReference } from './layer-norm.js';
 export { matmulReference } from './matmul.js';
 export { type RotaryReferenceOptions, rotaryReference } from './rotary.js';
+export { scoreRowsReference } from './score-rows.js';
 export { topkReference } from './topk.js';

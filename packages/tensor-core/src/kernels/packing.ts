@@ -1,0 +1,11 @@
+/**
+ * The binding that the packing variants of the attention-side kernels (split-qkv-rotary, rotary,
+ * kv-cache-write, attention) add before their uniforms: the table of a `SequencePacking`,
+ * u32 [T, 2] row-major read as vec2u, packing[t] = (cache_start, position) of packed row t. Row t
+ * then sits at position p = packing[t].y of its sequence, its k and v at cache row
+ * packing[t].x + p, and its query sees cache rows packing[t].x … packing[t].x + p; without the
+ * table the same kernels use p = position_offset + t and cache row p.
+ */
+export function packingBindingWgsl(binding: number): string {
+  return `@group(0) @binding(${binding}) var<storage, read> packing: array<vec2u>; // (cache_start, position) per row`;
+}
