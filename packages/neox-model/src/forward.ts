@@ -7,7 +7,9 @@ import {
   gelu,
   layerNorm,
   matmul,
+  packSequences,
   rotary,
+  type SequencePacking,
   splitQkv,
   splitQkvRotary,
   type Tensor,
@@ -34,33 +36,56 @@ class Scratch {
 }
 
 /**
- * One GPT-NeoX forward step over `ids` (appended to `cache`), exactly as Hugging Face's
- * `GPTNeoXForCausalLM` computes it: embed → blocks → final LayerNorm → unembedding. Returns the
- * final hidden states (after `ln_final`) f32 `[tokens, hidden]`; the caller unembeds the rows it
- * needs. Kernels are only recorded here; they run when the caller reads a result.
+ * Where a step's tokens go: one sequence continues at `positionOffset` (the cache's length), or
+ * a packed batch is placed by a `SequencePacking` (each sequence's rows and positions).
+ */
+type Placement = { positionOffset: number } | { packing: SequencePacking };
+
+/**
+ * One GPT-NeoX forward step, exactly as Hugging Face's `GPTNeoXForCausalLM` computes it: embed →
+ * blocks → final LayerNorm. `ids` are the tokens of every sequence of `cache`, packed: the first
+ * `counts[0]` continue sequence 0, the next `counts[1]` sequence 1, and so on (a count may be 0).
+ * Every op but attention is row-wise, so the batch shares one activation `[Σ counts, hidden]` and
+ * one matmul per weight; attention keeps each sequence to its own cache rows and positions.
+ * Returns the final hidden states (after `ln_final`) f32 `[tokens, hidden]`; the caller unembeds
+ * the rows it needs. Kernels are only recorded here; they run when the caller reads a result.
  */
 export function forwardHidden(
   device: Device,
   config: NeoXConfig,
   weights: NeoXWeights,
   ids: Uint32Array,
+  counts: readonly number[],
   cache: KVCache,
   hooks?: HookRunner,
 ): Tensor<'f32'> {
+  let packing: SequencePacking | undefined;
+  let placement: Placement;
+  if (cache.sequences === 1) {
+    placement = { positionOffset: cache.length };
+  } else {
+    const { starts, lengths } = cache;
+    packing = packSequences(
+      device,
+      counts.map((length, i) => ({ cacheStart: starts[i]!, position: lengths[i]!, length })),
+    );
+    placement = { packing };
+  }
   const hook = (name: string, t: Tensor<'f32'>) => (hooks?.wants(name) ? hooks.visit(name, t) : t);
   const idTensor = device.tensor(ids);
   let x = hook('hook_embed', embedding(idTensor, weights.embedIn));
   idTensor.dispose();
   for (let l = 0; l < config.numLayers; l++) {
     const input = hook(`blocks.${l}.hook_resid_pre`, x);
-    const next = block(config, weights.layers[l]!, cache, l, input, hooks);
+    const next = block(config, weights.layers[l]!, cache, l, input, placement, hooks);
     x.dispose();
     input.dispose();
     x = hook(`blocks.${l}.hook_resid_post`, next);
   }
   const normed = layerNorm(x, weights.finalNormWeight, weights.finalNormBias, config.layerNormEps);
   x.dispose();
-  cache.length += ids.length;
+  packing?.dispose();
+  cache.advance(counts);
   return hook('ln_final.hook_normalized', normed);
 }
 
@@ -70,6 +95,7 @@ function block(
   cache: KVCache,
   l: number,
   x: Tensor<'f32'>,
+  placement: Placement,
   hooks: HookRunner | undefined,
 ): Tensor<'f32'> {
   const b = `blocks.${l}`;
@@ -79,12 +105,11 @@ function block(
   const scratch = new Scratch();
   const eps = config.layerNormEps;
   const activation = config.activation === 'gelu' ? 'gelu' : 'gelu-tanh';
-  const positionOffset = cache.length;
 
   // Attention: qkv is [tokens, heads·3·headDim] with q, k, v interleaved per head.
   const ln1 = scratch.keep(hook('ln1.hook_normalized', layerNorm(x, w.ln1Weight, w.ln1Bias, eps)));
   const qkv = scratch.keep(matmul(ln1, w.qkvWeight, w.qkvBias));
-  const rope = { rotaryDims: config.rotaryDims, base: config.rotaryBase, positionOffset };
+  const rope = { rotaryDims: config.rotaryDims, base: config.rotaryBase, ...placement };
   let q: Tensor<'f32'>;
   if (UNFUSED_QKV_HOOKS.some(wants)) {
     // Hooks on q, k or v before rotary (or on rotated k): split, rotate and write the cache as
@@ -94,7 +119,7 @@ function block(
     const rawK = scratch.keep(hook('attn.hook_k', scratch.keep(split.k)));
     const v = scratch.keep(hook('attn.hook_v', scratch.keep(split.v)));
     const k = scratch.keep(hook('attn.hook_rot_k', rotary(rawK, rope)));
-    writeKvCache(k, v, cache.keys[l]!, cache.values[l]!, { positionOffset });
+    writeKvCache(k, v, cache.keys[l]!, cache.values[l]!, placement);
     q = scratch.keep(hook('attn.hook_rot_q', rotary(rawQ, rope)));
   } else {
     // One kernel splits qkv, rotates q and k, and writes k and v into this layer's cache.
@@ -107,13 +132,11 @@ function block(
   }
   let z: Tensor<'f32'>;
   if (wants('attn.hook_pattern')) {
-    const { output, probs } = attentionWithProbs(q, cache.keys[l]!, cache.values[l]!, {
-      positionOffset,
-    });
+    const { output, probs } = attentionWithProbs(q, cache.keys[l]!, cache.values[l]!, placement);
     scratch.keep(hook('attn.hook_pattern', probs));
     z = output;
   } else {
-    z = attention(q, cache.keys[l]!, cache.values[l]!, { positionOffset });
+    z = attention(q, cache.keys[l]!, cache.values[l]!, placement);
   }
   z = scratch.keep(hook('attn.hook_z', z));
 

@@ -55,6 +55,81 @@ export interface GeneratedToken {
 export type StopReason = 'eos' | 'stop' | 'length' | 'context' | 'abort';
 
 /**
+ * One sequence's generation after its prompt: sampling with its own options and seed, the
+ * history penalties look at, streaming text through the tokenizer's decoder, holding back text
+ * that may begin a stop string, and deciding when it ends. `generate` runs one; `generateBatch`
+ * runs one per request on a shared batch step.
+ */
+class Continuation {
+  readonly prompt: ArrayLike<number>;
+  readonly #options: GenerateOptions;
+  readonly #maxNewTokens: number;
+  readonly #eos: number | null;
+  readonly #sample: ReturnType<typeof createSampler>;
+  readonly #history: number[];
+  readonly #decoder: { push(id: number): string; flush(): string } | undefined;
+  #pending = '';
+  #produced = 0;
+
+  constructor(options: GenerateOptions) {
+    const { tokenizer, maxNewTokens = 32 } = options;
+    if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1) {
+      throw new ForwardError(`maxNewTokens must be a positive integer, got ${maxNewTokens}`);
+    }
+    if (options.ids !== undefined) this.prompt = options.ids;
+    else if (options.text !== undefined && tokenizer) this.prompt = tokenizer.encode(options.text);
+    else throw new ForwardError('generate needs ids, or text and a tokenizer');
+    if (this.prompt.length === 0) {
+      throw new ForwardError('the prompt is empty; give at least one token');
+    }
+    this.#options = options;
+    this.#maxNewTokens = maxNewTokens;
+    this.#eos =
+      options.eosTokenId === undefined ? (tokenizer?.eosTokenId ?? 0) : options.eosTokenId;
+    const mask = (options.maskUnknownTokens ?? tokenizer !== undefined) && tokenizer !== undefined;
+    this.#sample = createSampler(mask ? { ...options, vocabSize: tokenizer.vocabSize } : options);
+    this.#history = Array.from(this.prompt);
+    this.#decoder = tokenizer?.createStreamDecoder({ skipSpecialTokens: true });
+  }
+
+  /** Positions this sequence may use: its prompt and every token it may add, within `limit`. */
+  capacity(limit: number): number {
+    return Math.min(limit, this.prompt.length + this.#maxNewTokens);
+  }
+
+  /**
+   * Samples the next token from `logits` (the last position's row) and says whether the sequence
+   * ends with it; `cacheFull` when the cache has no room for another token.
+   */
+  step(logits: Float32Array, cacheFull: boolean): { token: GeneratedToken; end?: StopReason } {
+    const { stop = [] } = this.#options;
+    const { id, logprob } = this.#sample(logits, {
+      tokens: this.#history,
+      generatedFrom: this.prompt.length,
+    });
+    this.#history.push(id);
+    this.#produced++;
+    const length = this.#produced === this.#maxNewTokens;
+    const last = length || cacheFull || id === this.#eos;
+    let text = this.#decoder?.push(id) ?? '';
+    if (last && this.#decoder) text += this.#decoder.flush();
+    this.#pending += text;
+    const hit = firstStop(this.#pending, stop);
+    if (hit !== undefined)
+      return { token: { id, text: this.#pending.slice(0, hit), logprob }, end: 'stop' };
+    const safe = last
+      ? this.#pending.length
+      : this.#pending.length - longestStopPrefix(this.#pending, stop);
+    const token = { id, text: this.#pending.slice(0, safe), logprob };
+    this.#pending = this.#pending.slice(safe);
+    if (id === this.#eos) return { token, end: 'eos' };
+    if (length) return { token, end: 'length' };
+    if (cacheFull) return { token, end: 'context' };
+    return { token };
+  }
+}
+
+/**
  * Generates tokens one at a time as an async iterator; its return value says why it ended.
  *
  * @example
@@ -68,50 +143,104 @@ export async function* generate(
   model: NeoXModel,
   options: GenerateOptions,
 ): AsyncGenerator<GeneratedToken, StopReason> {
-  const { tokenizer, maxNewTokens = 32, stop = [], signal } = options;
-  if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1) {
-    throw new ForwardError(`maxNewTokens must be a positive integer, got ${maxNewTokens}`);
-  }
-  let prompt: ArrayLike<number>;
-  if (options.ids !== undefined) prompt = options.ids;
-  else if (options.text !== undefined && tokenizer) prompt = tokenizer.encode(options.text);
-  else throw new ForwardError('generate needs ids, or text and a tokenizer');
-  if (prompt.length === 0) throw new ForwardError('the prompt is empty; give at least one token');
-  const eos = options.eosTokenId === undefined ? (tokenizer?.eosTokenId ?? 0) : options.eosTokenId;
-  const mask = (options.maskUnknownTokens ?? tokenizer !== undefined) && tokenizer !== undefined;
-  const sample = createSampler(mask ? { ...options, vocabSize: tokenizer.vocabSize } : options);
-  // Prompt and generated ids: the history repetition penalties and n-gram blocking look at.
-  const history = Array.from(prompt);
-  const decoder = tokenizer?.createStreamDecoder({ skipSpecialTokens: true });
+  const sequence = new Continuation(options);
+  const { signal } = options;
   const cache = options.cache ?? model.createCache();
-  // Text that might be the beginning of a stop string is held back until it is not.
-  let pending = '';
-
   try {
-    let logits = await model.forward(prompt, { cache, logits: 'last' });
-    for (let n = 0; ; n++) {
+    let logits = await model.forward(sequence.prompt, { cache, logits: 'last' });
+    for (;;) {
       if (signal?.aborted) return 'abort';
-      const { id, logprob } = sample(logits, { tokens: history, generatedFrom: prompt.length });
-      history.push(id);
-      const last = n + 1 === maxNewTokens || cache.length >= cache.capacity || id === eos;
-      let text = decoder?.push(id) ?? '';
-      if (last && decoder) text += decoder.flush();
-      pending += text;
-      const hit = firstStop(pending, stop);
-      if (hit !== undefined) {
-        yield { id, text: pending.slice(0, hit), logprob };
-        return 'stop';
-      }
-      const safe = last ? pending.length : pending.length - longestStopPrefix(pending, stop);
-      yield { id, text: pending.slice(0, safe), logprob };
-      pending = pending.slice(safe);
-      if (id === eos) return 'eos';
-      if (n + 1 === maxNewTokens) return 'length';
-      if (cache.length >= cache.capacity) return 'context';
-      logits = await model.forward([id], { cache, logits: 'last' });
+      const { token, end } = sequence.step(logits, cache.length >= cache.capacity);
+      yield token;
+      if (end) return end;
+      logits = await model.forward([token.id], { cache, logits: 'last' });
     }
   } finally {
     if (!options.cache) cache.dispose();
+  }
+}
+
+/** One prompt of {@link generateBatch}: the options of `generate`, and a callback per token. */
+export interface BatchGenerateRequest extends Omit<GenerateOptions, 'cache' | 'signal'> {
+  /** Called with each token of this request as soon as it is sampled. */
+  onToken?: (token: GeneratedToken) => void;
+}
+
+/** What one request of {@link generateBatch} produced. */
+export interface GenerationResult {
+  tokens: GeneratedToken[];
+  /** The tokens' ids. */
+  ids: number[];
+  /** The tokens' text, joined. */
+  text: string;
+  reason: StopReason;
+}
+
+/**
+ * Generates for several prompts at once, each with its own sampler options, seed, stop strings,
+ * token limit and `onToken` callback. The prompts prefill as one packed batch, and every decode
+ * step runs each matmul once over one new token of every unfinished sequence, so the weights are
+ * read once per step rather than once per sequence. Each sequence's tokens are what `generate`
+ * gives for it alone (greedy tokens identical; sampled ones too, with the same seed).
+ *
+ * @example
+ * ```ts
+ * const results = await generateBatch(model, [
+ *   { text: 'The capital of France is', tokenizer, temperature: 0 },
+ *   { text: 'Once upon a time', tokenizer, temperature: 0.8, seed: 7, onToken: (t) => log(t.text) },
+ * ]);
+ * results[0].text; results[1].reason; // 'length', 'eos', 'stop', 'context' or 'abort'
+ * ```
+ */
+export async function generateBatch(
+  model: NeoXModel,
+  requests: readonly BatchGenerateRequest[],
+  options: { signal?: AbortSignal } = {},
+): Promise<GenerationResult[]> {
+  if (requests.length === 0) throw new ForwardError('generateBatch needs at least one request');
+  const sequences = requests.map((r) => new Continuation(r));
+  const results: GenerationResult[] = requests.map(() => ({
+    tokens: [],
+    ids: [],
+    text: '',
+    reason: 'length',
+  }));
+  const limit = model.config.maxPositions;
+  const cache = model.createCache(sequences.map((s) => s.capacity(limit)));
+  const done = requests.map(() => false);
+  try {
+    let inputs: ArrayLike<number>[] = sequences.map((s) => s.prompt);
+    for (;;) {
+      const logits = await model.forwardBatch(inputs, { cache, logits: 'last' });
+      const lengths = cache.lengths;
+      const capacities = cache.capacities;
+      const next: number[][] = [];
+      for (const [i, sequence] of sequences.entries()) {
+        next.push([]);
+        if (done[i]) continue;
+        if (options.signal?.aborted) {
+          results[i]!.reason = 'abort';
+          done[i] = true;
+          continue;
+        }
+        const { token, end } = sequence.step(logits[i]!, lengths[i]! >= capacities[i]!);
+        const result = results[i]!;
+        result.tokens.push(token);
+        result.ids.push(token.id);
+        result.text += token.text;
+        requests[i]!.onToken?.(token);
+        if (end) {
+          result.reason = end;
+          done[i] = true;
+        } else {
+          next[i]!.push(token.id);
+        }
+      }
+      if (done.every(Boolean)) return results;
+      inputs = next;
+    }
+  } finally {
+    cache.dispose();
   }
 }
 

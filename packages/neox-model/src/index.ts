@@ -14,15 +14,24 @@ export {
   TokenOutOfVocabularyError,
   UnsupportedWeightsError,
 } from './errors.js';
-export type { GeneratedToken, GenerateOptions, StopReason, TokenizerLike } from './generate.js';
-export { generate } from './generate.js';
+export type {
+  BatchGenerateRequest,
+  GeneratedToken,
+  GenerateOptions,
+  GenerationResult,
+  StopReason,
+  TokenizerLike,
+} from './generate.js';
+export { generate, generateBatch } from './generate.js';
 export type { HookRunner } from './hooks.js';
 export { hookNames } from './hooks.js';
 export type {
   Activation as ActivationValues,
   ActivationCache,
+  Batch,
   Hook,
   LensLayer,
+  TokenScores,
 } from './interpret.js';
 export {
   attentionPatterns,
@@ -30,12 +39,13 @@ export {
   logitLens,
   runWithCache,
   runWithHooks,
+  scoreTokens,
   tokenLogprobs,
 } from './interpret.js';
 export { KVCache } from './kv-cache.js';
 export type { MemoryEstimate } from './memory.js';
 export { estimateMemory } from './memory.js';
-export type { ForwardOptions, LoadOptions, LoadProgress } from './model.js';
+export type { BatchForwardOptions, ForwardOptions, LoadOptions, LoadProgress } from './model.js';
 export { NeoXModel } from './model.js';
 export type { ModelSource, ResolvedSource, ResolveSourceOptions } from './model-source.js';
 export { resolveModelSource } from './model-source.js';

@@ -3,43 +3,121 @@ import type { NeoXConfig } from './config.js';
 import { ForwardError } from './errors.js';
 
 /**
- * Keys and values of every layer for the tokens seen so far: f32 `[heads, maxPositions, headDim]`
- * per layer, rows `0 … length − 1` valid. A forward pass with a cache appends its tokens at
- * `length` (their positions continue from there) and attends to everything cached before.
+ * Keys and values of every layer for the tokens seen so far, for one sequence or a batch of
+ * them: f32 `[heads, rows, headDim]` per layer, where sequence i owns the rows
+ * `start_i … start_i + capacity_i − 1` (one block per sequence, packed back to back, so a batch
+ * of short and long sequences wastes no rows). A forward pass appends each sequence's tokens
+ * after its `lengths[i]` cached ones (their positions continue from there) and attends to what
+ * that sequence cached before — never to another sequence's rows.
  *
  * @example
  * ```ts
  * const cache = model.createCache();
  * await model.forward(promptIds, { cache }); // prefill
  * await model.forward([nextId], { cache }); // decode one token
+ *
+ * const batch = model.createCache([64, 64, 64]); // three sequences of up to 64 tokens
+ * await model.forwardBatch([promptA, promptB, promptC], { cache: batch, logits: 'last' });
  * ```
  */
 export class KVCache {
-  /** Tokens cached. */
-  length = 0;
+  readonly #lengths: number[];
+  readonly #starts: number[];
+  readonly #capacities: number[];
 
   private constructor(
     readonly device: Device,
     readonly keys: Tensor<'f32'>[],
     readonly values: Tensor<'f32'>[],
-    /** Most tokens the cache can hold. */
-    readonly capacity: number,
-  ) {}
-
-  static create(device: Device, config: NeoXConfig, capacity = config.maxPositions): KVCache {
-    if (!Number.isInteger(capacity) || capacity < 1 || capacity > config.maxPositions) {
-      throw new ForwardError(
-        `a KV cache holds 1 to ${config.maxPositions} positions (the model's context), not ${capacity}`,
-      );
+    capacities: readonly number[],
+  ) {
+    this.#capacities = [...capacities];
+    this.#starts = [];
+    let start = 0;
+    for (const capacity of capacities) {
+      this.#starts.push(start);
+      start += capacity;
     }
-    const shape = [config.numHeads, capacity, config.headDim];
+    this.#lengths = capacities.map(() => 0);
+  }
+
+  /**
+   * A cache for one sequence of up to `capacity` positions, or (an array) one sequence per entry
+   * with that capacity each.
+   */
+  static create(
+    device: Device,
+    config: NeoXConfig,
+    capacity: number | readonly number[] = config.maxPositions,
+  ): KVCache {
+    const capacities = typeof capacity === 'number' ? [capacity] : [...capacity];
+    if (capacities.length === 0) {
+      throw new ForwardError('a batch KV cache needs at least one sequence');
+    }
+    for (const c of capacities) {
+      if (!Number.isInteger(c) || c < 1 || c > config.maxPositions) {
+        throw new ForwardError(
+          `a KV cache holds 1 to ${config.maxPositions} positions per sequence (the model's context), not ${c}`,
+        );
+      }
+    }
+    const rows = capacities.reduce((a, b) => a + b, 0);
+    const shape = [config.numHeads, rows, config.headDim];
     const keys: Tensor<'f32'>[] = [];
     const values: Tensor<'f32'>[] = [];
     for (let l = 0; l < config.numLayers; l++) {
       keys.push(device.zeros(shape));
       values.push(device.zeros(shape));
     }
-    return new KVCache(device, keys, values, capacity);
+    return new KVCache(device, keys, values, capacities);
+  }
+
+  /** How many sequences the cache holds (1 unless created for a batch). */
+  get sequences(): number {
+    return this.#capacities.length;
+  }
+
+  /** Tokens cached per sequence. */
+  get lengths(): readonly number[] {
+    return [...this.#lengths];
+  }
+
+  /** Most tokens each sequence can hold. */
+  get capacities(): readonly number[] {
+    return [...this.#capacities];
+  }
+
+  /** First cache row of each sequence's block (what attention kernels take as `cacheStart`). */
+  get starts(): readonly number[] {
+    return [...this.#starts];
+  }
+
+  /** Tokens cached, for a one-sequence cache. */
+  get length(): number {
+    return this.#lengths[this.#single('length')]!;
+  }
+
+  set length(value: number) {
+    this.#lengths[this.#single('length')] = value;
+  }
+
+  /** Most tokens the cache can hold, for a one-sequence cache. */
+  get capacity(): number {
+    return this.#capacities[this.#single('capacity')]!;
+  }
+
+  #single(what: string): number {
+    if (this.sequences !== 1) {
+      throw new ForwardError(
+        `this cache holds ${this.sequences} sequences; read lengths[i] or capacities[i] instead of ${what}`,
+      );
+    }
+    return 0;
+  }
+
+  /** Records that `added[i]` tokens were appended to sequence i (after the kernels that did). */
+  advance(added: readonly number[]): void {
+    for (let i = 0; i < added.length; i++) this.#lengths[i]! += added[i]!;
   }
 
   /** Bytes of GPU memory the cache holds. */
@@ -47,17 +125,24 @@ export class KVCache {
     return this.keys.reduce((n, k) => n + 2 * k.byteLength, 0);
   }
 
-  /** Forgets every token (the buffers stay allocated for the next sequence). */
+  /** Forgets every token of every sequence (the buffers stay allocated for the next ones). */
   reset(): void {
-    this.length = 0;
+    this.#lengths.fill(0);
   }
 
-  /** Keeps the first `length` tokens, e.g. to regenerate from an earlier point. */
-  truncate(length: number): void {
-    if (!Number.isInteger(length) || length < 0 || length > this.length) {
-      throw new ForwardError(`cannot truncate a cache of ${this.length} tokens to ${length}`);
+  /**
+   * Keeps the first `length` tokens of `sequence` (default: the only one), e.g. to regenerate
+   * from an earlier point.
+   */
+  truncate(length: number, sequence = this.#single('truncate')): void {
+    const current = this.#lengths[sequence];
+    if (current === undefined) {
+      throw new ForwardError(`this cache has no sequence ${sequence} (it holds ${this.sequences})`);
     }
-    this.length = length;
+    if (!Number.isInteger(length) || length < 0 || length > current) {
+      throw new ForwardError(`cannot truncate a sequence of ${current} tokens to ${length}`);
+    }
+    this.#lengths[sequence] = length;
   }
 
   /** An independent copy, to branch several continuations from one prompt. */
@@ -68,10 +153,10 @@ export class KVCache {
       this.device,
       this.keys.map(copy),
       this.values.map(copy),
-      this.capacity,
+      this.#capacities,
     );
     zero.dispose();
-    clone.length = this.length;
+    clone.advance(this.#lengths);
     return clone;
   }
 

@@ -13,6 +13,7 @@ import {
   matmul,
   type Tensor,
 } from '@pythiajs/tensor-core';
+import { packStep, unpad } from './batch.js';
 import { checkpointConfig } from './checkpoint-config.js';
 import type { NeoXConfig } from './config.js';
 import { ForwardError, OutOfMemoryError } from './errors.js';
@@ -21,7 +22,6 @@ import type { HookRunner } from './hooks.js';
 import { KVCache } from './kv-cache.js';
 import { estimateMemory, formatBytes } from './memory.js';
 import { type ModelSource, resolveModelSource } from './model-source.js';
-import { checkTokenIds } from './token-ids.js';
 import { checkpointDtype } from './weight-dtype.js';
 import { disposeWeights, type NeoXWeights, uploadWeights, type WeightDtype } from './weights.js';
 
@@ -76,6 +76,22 @@ export interface ForwardOptions {
   /** Logits of every position (default, as Hugging Face) or only of the last. */
   logits?: 'all' | 'last';
   /** Hook points to read or replace activations (see `runWithCache`, `runWithHooks`). */
+  hooks?: HookRunner;
+}
+
+/** Options of {@link NeoXModel.forwardBatch}. */
+export interface BatchForwardOptions {
+  /**
+   * Continue these sequences: a cache with one entry per sequence of the batch
+   * (`createCache([…])`). Default: a fresh one sized to the batch, for this call.
+   */
+  cache?: KVCache;
+  /** Logits of every token (default) or only of each sequence's last. */
+  logits?: 'all' | 'last';
+  /**
+   * Hook points (see `runWithCache`). Hooks see the batch packed: activations
+   * `[Σ tokens, …]`, sequence after sequence.
+   */
   hooks?: HookRunner;
 }
 
@@ -207,8 +223,12 @@ export class NeoXModel {
     }
   }
 
-  /** A KV cache for up to `capacity` tokens (default: the model's context, 2048 for Pythia). */
-  createCache(capacity?: number): KVCache {
+  /**
+   * A KV cache for up to `capacity` tokens (default: the model's context, 2048 for Pythia), or
+   * for a batch: one sequence per entry of `capacity`, each with that many positions (see
+   * {@link forwardBatch}).
+   */
+  createCache(capacity?: number | readonly number[]): KVCache {
     this.assertAlive();
     return KVCache.create(this.device, this.config, capacity);
   }
@@ -223,32 +243,12 @@ export class NeoXModel {
    */
   forwardTensor(ids: ArrayLike<number>, options: ForwardOptions = {}): Tensor<'f32'> {
     this.assertAlive();
-    // Checked before a cache is created for this call, which an error would leave behind.
-    const room = options.cache
-      ? options.cache.capacity - options.cache.length
-      : this.config.maxPositions;
-    const checked = checkTokenIds(ids, this.config, { room });
-    const cache = options.cache ?? this.createCache(checked.length);
-    let hidden = forwardHidden(
-      this.device,
-      this.config,
-      this.weights,
-      checked,
-      cache,
-      options.hooks,
-    );
-    if (options.logits === 'last' && checked.length > 1) {
-      // The last row, gathered with the embedding kernel over the hidden states as a table.
-      const last = this.device.tensor(Uint32Array.of(checked.length - 1));
-      const row = embedding(last, hidden);
-      last.dispose();
-      hidden.dispose();
-      hidden = row;
+    if (options.cache && options.cache.sequences !== 1) {
+      throw new ForwardError(
+        `this cache holds ${options.cache.sequences} sequences; use forwardBatch with one sequence per cache entry`,
+      );
     }
-    const logits = matmul(hidden, this.weights.embedOut);
-    hidden.dispose();
-    if (!options.cache) cache.dispose();
-    return logits;
+    return this.forwardBatchTensor([ids], options).logits;
   }
 
   /** {@link forwardTensor}, read back: logits f32, row-major `[rows × vocab]`. */
@@ -262,10 +262,171 @@ export class NeoXModel {
   }
 
   /**
+   * The final hidden states (after `ln_final`) of a packed batch step, f32 `[Σ counts, hidden]`,
+   * with each sequence's token count. The cache is the caller's, or one made to fit and disposed
+   * here (the kernels that read it are recorded; the pool frees it after them).
+   * @internal
+   */
+  hiddenBatch(
+    sequences: ReadonlyArray<ArrayLike<number>>,
+    options: { cache?: KVCache | undefined; hooks?: HookRunner | undefined },
+  ): { hidden: Tensor<'f32'>; counts: number[]; cachedBefore: number[] } {
+    this.assertAlive();
+    const { cache } = options;
+    if (cache && cache.sequences !== sequences.length) {
+      throw new ForwardError(
+        `the batch has ${plural(sequences.length, 'sequence')} but the cache holds ${cache.sequences}; create it with one capacity per sequence (createCache([…]))`,
+      );
+    }
+    // Checked before a cache is created for this call, which an error would leave behind.
+    const rooms = cache
+      ? cache.capacities.map((c, i) => c - cache.lengths[i]!)
+      : sequences.map(() => this.config.maxPositions);
+    // A cached sequence of a batch may sit out a step; a lone sequence must have tokens.
+    const step = packStep(
+      sequences,
+      this.config,
+      rooms,
+      cache !== undefined && sequences.length > 1,
+    );
+    const target = cache ?? this.createCache(step.counts);
+    const cachedBefore = [...target.lengths];
+    const hidden = forwardHidden(
+      this.device,
+      this.config,
+      this.weights,
+      step.ids,
+      step.counts,
+      target,
+      options.hooks,
+    );
+    if (!cache) target.dispose();
+    return { hidden, counts: step.counts, cachedBefore };
+  }
+
+  /**
+   * Records a forward pass over a batch of sequences of any lengths and returns their logits on
+   * the GPU, packed: f32 `[Σ rows, vocab]`, `rows[i]` of them for sequence i (its token count, or
+   * 1 with `logits: 'last'`, 0 for a sequence with no tokens this step).
+   */
+  forwardBatchTensor(
+    sequences: ReadonlyArray<ArrayLike<number>>,
+    options: BatchForwardOptions = {},
+  ): { logits: Tensor<'f32'>; rows: number[] } {
+    let { hidden, counts } = this.hiddenBatch(sequences, options);
+    let rows = counts;
+    const total = counts.reduce((a, b) => a + b, 0);
+    if (options.logits === 'last') {
+      rows = counts.map((c) => Math.min(c, 1));
+      if (rows.reduce((a, b) => a + b, 0) !== total) {
+        // Each sequence's last row, gathered with the embedding kernel over the hidden states.
+        const last: number[] = [];
+        let end = 0;
+        for (const c of counts) {
+          end += c;
+          if (c > 0) last.push(end - 1);
+        }
+        const index = this.device.tensor(Uint32Array.from(last));
+        const gathered = embedding(index, hidden);
+        index.dispose();
+        hidden.dispose();
+        hidden = gathered;
+      }
+    }
+    const logits = matmul(hidden, this.weights.embedOut);
+    hidden.dispose();
+    return { logits, rows };
+  }
+
+  /**
+   * A forward pass over a batch of sequences of different lengths in one step: every matmul
+   * runs once over all their tokens (packed, no padding), and attention keeps each sequence to
+   * itself, so each result equals running that sequence alone. Returns each sequence's logits,
+   * `[tokens × vocab]` (or `[1 × vocab]` with `logits: 'last'`; empty for a sequence that has no
+   * tokens this step, which a `cache` allows).
+   *
+   * With a `cache` made for the batch (`createCache([capacity, …])`, one entry per sequence),
+   * each sequence continues after what it cached, so this also decodes a batch: one new token
+   * per sequence per step.
+   *
+   * @example
+   * ```ts
+   * const [a, b] = await model.forwardBatch([[12092, 13, 309], [510, 5798]]);
+   * // a: 3 × 50304 logits, b: 2 × 50304, as model.forward on each alone.
+   * const cache = model.createCache([64, 64]);
+   * let last = await model.forwardBatch(prompts, { cache, logits: 'last' });
+   * last = await model.forwardBatch([[nextA], [nextB]], { cache, logits: 'last' });
+   * ```
+   * @throws {InvalidInputError} an empty batch or sequence, an id outside the vocabulary or too
+   *   many ids for a sequence's room (named by its index).
+   */
+  async forwardBatch(
+    sequences: ReadonlyArray<ArrayLike<number>>,
+    options: BatchForwardOptions = {},
+  ): Promise<Float32Array[]> {
+    const { logits, rows } = this.forwardBatchTensor(sequences, options);
+    let data: Float32Array;
+    try {
+      data = await logits.read();
+    } finally {
+      logits.dispose();
+    }
+    const vocab = this.config.vocabSize;
+    const out: Float32Array[] = [];
+    let at = 0;
+    for (const r of rows) {
+      out.push(data.subarray(at * vocab, (at + r) * vocab));
+      at += r;
+    }
+    return out;
+  }
+
+  /**
+   * A forward pass in Hugging Face's padded layout: `ids` rows of one length, `attentionMask`
+   * 1 for a token and 0 for padding (left, right, or anywhere). Each row's unmasked tokens run as
+   * one sequence of a packed batch (no work is spent on padding), at positions `cumsum(mask) − 1`,
+   * which is how Hugging Face's `generate` derives `position_ids` (a plain `model(input_ids,
+   * attention_mask)` call there numbers the padding too, so pass it those `position_ids` to
+   * compare). Returns f32 `[rows × columns × vocab]` with the padded positions' logits NaN, so
+   * that using one is never silently taken as a result; or with `logits: 'last'`, `[rows × vocab]`
+   * at each row's last unmasked token.
+   *
+   * @example
+   * ```ts
+   * const logits = await model.forwardPadded(
+   *   [[0, 0, 12092, 13], [510, 5798, 310, 247]],
+   *   { attentionMask: [[0, 0, 1, 1], [1, 1, 1, 1]] },
+   * ); // 2 × 4 × 50304; row 0, columns 0–1 are NaN
+   * ```
+   */
+  async forwardPadded(
+    ids: ReadonlyArray<ArrayLike<number>>,
+    options: { attentionMask: ReadonlyArray<ArrayLike<number>>; logits?: 'all' | 'last' },
+  ): Promise<Float32Array> {
+    const batch = unpad(ids, options.attentionMask);
+    const last = options.logits === 'last';
+    const results = await this.forwardBatch(batch.sequences, { logits: last ? 'last' : 'all' });
+    const vocab = this.config.vocabSize;
+    if (last) {
+      const out = new Float32Array(ids.length * vocab);
+      for (const [i, r] of results.entries()) out.set(r, i * vocab);
+      return out;
+    }
+    const out = new Float32Array(ids.length * batch.width * vocab).fill(Number.NaN);
+    results.forEach((r, i) => {
+      batch.columns[i]!.forEach((column, t) => {
+        out.set(r.subarray(t * vocab, (t + 1) * vocab), (i * batch.width + column) * vocab);
+      });
+    });
+    return out;
+  }
+
+  /**
    * Prefills several prompts of different lengths, each into its own cache (created when not
-   * given), and returns each prompt's last-position logits. Every prompt keeps its own positions
-   * 0…n−1, so no padding is involved. The prompts run one after another; their row-wise work is not
-   * fused into shared matmuls yet.
+   * given), and returns each prompt's last-position logits. Without `caches` the prompts run as
+   * one packed batch ({@link forwardBatch}); with separate caches they run one after another. To
+   * prefill and then decode a batch together, use one batch cache (`createCache([…])`) with
+   * {@link forwardBatch}.
    *
    * @example
    * ```ts
@@ -277,16 +438,15 @@ export class NeoXModel {
     prompts: ReadonlyArray<ArrayLike<number>>,
     caches?: KVCache[],
   ): Promise<Float32Array[]> {
-    if (caches && caches.length !== prompts.length) {
+    if (!caches) return this.forwardBatch(prompts, { logits: 'last' });
+    if (caches.length !== prompts.length) {
       throw new ForwardError(
         `prefillBatch got ${prompts.length} prompts but ${caches.length} caches`,
       );
     }
     const out: Float32Array[] = [];
     for (const [i, prompt] of prompts.entries()) {
-      out.push(
-        await this.forward(prompt, { logits: 'last', ...(caches ? { cache: caches[i]! } : {}) }),
-      );
+      out.push(await this.forward(prompt, { logits: 'last', cache: caches[i]! }));
     }
     return out;
   }
@@ -298,4 +458,8 @@ export class NeoXModel {
     disposeWeights(this.weights);
     if (this.ownsDevice) this.device.destroy();
   }
+}
+
+function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }
