@@ -249,16 +249,19 @@ describe('attention split over blocks of 256 keys (flash-decoding: partials, the
     );
   });
 
-  it('keeps one dispatch for short contexts, for many query rows, and when told not to split', async () => {
-    await compareWithReference(
-      { tokens: 1, heads: 2, headDim: 64, maxPositions: 256 },
-      255,
-      undefined,
-      1,
-    );
+  it('splits a prefill whose rows see more than one block of keys (40 queries from position 500)', async () => {
     await compareWithReference(
       { tokens: 40, heads: 2, headDim: 64, maxPositions: 600 },
       500,
+      undefined,
+      2,
+    );
+  });
+
+  it('keeps one dispatch for short contexts and when told not to split', async () => {
+    await compareWithReference(
+      { tokens: 1, heads: 2, headDim: 64, maxPositions: 256 },
+      255,
       undefined,
       1,
     );
@@ -271,7 +274,7 @@ describe('attention split over blocks of 256 keys (flash-decoding: partials, the
   });
 
   it('decoding token by token over a long context matches the prefill within rounding', async () => {
-    // The model's flow: a prefill of 300 tokens (unsplit), then 3 decode steps (split).
+    // The model's flow: a prefill of 300 tokens, then 3 decode steps, all split (≥ 2 key blocks).
     const [heads, headDim, maxPositions, prefill, tokens] = [2, 64, 320, 300, 303];
     const width = heads * 3 * headDim;
     const qkv = randomFloats(tokens * width, 99, -2, 2);

@@ -14,6 +14,7 @@ import {
   TensorDisposedError,
   writeKvCache,
 } from '../src/index.js';
+import { splitByDefault } from '../src/ops/attention.js';
 import { placeRows } from '../src/packing.js';
 import {
   attentionReference,
@@ -502,37 +503,45 @@ describe('packed attention over long contexts (batched decoding, flash-decoding 
     expectClose(await y.read(), expected.output, 1e-5, 1e-6);
   });
 
-  it('splits a packed batch by default while the split pass has ≤ 16384 workgroups (rows × key blocks)', async () => {
+  it('splits a packed prefill and decode by default: rows over more than one key block', async () => {
     // 64 heads of 4 dims; sequence A decodes over 257 keys (2 blocks), B is a prompt from scratch.
     const [heads, headDim, maxPositions] = [64, 4, 400];
     const cacheShape = [heads, maxPositions, headDim];
     const k = randomFloats(heads * maxPositions * headDim, 61, -2, 2);
     const v = randomFloats(heads * maxPositions * headDim, 62);
     const [kT, vT] = [device.tensor(k, cacheShape), device.tensor(v, cacheShape)];
-    for (const [prompt, dispatches] of [
-      [127, 2], // 128 rows × 64 heads × 2 blocks = 16384 workgroups: split
-      [128, 1], // 129 × 64 × 2 = 16512: one workgroup per row
-    ] as const) {
-      const segments = [
-        { cacheStart: 0, position: 256, length: 1 },
-        { cacheStart: 260, position: 0, length: prompt },
-      ];
-      const tokens = prompt + 1;
-      const q = randomFloats(tokens * heads * headDim, 63, -2, 2);
-      const packing = packSequences(device, segments);
-      const before = device.stats.dispatches;
-      const y = attention(device.tensor(q, [tokens, heads, headDim]), kT, vT, { packing });
-      expect(device.stats.dispatches - before).toBe(dispatches);
-      packing.dispose();
-      const expected = attentionReference(q, k, v, {
-        tokens,
-        heads,
-        headDim,
-        maxPositions,
-        segments,
-      });
-      expectClose(await y.read(), expected.output, 1e-5, 1e-6);
-    }
+    const segments = [
+      { cacheStart: 0, position: 256, length: 1 },
+      { cacheStart: 260, position: 0, length: 128 },
+    ];
+    const tokens = 129;
+    const q = randomFloats(tokens * heads * headDim, 63, -2, 2);
+    const packing = packSequences(device, segments);
+    const before = device.stats.dispatches;
+    const y = attention(device.tensor(q, [tokens, heads, headDim]), kT, vT, { packing });
+    expect(device.stats.dispatches - before).toBe(2);
+    packing.dispose();
+    const expected = attentionReference(q, k, v, {
+      tokens,
+      heads,
+      headDim,
+      maxPositions,
+      segments,
+    });
+    expectClose(await y.read(), expected.output, 1e-5, 1e-6);
+  });
+
+  it('stops splitting by default where the partial results would pass 64 MiB or the binding limit', () => {
+    const MiB = 2 ** 20;
+    // A 2048-token prompt of 16 heads of 64 dims: 32768 rows × 8 blocks × 66 f32 = 66 MiB.
+    expect(splitByDefault(2048 * 16, 8, 64, 2 ** 31)).toBe(false);
+    // 1024 tokens × 8 heads × 4 blocks × 66 f32 = 8.25 MiB: split.
+    expect(splitByDefault(1024 * 8, 4, 64, 2 ** 31)).toBe(true);
+    expect(splitByDefault(1024 * 8, 4, 64, 8 * MiB)).toBe(false);
+    // One block per row: nothing to split.
+    expect(splitByDefault(16, 1, 64, 2 ** 31)).toBe(false);
+    // Decoding 16 sequences × 8 heads over 1030 keys (5 blocks).
+    expect(splitByDefault(128, 5, 64, 128 * MiB)).toBe(true);
   });
 });
 

@@ -23,12 +23,11 @@ export interface AttentionOptions {
   packing?: SequencePacking;
   /**
    * Split each query's keys into blocks of 256, one workgroup each, and merge the blocks' partial
-   * softmax sums in a second pass (flash-decoding). By default this happens when a block would
-   * not be alone and, for one sequence, there are at most 64 query rows (tokens·heads), i.e. in
-   * decoding, where one workgroup per row leaves most of the GPU idle; for a packed batch, when
-   * the split pass has at most 16384 workgroups (query rows × blocks of 256 keys), which covers
-   * batched decoding. `true` forces it, `false` forbids it. {@link attentionWithProbs} never
-   * splits.
+   * softmax sums in a second pass (flash-decoding). By default this happens when a row has more
+   * than one block of keys and the partial results (rows · blocks · (headDim + 2) f32) stay under
+   * 64 MiB: decoding, where one workgroup per row would leave most of the GPU idle, and prefills
+   * of long prompts, where each row's keys would be walked serially. `true` forces it, `false`
+   * forbids it. {@link attentionWithProbs} never splits.
    */
   splitKeys?: boolean;
 }
@@ -44,36 +43,34 @@ export interface AttentionResult {
   probs: Tensor<'f32'>;
 }
 
-/** Query rows (tokens·heads) up to which one sequence's long context is split by default. */
-const SPLIT_MAX_ROWS = 64;
-
-/** Workgroups of the split pass (rows · key blocks) up to which a packed batch splits by default. */
-const SPLIT_MAX_WORKGROUPS = 16384;
+/** Bytes of partial results (rows · key blocks · (headDim + 2) f32) up to which attention splits by default. */
+const SPLIT_MAX_PARTIAL_BYTES = 64 * 2 ** 20;
 
 /**
- * Whether {@link attention} splits the keys when `splitKeys` is not given; never when every row
- * fits one block of 256 keys.
+ * Whether {@link attention} splits the keys when `splitKeys` is not given: when some row has more
+ * than one block of 256 keys, and the partial results stay under 64 MiB (and the device's
+ * binding limit).
  *
  * The unsplit kernel runs one workgroup per (token, head) row, walking the row's keys 64 at a
- * time with three barriers each; the split pass runs rows · splits workgroups of ≤ 256 keys (four
- * keys per invocation, one reduction), then one combine workgroup per row. Splitting costs the
- * partial results, rows · splits · (headDim + 2) f32 written and read once more: under 1 % of the
- * traffic of the keys and values themselves, but memory that grows with rows.
- *
- * - A packed batch splits while the split pass has at most 16384 workgroups (partials ≤ 17 MB at
- *   headDim 256). Batched decoding, 16 sequences × 8 heads = 128 rows over 1000+ keys, leaves the
- *   unsplit kernel 128 workgroups of 1000+ serial keys each: a fraction of what a discrete GPU
- *   runs at once, and on lavapipe (2 cores) it measured 5× slower than the split (179 vs 37 ms,
- *   headDim 64). The split measured 4.5–10× faster there in every shape tried: 128–512 rows over
- *   1–2k keys, packed prefills of 2–3 prompts (7200–8000 rows) and one-sequence prefills of
- *   2400–4800 rows. Past the cap (large prefills) one workgroup per row already fills any GPU,
- *   and the partials would no longer be small.
- * - One sequence keeps the rule it had (at most 64 rows: decoding), which its callers and tests
- *   rely on; the measurements above say the packed rule would serve it too.
+ * time with three barriers each, so a row's cost grows with its context and only rows run in
+ * parallel; the split pass runs rows · splits workgroups of ≤ 256 keys (four keys per invocation,
+ * one reduction), then one combine workgroup per row. Splitting costs the partial results,
+ * rows · splits · (headDim + 2) f32 written and read once more: a few percent of the traffic of
+ * the keys and values themselves. Decoding (a few rows over long contexts) needs it to use more
+ * than a handful of workgroups at all, and on lavapipe (2 cores) the split measured 4.5–10×
+ * faster in every shape tried: batched decoding (16 sequences × 8 heads over 1030 keys: 37 vs
+ * 179 ms), 128–512 rows over 1–2k keys, packed prefills of 7200–8000 rows and one-sequence
+ * prefills of 2400–4800 rows. The cap bounds the memory: past it (a 2048-token prefill of 16+
+ * heads) one workgroup per row already fills any GPU.
  */
-function splitByDefault(rows: number, splits: number, packed: boolean): boolean {
-  if (splits < 2) return false;
-  return packed ? rows * splits <= SPLIT_MAX_WORKGROUPS : rows <= SPLIT_MAX_ROWS;
+export function splitByDefault(
+  rows: number,
+  splits: number,
+  headDim: number,
+  bindingLimit: number,
+): boolean {
+  const partialBytes = rows * splits * (headDim + 2) * 4;
+  return splits > 1 && partialBytes <= Math.min(SPLIT_MAX_PARTIAL_BYTES, bindingLimit);
 }
 
 function run(
@@ -127,7 +124,10 @@ function run(
   const packed = table !== undefined;
   const withTable = <T>(bindings: T[]): (T | Tensor)[] => (table ? [...bindings, table] : bindings);
   const maxPerDimension = device.limits.maxComputeWorkgroupsPerDimension;
-  const split = !withProbs && (options.splitKeys ?? splitByDefault(rows, splits, packed));
+  const split =
+    !withProbs &&
+    (options.splitKeys ??
+      splitByDefault(rows, splits, headDim, device.limits.maxStorageBufferBindingSize));
   if (split) {
     // Partial results of every (row, block); blocks past a row's last key stay unwritten.
     const partO = device.empty([rows * splits, headDim], 'f32');
