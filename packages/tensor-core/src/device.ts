@@ -22,8 +22,9 @@ import {
 } from './errors.js';
 import { MapMode } from './gpu-constants.js';
 import type { GpuProvider } from './gpu-provider.js';
-import { type KernelConstants, PipelineCache } from './pipeline-cache.js';
+import { type KernelConstants, PipelineCache, type PipelineEntry } from './pipeline-cache.js';
 import { Profiler } from './profiler.js';
+import { ReadbackPacer, throttleDawnPolling } from './readback-pacer.js';
 import { chunkByteLength, rowsPerChunk } from './row-chunks.js';
 import { newTensor, Tensor, type TensorChunk } from './tensor.js';
 import { Timeline } from './timeline.js';
@@ -51,6 +52,16 @@ export interface DeviceOptions {
    * the row-split path of large tensors with small ones.
    */
   maxBindingBytes?: number;
+  /**
+   * Node only: while a read-back waits, space Dawn's event polling out to one poll per
+   * millisecond after the first 2 ms. Dawn's Node binding polls in a `setImmediate` loop for as
+   * long as any GPU promise is pending, which keeps the main thread busy for the whole wait
+   * (about a quarter of a core per decode step at pythia-70m on lavapipe, where that core is
+   * the GPU's). It works by replacing the global `setImmediate` while a read waits (other
+   * callbacks pass through untouched; it is restored after), so it is off by default: turn it
+   * on in a program that owns its process, as the `pythia` CLI does.
+   */
+  throttleDawnPolling?: boolean;
 }
 
 /** The optional WebGPU features this device enabled. */
@@ -105,6 +116,11 @@ export interface DeviceStats {
   dispatches: number;
   /** Command buffers submitted. */
   submits: number;
+  /**
+   * Bind groups created. Dispatches reuse them (uniforms are bound at a dynamic offset of one
+   * ring buffer), so a step repeated with the same buffers creates none after its first run.
+   */
+  bindGroupsCreated: number;
 }
 
 /** One kernel's GPU time from {@link Device.stopProfiling}. */
@@ -133,6 +149,11 @@ export interface KernelDispatch {
 
 const noop = (): void => {};
 
+const sleep = (ms: number): Promise<void> =>
+  new Promise((resolve) => {
+    setTimeout(resolve, ms);
+  });
+
 // Set once, by Device's static block: the only way to call its private constructor.
 let construct: (
   gpuDevice: GPUDevice,
@@ -140,11 +161,8 @@ let construct: (
   adapterInfo: AdapterInfo,
   features: DeviceFeatures,
   maxBindingBytes: number | undefined,
+  throttle: boolean,
 ) => Device;
-
-function labelOf(code: string): string {
-  return /^\s*\/\/\s*([\w-]+)/.exec(code)?.[1] ?? 'kernel';
-}
 
 /**
  * A WebGPU device with tensors, a pipeline cache and one command encoder that collects every
@@ -178,6 +196,7 @@ export class Device {
     pooledBytes: 0,
     dispatches: 0,
     submits: 0,
+    bindGroupsCreated: 0,
   };
 
   // Dawn crashes the process if its instance is collected while a device is alive.
@@ -186,6 +205,15 @@ export class Device {
   readonly #pool: BufferPool;
   readonly #profiler: Profiler;
   readonly #timeline: Timeline;
+  // Node only: when to start waiting for a read-back (see readback-pacer.ts).
+  readonly #pacer: ReadbackPacer | undefined;
+  readonly #throttle: boolean;
+  #readsWaiting = 0;
+  // Rejects of reads waiting for a map, ended with DeviceLostError when the device goes away.
+  readonly #lostWaiters = new Set<(error: DeviceLostError) => void>();
+  // Buffers known to fit a binding, and the array a dispatch's buffers are gathered in.
+  readonly #bindable = new WeakSet<GPUBuffer>();
+  readonly #gathered: GPUBuffer[] = [];
 
   // Tensors move their bytes through this, so raw-buffer I/O is not part of the public API.
   readonly #io: BufferIO = {
@@ -195,8 +223,8 @@ export class Device {
   };
 
   static {
-    construct = (gpuDevice, provider, adapterInfo, features, maxBindingBytes) =>
-      new Device(gpuDevice, provider, adapterInfo, features, maxBindingBytes);
+    construct = (gpuDevice, provider, adapterInfo, features, maxBindingBytes, throttle) =>
+      new Device(gpuDevice, provider, adapterInfo, features, maxBindingBytes, throttle);
   }
 
   // Private, so the published types offer no way to make a device but createDevice.
@@ -206,6 +234,7 @@ export class Device {
     adapterInfo: AdapterInfo,
     features: DeviceFeatures,
     maxBindingBytes = Number.POSITIVE_INFINITY,
+    throttle = false,
   ) {
     this.gpuDevice = gpuDevice;
     this.#keepAlive = provider.keepAlive;
@@ -223,11 +252,16 @@ export class Device {
       this.#profiler,
       () => this.assertAlive(),
     );
+    this.#pacer = provider.environment === 'node' ? new ReadbackPacer() : undefined;
+    this.#throttle = this.#pacer !== undefined && throttle;
     this.lost = gpuDevice.lost.then((info) => {
       this.#lostInfo ??= {
         reason: info.reason === 'destroyed' ? 'destroyed' : 'unknown',
         message: info.message,
       };
+      const error = new DeviceLostError(this.#lostInfo.reason, this.#lostInfo.message);
+      for (const reject of this.#lostWaiters) reject(error);
+      this.#lostWaiters.clear();
       return this.#lostInfo;
     });
     gpuDevice.addEventListener('uncapturederror', (event) => {
@@ -337,43 +371,75 @@ export class Device {
    */
   dispatch(kernel: KernelDispatch): void {
     this.assertAlive();
-    const buffers = kernel.bindings.map((b) => (b instanceof Tensor ? b.buffer : b));
-    for (const buffer of buffers) {
-      if (buffer.size > this.limits.maxStorageBufferBindingSize) {
-        throw new LimitExceededError(
-          'maxStorageBufferBindingSize',
-          buffer.size,
-          this.limits.maxStorageBufferBindingSize,
-        );
+    const bindings = kernel.bindings;
+    const count = bindings.length;
+    const buffers = this.#gathered;
+    for (let i = 0; i < count; i++) {
+      const binding = bindings[i]!;
+      const buffer = binding instanceof Tensor ? binding.buffer : binding;
+      if (!this.#bindable.has(buffer)) {
+        if (buffer.size > this.limits.maxStorageBufferBindingSize) {
+          throw new LimitExceededError(
+            'maxStorageBufferBindingSize',
+            buffer.size,
+            this.limits.maxStorageBufferBindingSize,
+          );
+        }
+        this.#bindable.add(buffer);
       }
+      buffers[i] = buffer;
     }
-    const uniforms = kernel.uniforms
-      ? new Uint8Array(
-          kernel.uniforms.buffer.slice(
-            kernel.uniforms.byteOffset,
-            kernel.uniforms.byteOffset + kernel.uniforms.byteLength,
-          ),
-        )
-      : undefined;
+    const uniforms = kernel.uniforms;
     if (uniforms && uniforms.byteLength > UNIFORM_RING_BYTES) {
       throw new LimitExceededError('uniform ring slot', uniforms.byteLength, UNIFORM_RING_BYTES);
     }
-    const [x, y = 1, z = 1] = kernel.workgroups;
-    const label = kernel.label ?? labelOf(kernel.code);
+    const workgroups = kernel.workgroups;
+    const x = workgroups[0];
+    const y = workgroups[1] ?? 1;
+    const z = workgroups[2] ?? 1;
+    let entry = this.pipelines.entry(kernel.code, kernel.constants);
+    const bound = uniforms ? count + 1 : count;
+    if (entry.declaredBindings >= 0 && entry.declaredBindings !== bound) {
+      // Fewer bindings than the WGSL declares (some unused): only an 'auto' layout takes that.
+      entry = this.pipelines.entry(kernel.code, kernel.constants, true);
+    }
     this.stats.dispatches++;
     const timeline = this.#timeline;
-    const ready = this.pipelines.ready(kernel.code, kernel.constants);
-    if (ready) {
-      // Compiled: no need to wait for anything but the work queued before.
-      timeline.now(() => timeline.record(ready, buffers, uniforms, x, y, z, label));
+    const compiled = entry.compiled;
+    if (compiled && timeline.idle) {
+      // Compiled and nothing queued: record now, straight from the caller's arrays.
+      try {
+        timeline.record(entry, compiled, buffers, count, uniforms, x, y, z, kernel.label);
+      } catch (error) {
+        timeline.defer(error);
+      }
       return;
     }
-    const pipeline = this.pipelines.get(kernel.code, kernel.constants);
+    // Recorded later: keep copies (the next dispatch gathers its buffers into the same array, and
+    // the caller may reuse its uniforms).
+    const held = buffers.slice(0, count);
+    const staged = uniforms
+      ? new Uint8Array(
+          uniforms.buffer.slice(uniforms.byteOffset, uniforms.byteOffset + uniforms.byteLength),
+        )
+      : undefined;
+    const label = kernel.label;
+    const record = (pipeline: GPUComputePipeline, ready: PipelineEntry) =>
+      timeline.record(ready, pipeline, held, count, staged, x, y, z, label);
+    if (compiled) {
+      timeline
+        .enqueue(() => record(compiled, entry))
+        .catch((error: unknown) => {
+          timeline.defer(error);
+        });
+      return;
+    }
     // Nobody awaits a dispatch; its failure is kept for the next flush or read to throw.
-    pipeline.catch(noop);
+    const pending = entry;
+    pending.promise.catch(noop);
     timeline
       .enqueue(async () => {
-        timeline.record(await pipeline, buffers, uniforms, x, y, z, label);
+        record(await pending.promise, pending);
       })
       .catch((error: unknown) => {
         timeline.defer(error);
@@ -435,6 +501,7 @@ export class Device {
   /** Destroys the free buffers in the pool (tensors still alive keep theirs). */
   trimPool(): void {
     this.#pool.trim();
+    this.#timeline.clearBindGroups();
   }
 
   /** Releases the GPU device; every later use throws {@link DeviceLostError}. */
@@ -447,25 +514,39 @@ export class Device {
   /** Copies `byteLength` bytes of `buffer` to the CPU after all earlier work. */
   async #readBuffer(buffer: GPUBuffer, byteLength: number): Promise<ArrayBuffer> {
     const paddedLength = Math.max(4, Math.ceil(byteLength / 4) * 4);
-    const staging = await this.#timeline.enqueue(() => {
+    const timeline = this.#timeline;
+    const copy = () => {
       const staging = this.#pool.takeStaging(paddedLength);
       // Taken even for an empty read, so the submit below always happens (and is counted).
-      const encoder = this.#timeline.encoder;
+      const encoder = timeline.encoder;
       if (byteLength > 0) encoder.copyBufferToBuffer(buffer, 0, staging, 0, paddedLength);
-      this.#timeline.submit();
-      return staging;
-    });
+      timeline.submit();
+      return { staging, work: timeline.takeWork(paddedLength), submitted: performance.now() };
+    };
+    let submitted: ReturnType<typeof copy>;
+    if (timeline.idle) {
+      this.assertAlive();
+      submitted = copy();
+    } else {
+      submitted = await timeline.enqueue(copy);
+    }
+    const { staging, work } = submitted;
     let mapped = false;
+    // Paced only when no other read is waiting: overlapping reads share the GPU's time.
+    const paced = this.#pacer !== undefined && this.#readsWaiting === 0;
+    this.#readsWaiting++;
     try {
-      await this.#timeline.throwPendingErrors();
-      // Losing the device must end the wait with an error, whatever the driver does with the map.
-      await Promise.race([
-        staging.mapAsync(MapMode.READ),
-        this.lost.then((info) => {
-          throw new DeviceLostError(info.reason, info.message);
-        }),
-      ]);
+      await timeline.throwPendingErrors();
+      const delay = paced ? this.#pacer!.delay(work) : 0;
+      if (delay > 0) await sleep(delay);
+      const endWait = this.#throttle ? throttleDawnPolling() : undefined;
+      try {
+        await this.#mapForReading(staging);
+      } finally {
+        endWait?.();
+      }
       mapped = true;
+      if (paced) this.#pacer!.record(work, performance.now() - submitted.submitted);
       return staging.getMappedRange().slice(0, byteLength);
     } catch (error) {
       if (this.#lostInfo && !(error instanceof DeviceLostError)) {
@@ -473,6 +554,7 @@ export class Device {
       }
       throw error;
     } finally {
+      this.#readsWaiting--;
       if (mapped && this.alive) {
         staging.unmap();
         this.#pool.giveStaging(staging);
@@ -480,6 +562,24 @@ export class Device {
         this.#pool.destroy(staging);
       }
     }
+  }
+
+  /** Maps `staging` for reading; losing the device ends the wait, whatever the driver does. */
+  #mapForReading(staging: GPUBuffer): Promise<void> {
+    this.assertAlive();
+    return new Promise<void>((resolve, reject) => {
+      this.#lostWaiters.add(reject);
+      staging.mapAsync(MapMode.READ).then(
+        () => {
+          this.#lostWaiters.delete(reject);
+          resolve();
+        },
+        (error: unknown) => {
+          this.#lostWaiters.delete(reject);
+          reject(error);
+        },
+      );
+    });
   }
 
   /** Writes `data` at `byteOffset` of `buffer` after all earlier work. */
@@ -563,5 +663,12 @@ export class Device {
  */
 export async function createDevice(options: DeviceOptions = {}): Promise<Device> {
   const { gpuDevice, provider, adapterInfo, features } = await openGpuDevice(options);
-  return construct(gpuDevice, provider, adapterInfo, features, options.maxBindingBytes);
+  return construct(
+    gpuDevice,
+    provider,
+    adapterInfo,
+    features,
+    options.maxBindingBytes,
+    options.throttleDawnPolling === true,
+  );
 }

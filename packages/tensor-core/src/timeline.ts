@@ -4,8 +4,12 @@
 // work run in call order live in one place, apart from what the work is.
 import type { DeviceStats } from './device.js';
 import { GpuExecutionError } from './errors.js';
+import { BindGroupCache, type PipelineEntry } from './pipeline-cache.js';
 import type { Profiler } from './profiler.js';
 import { type UniformRing, uniformSlotSize } from './uniform-ring.js';
+
+// The descriptor of an untimed compute pass (shared: WebGPU only reads it).
+const PLAIN_PASS: GPUComputePassDescriptor = {};
 
 /**
  * Tasks run in call order: synchronously when nothing is queued ({@link Timeline.now}), else
@@ -13,34 +17,57 @@ import { type UniformRing, uniformSlotSize } from './uniform-ring.js';
  */
 export class Timeline {
   readonly #gpuDevice: GPUDevice;
-  readonly #stats: Pick<DeviceStats, 'submits'>;
+  readonly #queue: GPUQueue;
+  readonly #stats: Pick<DeviceStats, 'submits' | 'bindGroupsCreated'>;
   readonly #ring: UniformRing;
   readonly #profiler: Profiler;
   readonly #assertAlive: () => void;
+  readonly #bindGroups = new BindGroupCache();
+  // The dynamic offsets of one setBindGroup (one per uniform binding), reused by every dispatch.
+  #offsets = new Uint32Array(4);
   #tail: Promise<void> = Promise.resolve();
   #pendingTasks = 0;
   #encoder: GPUCommandEncoder | undefined;
+  // The compute pass untimed dispatches share, open until the encoder is needed for anything else
+  // (WebGPU synchronizes each dispatch of a pass with the ones before it).
+  #pass: GPUComputePassEncoder | undefined;
   #errorChecks: Promise<GPUError | null>[] = [];
   #deferredError: unknown;
+  // What was recorded since the last `takeWork`: how much GPU work a read-back waits for.
+  #workDispatches = 0;
+  #workGroups = 0;
+  #workSubmits = 0;
 
   constructor(
     gpuDevice: GPUDevice,
-    stats: Pick<DeviceStats, 'submits'>,
+    stats: Pick<DeviceStats, 'submits' | 'bindGroupsCreated'>,
     ring: UniformRing,
     profiler: Profiler,
     assertAlive: () => void,
   ) {
     this.#gpuDevice = gpuDevice;
+    this.#queue = gpuDevice.queue;
     this.#stats = stats;
     this.#ring = ring;
     this.#profiler = profiler;
     this.#assertAlive = assertAlive;
   }
 
-  /** The encoder of the next submit, created on first use. */
+  /** The encoder of the next submit, created on first use, for commands outside compute passes. */
   get encoder(): GPUCommandEncoder {
+    if (this.#pass) this.#endPass();
     this.#encoder ??= this.#gpuDevice.createCommandEncoder();
     return this.#encoder;
+  }
+
+  #endPass(): void {
+    this.#pass!.end();
+    this.#pass = undefined;
+  }
+
+  /** True when no task is queued: work called now runs at once, in call order. */
+  get idle(): boolean {
+    return this.#pendingTasks === 0;
   }
 
   /** Keeps `error` for the next {@link throwPendingErrors}, unless an earlier one is kept. */
@@ -82,57 +109,134 @@ export class Timeline {
     });
   }
 
-  /** Encodes one dispatch into the pending command encoder. */
+  /**
+   * Encodes one dispatch into the pending command encoder: `buffers[0…count)` bound in order,
+   * then `uniforms` (staged in the ring) as one more binding. With an explicit-layout pipeline the
+   * bind group is cached and the uniforms' slot is a dynamic offset, so a repeated step records
+   * with no allocation; WebGPU's errors here surface at the submit (`finish` reports them).
+   */
   record(
+    entry: PipelineEntry,
     compiled: GPUComputePipeline,
-    buffers: GPUBuffer[],
-    uniforms: Uint8Array | undefined,
+    buffers: readonly GPUBuffer[],
+    count: number,
+    uniforms: ArrayBufferView | undefined,
     x: number,
     y: number,
     z: number,
-    label: string,
+    label: string | undefined,
   ): void {
-    this.#gpuDevice.pushErrorScope('validation');
-    const entries: GPUBindGroupEntry[] = buffers.map((buffer, binding) => ({
-      binding,
-      resource: { buffer },
-    }));
+    // Room is made before anything is staged: a submit empties the ring.
+    const profiling = this.#profiler.active;
+    if (profiling && this.#profiler.full) this.submit();
+    let offset = 0;
+    let slot = 0;
     if (uniforms) {
       if (this.#ring.full(uniforms.byteLength)) this.submit();
-      const offset = this.#ring.stage(uniforms);
-      const size = uniformSlotSize(uniforms.byteLength);
-      entries.push({
-        binding: entries.length,
-        resource: { buffer: this.#ring.buffer, offset, size },
+      offset = this.#ring.stage(uniforms);
+      slot = uniformSlotSize(uniforms.byteLength);
+    }
+    let group: GPUBindGroup;
+    if (entry.dynamic) {
+      const level = this.#bindGroups.level(entry, buffers, count);
+      let cached = level.get(slot) as GPUBindGroup | undefined;
+      if (cached === undefined) {
+        cached = this.#createBindGroup(entry.layout!, buffers, count, 0, slot);
+        this.#bindGroups.store(level, slot, cached);
+      }
+      group = cached;
+    } else {
+      entry.layout ??= compiled.getBindGroupLayout(0);
+      group = this.#createBindGroup(entry.layout, buffers, count, offset, slot);
+    }
+    // A timed dispatch is a pass of its own (timestamps are taken per pass); untimed ones share.
+    let pass: GPUComputePassEncoder;
+    if (profiling) {
+      pass = this.encoder.beginComputePass({
+        timestampWrites: this.#profiler.timestampWrites(label ?? entry.label),
       });
+    } else {
+      if (this.#pass === undefined) {
+        this.#encoder ??= this.#gpuDevice.createCommandEncoder();
+        this.#pass = this.#encoder.beginComputePass(PLAIN_PASS);
+      }
+      pass = this.#pass;
     }
-    const bindGroup = this.#gpuDevice.createBindGroup({
-      layout: compiled.getBindGroupLayout(0),
-      entries,
-    });
-    let timestampWrites: GPUComputePassTimestampWrites | undefined;
-    if (this.#profiler.active) {
-      if (this.#profiler.full) this.submit();
-      timestampWrites = this.#profiler.timestampWrites(label);
-    }
-    const pass = this.encoder.beginComputePass(timestampWrites ? { timestampWrites } : {});
     pass.setPipeline(compiled);
-    pass.setBindGroup(0, bindGroup);
+    const dynamic = entry.dynamic ? entry.uniformBindings : undefined;
+    if (dynamic !== undefined && dynamic.length > 0) {
+      // The ring's binding is the one after the buffers; a raw uniform buffer bound among them
+      // is bound whole, at offset 0.
+      if (dynamic.length > this.#offsets.length) this.#offsets = new Uint32Array(dynamic.length);
+      const offsets = this.#offsets;
+      for (let i = 0; i < dynamic.length; i++) {
+        offsets[i] = slot !== 0 && dynamic[i] === count ? offset : 0;
+      }
+      pass.setBindGroup(0, group, offsets, 0, dynamic.length);
+    } else {
+      pass.setBindGroup(0, group);
+    }
     pass.dispatchWorkgroups(x, y, z);
-    pass.end();
+    if (profiling) pass.end();
+    this.#workDispatches++;
+    this.#workGroups += x * y * z;
+  }
+
+  /**
+   * A bind group of `buffers[0…count)` then, when `slot` > 0, the ring at `offset` (`slot` bytes).
+   * Scoped, since unlike encoding errors a bind group's are not reported by the submit.
+   */
+  #createBindGroup(
+    layout: GPUBindGroupLayout,
+    buffers: readonly GPUBuffer[],
+    count: number,
+    offset: number,
+    slot: number,
+  ): GPUBindGroup {
+    const entries: GPUBindGroupEntry[] = [];
+    for (let binding = 0; binding < count; binding++) {
+      entries.push({ binding, resource: { buffer: buffers[binding]! } });
+    }
+    if (slot > 0) {
+      entries.push({ binding: count, resource: { buffer: this.#ring.buffer, offset, size: slot } });
+    }
+    this.#gpuDevice.pushErrorScope('validation');
+    const group = this.#gpuDevice.createBindGroup({ layout, entries });
     this.#errorChecks.push(this.#gpuDevice.popErrorScope());
+    this.#stats.bindGroupsCreated++;
+    return group;
+  }
+
+  /**
+   * A key of the GPU work submitted or recorded since the last call (dispatches, workgroups,
+   * submits, and `extra`), which a read-back of the same work will wait about as long for.
+   */
+  takeWork(extra: number): string {
+    const key = `${this.#workDispatches}:${this.#workGroups}:${this.#workSubmits}:${extra}`;
+    this.#workDispatches = 0;
+    this.#workGroups = 0;
+    this.#workSubmits = 0;
+    return key;
+  }
+
+  /** Forgets the cached bind groups (their buffers may be destroyed). */
+  clearBindGroups(): void {
+    this.#bindGroups.clear();
   }
 
   /** Submits what the encoder holds, with this submit's uniforms and timestamp read-back. */
   submit(): void {
+    if (this.#pass) this.#endPass();
     const encoder = this.#encoder;
     if (!encoder) return;
     this.#encoder = undefined;
     this.#profiler.encodeResolve(encoder);
+    // One scope for the whole command buffer: `finish` reports any error of its encoding.
     this.#gpuDevice.pushErrorScope('validation');
-    this.#ring.upload(this.#gpuDevice.queue);
-    this.#gpuDevice.queue.submit([encoder.finish()]);
+    this.#ring.upload(this.#queue);
+    this.#queue.submit([encoder.finish()]);
     this.#stats.submits++;
+    this.#workSubmits++;
     this.#errorChecks.push(this.#gpuDevice.popErrorScope());
     this.#profiler.submitted();
   }
@@ -140,6 +244,7 @@ export class Timeline {
   /** Throws the first error of the work recorded since the last call, if any. */
   async throwPendingErrors(): Promise<void> {
     const checks = this.#errorChecks;
+    if (checks.length === 0 && this.#deferredError === undefined) return;
     this.#errorChecks = [];
     const errors = await Promise.all(checks);
     const deferred = this.#deferredError;
@@ -151,6 +256,8 @@ export class Timeline {
 
   /** Drops unsubmitted work, for a device being destroyed. */
   discard(): void {
+    this.#pass = undefined;
     this.#encoder = undefined;
+    this.#bindGroups.clear();
   }
 }

@@ -21,6 +21,10 @@ export class UniformRing {
   readonly #pool: BufferPool;
   readonly #alignment: number;
   readonly #data = new Uint8Array(UNIFORM_RING_BYTES);
+  // Views of the same bytes, so the usual uniform arrays copy in with one memcpy, no view made.
+  readonly #u32 = new Uint32Array(this.#data.buffer);
+  readonly #i32 = new Int32Array(this.#data.buffer);
+  readonly #f32 = new Float32Array(this.#data.buffer);
   #buffer: GPUBuffer | undefined;
   #used = 0;
 
@@ -35,9 +39,19 @@ export class UniformRing {
   }
 
   /** Stages `uniforms` in the next aligned slot and returns its offset (check `full` first). */
-  stage(uniforms: Uint8Array): number {
+  stage(uniforms: ArrayBufferView): number {
     const offset = this.#used;
-    this.#data.set(uniforms, offset);
+    // Slots start at multiples of the offset alignment (≥ 4), so typed views index them exactly.
+    if (uniforms instanceof Uint32Array) this.#u32.set(uniforms, offset >>> 2);
+    else if (uniforms instanceof Float32Array) this.#f32.set(uniforms, offset >>> 2);
+    else if (uniforms instanceof Int32Array) this.#i32.set(uniforms, offset >>> 2);
+    else if (uniforms instanceof Uint8Array) this.#data.set(uniforms, offset);
+    else {
+      this.#data.set(
+        new Uint8Array(uniforms.buffer, uniforms.byteOffset, uniforms.byteLength),
+        offset,
+      );
+    }
     const end = offset + uniformSlotSize(uniforms.byteLength);
     this.#used = Math.ceil(end / this.#alignment) * this.#alignment;
     return offset;

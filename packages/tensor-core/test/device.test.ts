@@ -100,3 +100,73 @@ describe('a device', () => {
     device.destroy();
   });
 });
+
+describe('dispatch', () => {
+  const kinds = /* wgsl */ `// uniform-kinds: copies a mixed uniform struct to out
+struct Params { a: u32, b: i32, c: f32, d: u32 }
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<uniform> params: Params;
+@compute @workgroup_size(1)
+fn main() {
+  out[0] = f32(params.a);
+  out[1] = f32(params.b);
+  out[2] = params.c;
+  out[3] = f32(params.d);
+}
+`;
+
+  it('stages uniforms of any ArrayBufferView, each dispatch its own slot', async () => {
+    const device = await testDevice();
+    const params = (a: number, b: number, c: number, d: number) => {
+      const view = new DataView(new ArrayBuffer(24), 4, 16);
+      view.setUint32(0, a, true);
+      view.setInt32(4, b, true);
+      view.setFloat32(8, c, true);
+      view.setUint32(12, d, true);
+      return view;
+    };
+    const mixed = params(7, -3, 0.5, 9);
+    const bytes = params(11, 12, 13.5, 14);
+    const inputs: ArrayBufferView[] = [
+      new Uint32Array([1, 2, 0x40400000, 4]), // the f32 field's bits: 3.0
+      new Int32Array([5, -6, 0, 8]),
+      new Float32Array([0, 0, 2.5, 0]),
+      new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+      mixed,
+    ];
+    const outs = inputs.map((uniforms) => {
+      const out = device.zeros([4]);
+      device.dispatch({ code: kinds, bindings: [out], uniforms, workgroups: [1] });
+      return out;
+    });
+    const read = await Promise.all(outs.map((t) => t.read()));
+    expect(read.map((r) => Array.from(r))).toEqual([
+      [1, 2, 3, 4],
+      [5, -6, 0, 8],
+      [0, 0, 2.5, 0],
+      [11, 12, 13.5, 14],
+      [7, -3, 0.5, 9],
+    ]);
+    // The same buffers again: the bind group is reused with new uniforms.
+    const created = device.stats.bindGroupsCreated;
+    device.dispatch({ code: kinds, bindings: [outs[0]!], uniforms: inputs[1]!, workgroups: [1] });
+    expect(Array.from(await outs[0]!.read())).toEqual([5, -6, 0, 8]);
+    expect(device.stats.bindGroupsCreated).toBe(created);
+    device.destroy();
+  });
+
+  it('runs a kernel that declares a binding its dispatch leaves out (unused by main)', async () => {
+    const device = await testDevice();
+    const out = device.zeros([1]);
+    device.dispatch({
+      code: `// spare-binding
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read> spare: array<f32>;
+@compute @workgroup_size(1) fn main() { out[0] = 42.0; }`,
+      bindings: [out],
+      workgroups: [1],
+    });
+    expect(Array.from(await out.read())).toEqual([42]);
+    device.destroy();
+  });
+});

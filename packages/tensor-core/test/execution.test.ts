@@ -1,3 +1,4 @@
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   attention,
@@ -11,6 +12,7 @@ import {
   type Tensor,
   topk,
 } from '../src/index.js';
+import { ReadbackPacer, throttleDawnPolling } from '../src/readback-pacer.js';
 import { testDevice } from './gpu.js';
 import { randomFloats } from './numbers.js';
 
@@ -62,18 +64,41 @@ describe('execution: buffer pool, uniform ring, profiling', () => {
     };
     const cache = [device.zeros([2, 8, 8]), device.zeros([2, 8, 8])];
     const counts: number[] = [];
-    for (let position = 0; position < 4; position++) {
+    const bindGroups: number[] = [];
+    for (let position = 0; position < 5; position++) {
       const { values, indices } = miniStep(device, weights, cache, position);
       await values.read();
       await indices.read();
       values.dispose();
       indices.dispose();
       counts.push(device.stats.buffersCreated);
+      bindGroups.push(device.stats.bindGroupsCreated);
     }
     // Steps 2, 3 and 4 reuse the first step's tensors, staging buffers and uniform ring.
     expect(counts[1]).toBe(counts[0]);
     expect(counts[3]).toBe(counts[0]);
     expect(device.stats.buffersReused).toBeGreaterThan(30);
+    // Once the pool hands out the same buffers in the same order, the bind groups are reused too
+    // (the uniforms, different every step, are a dynamic offset into the ring).
+    expect(bindGroups[4]).toBe(bindGroups[3]);
+    expect(bindGroups[0]).toBeGreaterThanOrEqual(10);
+  });
+
+  it('computes the same after trimPool destroyed the buffers of cached bind groups', async () => {
+    const step = async () => {
+      const x = device.tensor(new Float32Array([3, 4]), [1, 2]);
+      const w = device.tensor(new Float32Array([2, 0, 0, 2]), [2, 2]);
+      const y = matmul(x, w);
+      x.dispose();
+      w.dispose();
+      const values = Array.from(await y.read());
+      y.dispose();
+      return values;
+    };
+    expect(await step()).toEqual([6, 8]);
+    expect(await step()).toEqual([6, 8]);
+    device.trimPool();
+    expect(await step()).toEqual([6, 8]);
   });
 
   it('gives zeros() a cleared buffer even when it reuses a dirty one', async () => {
@@ -128,5 +153,77 @@ describe('execution: buffer pool, uniform ring, profiling', () => {
     const plain = await testDevice({ disableTimestampQuery: true });
     expect(() => plain.startProfiling()).toThrow(FeatureUnavailableError);
     plain.destroy();
+  });
+});
+
+describe('read-back waits (Node)', () => {
+  it('sleep before mapping only for work seen before, and less than it took', () => {
+    const pacer = new ReadbackPacer();
+    expect(pacer.delay('step')).toBe(0);
+    pacer.record('step', 40);
+    expect(pacer.delay('step')).toBe(0); // a first run is often slower than the next ones
+    pacer.record('step', 30);
+    pacer.record('step', 45);
+    // Most of the shortest recent wait, less a millisecond of timer slack.
+    expect(pacer.delay('step')).toBe(Math.floor(30 * 0.85 - 1));
+    expect(pacer.delay('other work')).toBe(0);
+    pacer.record('tiny', 1.5);
+    pacer.record('tiny', 1.5);
+    expect(pacer.delay('tiny')).toBe(0); // not worth a timer
+  });
+
+  it('space out only Dawn-like polls, only while a read waits, then restore setImmediate', async () => {
+    const real = globalThis.setImmediate;
+    const end = throttleDawnPolling();
+    expect(globalThis.setImmediate).not.toBe(real);
+    const custom = promisify.custom;
+    expect((globalThis.setImmediate as unknown as Record<symbol, unknown>)[custom]).toBe(
+      (real as unknown as Record<symbol, unknown>)[custom],
+    );
+    await new Promise((resolve) => setTimeout(resolve, 5)); // past the first, unthrottled polls
+    const order: string[] = [];
+    // Like Dawn's: a nameless native function (a bound one prints as native code).
+    const poll = Object.defineProperty(
+      (() => {
+        order.push('poll');
+      }).bind(null),
+      'name',
+      { value: '' },
+    );
+    await new Promise<void>((resolve) => {
+      globalThis.setImmediate(poll);
+      globalThis.setImmediate(() => order.push('js'));
+      setTimeout(resolve, 30);
+    });
+    expect(order).toEqual(['js', 'poll']);
+    end();
+    end(); // once only
+    expect(globalThis.setImmediate).toBe(real);
+  });
+
+  it('leaves the global setImmediate alone unless the device was created to throttle', async () => {
+    const real = globalThis.setImmediate;
+    for (const throttle of [false, true]) {
+      // Dawn fetches the global for each poll: a spy installed as the global sees every poll,
+      // and whether it was still the global when called.
+      const globals: boolean[] = [];
+      const spy = function (this: unknown, ...args: unknown[]) {
+        globals.push(globalThis.setImmediate === spy);
+        return Reflect.apply(real, this, args);
+      } as unknown as typeof setImmediate;
+      globalThis.setImmediate = spy;
+      const device = await testDevice({ throttleDawnPolling: throttle });
+      try {
+        const t = device.tensor(new Float32Array(1 << 20).fill(1));
+        await t.read();
+        await t.read();
+        expect(globals.length).toBeGreaterThan(0);
+        expect(globals.every(Boolean)).toBe(!throttle);
+        expect(globalThis.setImmediate).toBe(spy);
+      } finally {
+        globalThis.setImmediate = real;
+        device.destroy();
+      }
+    }
   });
 });
