@@ -1,4 +1,5 @@
-// Kernel benchmark at pythia shapes: `pnpm --filter @pythiajs/tensor-core bench`.
+// Kernel benchmark at pythia shapes: `pnpm --filter @pythiajs/tensor-core bench` (`-- --quick`
+// for fewer iterations and shapes, `-- --gemm` for the prefill GEMM comparison alone).
 // GPU times come from timestamp queries when the adapter has them (else wall clock around a
 // flush and a 4-byte read). Each result is the median over its iterations; rows compared with the
 // read bandwidth (GEMV, attention) and the read yardstick itself take the best of three medians.
@@ -10,7 +11,8 @@ import {
   matmul,
   type Tensor,
 } from '../src/index.js';
-import { gemmTextbookWgsl } from '../src/kernels/gemm.js';
+import { GEMM_TILE, gemmTextbookWgsl, gemmWgsl } from '../src/kernels/gemm.js';
+import { type GemmPlan, gemmPlan } from '../src/ops/matmul.js';
 import { STREAM_READ_WORKGROUPS, streamReadWgsl } from './stream-read.js';
 
 const MODELS = [
@@ -21,6 +23,18 @@ const MODELS = [
 const PREFILL_ROWS = 128;
 const CONTEXT = 2048;
 const quick = process.argv.includes('--quick');
+const gemmOnly = process.argv.includes('--gemm');
+// The prefill GEMM comparison (section 5): every linear layer of these models, M rows.
+const GEMM_MODELS = [
+  { name: 'pythia-70m', hidden: 512 },
+  { name: 'pythia-160m', hidden: 768 },
+  { name: 'pythia-410m', hidden: 1024 },
+];
+const GEMM_ROWS = [128, 1024];
+const VOCAB = 50304;
+// The unembedding at 1024 rows runs on the first rows of the vocabulary only: the tiled kernel
+// needs minutes for all 50304 on lavapipe, and GFLOP/s hardly depend on N at this size.
+const UNEMBED_SLICE_AT_1024 = 4096;
 
 interface Row {
   model: string;
@@ -30,6 +44,7 @@ interface Row {
   gbps?: number;
   gflops?: number;
   ratio?: number;
+  /** 'read bandwidth' (printed as a percentage) or the kernel the ratio is a speed-up over. */
   ratioOf?: string;
 }
 
@@ -129,13 +144,15 @@ const streamSamples = [await streamRead()];
 let readGbps = streamBytes / streamSamples[0]! / 1e9;
 
 for (const model of MODELS) {
-  if (model === MODELS[2]) streamSamples.push(await streamRead());
+  if (model === MODELS[2] && !gemmOnly) streamSamples.push(await streamRead());
   const { hidden: h, heads, mlp, vocab } = model;
   // 2. GEMV (decode): the MLP up-projection and the unembedding, f16 and f32 weights.
-  for (const [label, n] of [
-    ['mlp up', mlp],
-    ['unembed', vocab],
-  ] as const) {
+  for (const [label, n] of gemmOnly
+    ? []
+    : ([
+        ['mlp up', mlp],
+        ['unembed', vocab],
+      ] as const)) {
     for (const dtype of ['f16', 'f32'] as const) {
       if (quick && dtype === 'f32' && n === vocab) continue;
       const values = random(n * h, n + h);
@@ -162,7 +179,7 @@ for (const model of MODELS) {
   }
 
   // 3. GEMM (prefill, M = 128): MLP up-projection, f16 weights; against the textbook kernel.
-  {
+  if (!gemmOnly) {
     const m = PREFILL_ROWS;
     const n = mlp;
     const weight = device.tensor(f32ArrayToF16Bits(random(n * h, 3)), [n, h]);
@@ -191,19 +208,19 @@ for (const model of MODELS) {
     });
     rows.push({
       model: model.name,
-      kernel: 'gemm 64x64, 4x4/thread',
+      kernel: `gemm (matmul: ${planName(gemmPlan(device, m, h))})`,
       shape: `[${m}, ${h}]·[${n}, ${h}]ᵀ`,
       ms: blocked * 1e3,
       gflops: flops / blocked / 1e9,
       ratio: textbook / blocked,
-      ratioOf: 'textbook gemm',
+      ratioOf: 'textbook',
     });
     weight.dispose();
     x.dispose();
   }
 
   // 4. Attention decode: one query over a full context of 2048 cached positions.
-  {
+  if (!gemmOnly) {
     const headDim = h / heads;
     const cacheShape = [heads, CONTEXT, headDim];
     const kCache = device.tensor(random(heads * CONTEXT * headDim, 5), cacheShape);
@@ -227,6 +244,103 @@ for (const model of MODELS) {
       });
     }
     for (const t of [kCache, vCache, q]) t.dispose();
+  }
+}
+
+// 5. GEMM (prefill): every linear layer at M = 128 and 1024 rows, f16 weights, the tiled 64×64
+// kernel (the GPU choice, and what every adapter ran before) against what matmul runs on this
+// adapter, alternating between the two within each shape so both see the same machine load.
+function planName(plan: GemmPlan): string {
+  if (plan.kernel === 'tiled') return `tiled ${GEMM_TILE}x${GEMM_TILE}`;
+  const { rows, columns, invocations, shuffle } = plan.tile;
+  return `lanes ${rows}x${columns}/inv, ${invocations} inv${shuffle ? ', shuffle' : ''}`;
+}
+
+/** Seconds of one `run()`: GPU timestamps, else wall clock around a flush and a read. */
+async function timeOnce(run: () => Tensor[]): Promise<number> {
+  if (timed) {
+    device.startProfiling();
+    for (const t of run()) t.dispose();
+    const timings = await device.stopProfiling();
+    return timings.reduce((s, t) => s + t.nanoseconds, 0) / 1e9;
+  }
+  const start = performance.now();
+  for (const t of run()) t.dispose();
+  await sync(device);
+  return (performance.now() - start) / 1000;
+}
+
+/**
+ * Median seconds of `a` and of `b`, measured alternately. With GPU timestamps the first runs
+ * count (compiling happens before the pass starts): the tiled kernel takes seconds per run here.
+ */
+async function measurePair(a: () => Tensor[], b: () => Tensor[]): Promise<[number, number]> {
+  if (!timed) {
+    for (const t of [...a(), ...b()]) t.dispose();
+    await sync(device);
+  }
+  const samples: [number[], number[]] = [[await timeOnce(a)], [await timeOnce(b)]];
+  const rounds = Math.max(
+    2,
+    Math.min(quick ? 3 : 7, Math.round(3 / (samples[0][0]! + samples[1][0]!))),
+  );
+  for (let round = 1; round < rounds; round++) {
+    const order = round % 2 ? [1, 0] : [0, 1];
+    for (const which of order) samples[which]!.push(await timeOnce(which ? b : a));
+  }
+  return [median(samples[0]), median(samples[1])];
+}
+
+const gemmRatios: number[] = [];
+for (const { name, hidden: h } of quick ? GEMM_MODELS.slice(0, 1) : GEMM_MODELS) {
+  const layers = [
+    ['qkv', 3 * h, h],
+    ['dense', h, h],
+    ['mlp up', 4 * h, h],
+    ['mlp down', h, 4 * h],
+    ['unembed', VOCAB, h],
+  ] as const;
+  for (const m of GEMM_ROWS) {
+    for (const [label, fullN, k] of layers) {
+      const n = label === 'unembed' && m > 128 ? UNEMBED_SLICE_AT_1024 : fullN;
+      const weight = device.tensor(f32ArrayToF16Bits(random(n * k, n + k)), [n, k]);
+      const x = device.tensor(random(m * k, m + k), [m, k]);
+      const tiledCode = gemmWgsl({ weight: device.features.shaderF16 ? 'f16' : 'f16-packed' });
+      const tiled = () => {
+        const y = device.empty([m, n]);
+        for (const chunk of weight.chunks) {
+          device.dispatch({
+            code: tiledCode,
+            bindings: [x, chunk.buffer, y],
+            uniforms: new Uint32Array([m, chunk.rows, k, n, chunk.firstRow]),
+            workgroups: [Math.ceil(chunk.rows / GEMM_TILE), Math.ceil(m / GEMM_TILE)],
+          });
+        }
+        return [y];
+      };
+      const [oldSeconds, newSeconds] = await measurePair(tiled, () => [matmul(x, weight)]);
+      const flops = 2 * m * n * k;
+      const shape = `${label} [${m}, ${k}]·[${n === fullN ? n : `${n} of ${fullN}`}, ${k}]ᵀ`;
+      rows.push({
+        model: name,
+        kernel: `gemm tiled ${GEMM_TILE}x${GEMM_TILE} (before)`,
+        shape,
+        ms: oldSeconds * 1e3,
+        gflops: flops / oldSeconds / 1e9,
+      });
+      rows.push({
+        model: name,
+        kernel: `gemm ${planName(gemmPlan(device, m, k))}`,
+        shape,
+        ms: newSeconds * 1e3,
+        gflops: flops / newSeconds / 1e9,
+        ratio: oldSeconds / newSeconds,
+        ratioOf: 'tiled',
+      });
+      gemmRatios.push(oldSeconds / newSeconds);
+      weight.dispose();
+      x.dispose();
+    }
   }
 }
 
@@ -258,13 +372,21 @@ const table = rows.map((r) => [
   fmt(r.gflops),
   r.ratio === undefined
     ? ''
-    : `${(r.ratio * (r.ratioOf === 'textbook gemm' ? 1 : 100)).toFixed(r.ratioOf === 'textbook gemm' ? 2 : 0)}${r.ratioOf === 'textbook gemm' ? '× textbook' : '% of read'}`,
+    : r.ratioOf === 'read bandwidth'
+      ? `${(r.ratio * 100).toFixed(0)}% of read`
+      : `${r.ratio.toFixed(2)}× ${r.ratioOf}`,
 ]);
 const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => r[i]!.length)));
 const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
 console.log(line(header));
 console.log(widths.map((w) => '-'.repeat(w)).join('  '));
 for (const r of table) console.log(line(r));
+if (gemmRatios.length > 0) {
+  console.log(
+    `prefill GEMM, matmul's kernel over the tiled one: median ${median(gemmRatios).toFixed(2)}×, ` +
+      `range ${Math.min(...gemmRatios).toFixed(2)}–${Math.max(...gemmRatios).toFixed(2)}× (${gemmRatios.length} shapes)`,
+  );
+}
 console.log(
   JSON.stringify({
     adapter: device.adapterInfo.description || device.adapterInfo.vendor,

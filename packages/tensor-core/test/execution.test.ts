@@ -140,7 +140,8 @@ describe('execution: buffer pool, uniform ring, profiling', () => {
     const y = matmul(x, w, undefined, { activation: 'gelu' });
     const best = topk(y, 3);
     const timings = await device.stopProfiling();
-    expect(timings.map((t) => t.label)).toEqual(['gemm', 'topk']);
+    // The GEMM variant matmul picks depends on the adapter (gemm-lanes on CPU adapters).
+    expect(timings.map((t) => t.label)).toEqual([expect.stringMatching(/^gemm/), 'topk']);
     for (const t of timings) expect(t.nanoseconds).toBeGreaterThan(0);
     // Kernels after stopProfiling are not timed.
     best.values.dispose();

@@ -1,8 +1,16 @@
 import { type LinearVariant, linearDeclarations, variantName } from './linear.js';
 
+/** Rows and columns of y per workgroup of {@link gemmWgsl}. */
+export const GEMM_TILE = 64;
+/** Invocations per workgroup of {@link gemmWgsl}. */
+export const GEMM_TILE_INVOCATIONS = 256;
+/** Workgroup memory of {@link gemmWgsl}: two 64×16 f32 slices. */
+export const GEMM_TILE_STORAGE_BYTES = 2 * 256 * 16;
+
 /**
- * Register-blocked GEMM, the M > 1 linear layer: y[m,n] = Σ_k x[m,k]·W[n,k] (+ epilogue, see
- * `linearDeclarations`). x f32 [M, K], W [N, K], y [M, n_total], row-major.
+ * Register-blocked, workgroup-memory-tiled GEMM, the M > 1 linear layer on GPUs (CPU adapters
+ * run `gemmLanesWgsl`; see `gemmPlan` in ops/matmul.ts): y[m,n] = Σ_k x[m,k]·W[n,k] (+ epilogue,
+ * see `linearDeclarations`). x f32 [M, K], W [N, K], y [M, n_total], row-major.
  *
  * Each workgroup of 16×16 invocations owns a 64×64 tile of y and each invocation a 4×4 block of
  * it (rows 4·ty…, columns 4·tx…), so one pair of workgroup-memory reads (a vec4 of x, a vec4 of
