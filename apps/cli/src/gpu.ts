@@ -82,10 +82,15 @@ export async function describeAdapter(preference?: PowerPreference): Promise<Ada
   };
 }
 
-/** A WebGPU device on the adapter `--device` asks for, from the process's Dawn instance. */
+/**
+ * A WebGPU device on the adapter `--device` asks for, from the process's Dawn instance. The CLI
+ * owns its process, so the device may space out Dawn's event polling while it waits for the GPU
+ * (`throttleDawnPolling`), which keeps the main thread off a core the GPU's threads can use.
+ */
 export async function openGpuDevice(preference?: PowerPreference): Promise<Device> {
   return createDevice({
     gpu: await dawnInstance(),
+    throttleDawnPolling: true,
     ...(preference ? { powerPreference: preference } : {}),
   });
 }

@@ -1,4 +1,4 @@
-import type { NeoXModel } from '@pythiajs/neox-model';
+import { type NeoXModel, scoreTokens } from '@pythiajs/neox-model';
 import { argmax, logSoftmaxAt } from '@pythiajs/sampler';
 import type { Tokenizer } from '@pythiajs/tokenizer';
 import { UsageError } from './errors.js';
@@ -63,30 +63,56 @@ export interface LambadaResult {
 }
 
 /**
- * Scores one request as the harness's `loglikelihood`: the input is context + target without its
- * last token, cut to the last `maxPositions` tokens; the target's tokens are read from the last
- * rows of the logits (log-softmax over the full, padded vocabulary, as the harness does).
+ * Scores requests as the harness's `loglikelihood`, as one packed batch: the input of each is
+ * context + target without its last token, cut to the last `maxPositions` tokens; the target's
+ * tokens are read from the last rows (log-softmax over the full, padded vocabulary, as the
+ * harness does), and greedy means each row's first maximum is its target token.
+ *
+ * The log-softmax and the maximum are taken on the GPU (`scoreTokens`), so only a few numbers
+ * per token come back. `scoreTokens` scores each row against the next token of the sequence it is
+ * given, so a request that fits the context is given whole (context + target): its rows are the
+ * input's, and the last one is scored against the last target token. One that does not fit is
+ * given as its input, whose last row then has no next token there: that row's logits alone are
+ * read back (one more pass over the input, for a request no LAMBADA passage comes near).
  */
 export async function scoreLambada(
   model: NeoXModel,
-  request: LambadaRequest,
-): Promise<LambadaResult> {
-  const all = [...request.context, ...request.target];
-  const input = all.slice(-(model.config.maxPositions + 1), -1);
-  const logits = await model.forward(input, { logits: 'all' });
-  const vocab = model.config.vocabSize;
-  const n = request.target.length;
-  let logprob = 0;
-  let greedy = true;
-  for (let j = 0; j < n; j++) {
-    const row = input.length - n + j;
-    const logitsRow = logits.subarray(row * vocab, (row + 1) * vocab);
-    const id = request.target[j]!;
-    logprob += logSoftmaxAt(logitsRow, id);
-    // The harness's greedy match: the first maximum of the row is the target token.
-    greedy &&= argmax(logitsRow) === id;
+  requests: readonly LambadaRequest[],
+): Promise<LambadaResult[]> {
+  const maxPositions = model.config.maxPositions;
+  const inputs = requests.map((r) => [...r.context, ...r.target].slice(-(maxPositions + 1), -1));
+  // An input shorter than the context is the whole request less its last token.
+  const scores = await scoreTokens(
+    model,
+    requests.map((r, i) => {
+      const input = inputs[i]!;
+      return input.length < maxPositions ? [...input, r.target.at(-1)!] : input;
+    }),
+  );
+  const results: LambadaResult[] = [];
+  for (const [i, request] of requests.entries()) {
+    const input = inputs[i]!;
+    const { logprob: logprobs, argmax: argmaxes } = scores[i]!;
+    const n = request.target.length;
+    let logprob = 0;
+    let greedy = true;
+    for (let j = 0; j < n; j++) {
+      // Row `input.length − n + j` of the input predicts target[j]; scoreTokens' entry t is row t.
+      const row = input.length - n + j;
+      const id = request.target[j]!;
+      if (row < logprobs.length) {
+        logprob += logprobs[row]!;
+        // scoreTokens' argmax is the lowest id among equal maxima: the row's first maximum.
+        greedy &&= argmaxes[row] === id;
+      } else {
+        const logitsRow = await model.forward(input, { logits: 'last' });
+        logprob += logSoftmaxAt(logitsRow, id);
+        greedy &&= argmax(logitsRow) === id;
+      }
+    }
+    results.push({ logprob, greedy });
   }
-  return { logprob, greedy };
+  return results;
 }
 
 /** lm-evaluation-harness's aggregates: mean accuracy (with its standard error) and exp(−mean log-likelihood). */

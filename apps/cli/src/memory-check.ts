@@ -10,10 +10,20 @@ import { formatBytes } from './format.js';
 
 /** What a command will run, for the estimate: its longest forward pass and its KV cache. */
 export interface MemoryUse {
-  /** Tokens of the longest single forward pass. */
+  /** Tokens of the longest single forward pass (of one sequence, for a batch). */
   tokens: number;
   /** Positions the KV cache holds (generation keeps the whole context); default `tokens`. */
   contextLength?: number;
+  /**
+   * Sequences run together as one packed batch, each of `tokens` tokens with a cache of
+   * `contextLength` positions; default 1.
+   */
+  sequences?: number;
+  /**
+   * Logits rows alive at once (see neox-model's `estimateMemory`): `'scored'` for commands that
+   * reduce logits on the GPU a block at a time; default every token's.
+   */
+  logits?: 'all' | 'last' | 'scored';
 }
 
 /** The adapter as the check sees it (see `describeAdapter`, read without creating a device). */
@@ -99,7 +109,23 @@ export function memoryNeeds(
     tokens,
     Math.min(use.contextLength ?? tokens, config.maxPositions),
   );
-  const estimate = estimateMemory(config, { dtype, tokens, contextLength });
+  const sequences = Math.max(1, use.sequences ?? 1);
+  // A packed batch runs its matmuls over every sequence's tokens at once, attention within each
+  // sequence (its own `contextLength` keys), and keeps one cache per sequence: activations for
+  // `sequences × tokens` tokens, the cache `sequences` times.
+  const one = estimateMemory(config, {
+    dtype,
+    tokens: tokens * sequences,
+    contextLength,
+    ...(use.logits ? { logits: use.logits } : {}),
+  });
+  const kvCache = one.kvCache * sequences;
+  const estimate = {
+    weights: one.weights,
+    kvCache,
+    activations: one.activations,
+    total: one.weights + kvCache + one.activations,
+  };
   // Matrix rows (f16 or f32) and vectors (biases, norms: f32) are at most this wide.
   const bindingBytes = Math.max(config.hiddenSize, config.intermediateSize) * 4;
   return { estimate, bindingBytes };

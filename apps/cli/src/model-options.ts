@@ -187,7 +187,8 @@ export async function checkModelMemory(
  * the checkpoint is opened (downloaded into the cache when needed, with progress bars on a
  * terminal), its config checked against its tensors, and its weights go to the GPU in `--dtype`,
  * or under `auto` in the dtype its tensors are stored in (checked against memory again if that is
- * wider than announced).
+ * wider than announced; `use` is asked again for that dtype, since a batch sized to fit beside
+ * the weights depends on them).
  */
 export async function loadModel(
   target: ModelTarget,
@@ -195,15 +196,15 @@ export async function loadModel(
   more: {
     device?: () => Promise<Device>;
     check?: (config: NeoXConfig) => void;
-    use?: (config: NeoXConfig) => MemoryUse;
+    use?: (config: NeoXConfig, dtype: WeightDtype) => MemoryUse;
   } = {},
 ): Promise<LoadedModel> {
   const start = performance.now();
   const config = await readConfig(target);
   more.check?.(config);
-  const use = more.use?.(config) ?? { tokens: config.maxPositions };
+  const use = (dtype: WeightDtype) => more.use?.(config, dtype) ?? { tokens: config.maxPositions };
   const announced = options.dtype === 'auto' ? configDtype(config) : options.dtype;
-  await checkModelMemory(target.label, config, { ...options, dtype: announced }, use);
+  await checkModelMemory(target.label, config, { ...options, dtype: announced }, use(announced));
   await dawnInstance();
   const report = loadReporter(target.label);
   let checkpoint: Checkpoint | undefined;
@@ -215,7 +216,7 @@ export async function loadModel(
     checkpointConfig(checkpoint);
     const dtype = options.dtype === 'auto' ? checkpointDtype(checkpoint) : options.dtype;
     if (dtype === 'f32' && announced === 'f16')
-      await checkModelMemory(target.label, config, { ...options, dtype }, use);
+      await checkModelMemory(target.label, config, { ...options, dtype }, use(dtype));
     const device = more.device ? await more.device() : await openDevice(options);
     let model: NeoXModel;
     try {

@@ -10,6 +10,7 @@ import { NeoXModel, tokenLogprobs } from '@pythiajs/neox-model';
 import { Tokenizer } from '@pythiajs/tokenizer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeNpy } from '../src/npy.js';
+import { slidingWindows } from '../src/scoring.js';
 import {
   bin,
   fixtureCommit,
@@ -256,6 +257,48 @@ describe('pythia score, lens, sweep and eval (checked against the model package 
     expect(out.perplexity).toBeCloseTo(Math.exp(-mean), 6);
   });
 
+  it('scores the windows in batches: the numbers of one window per step', async () => {
+    const text = 'It was the best of all, and it was the one of them. '.repeat(40);
+    const ids = tokenizer.encode(text);
+    // Windows of 256 tokens every 64: seven of them, run 4 + 3 with --batch-size 4.
+    const windows = slidingWindows(ids.length, 256, 64);
+    expect(windows).toHaveLength(7);
+    const score = async (batch: number) => {
+      const run = await pythia(
+        [
+          'score',
+          '--model',
+          fixtureFolder('tiny-neox-bin'),
+          '--stride',
+          '64',
+          '--batch-size',
+          `${batch}`,
+          '--json',
+        ],
+        { input: text },
+      );
+      expect(run.code, run.stderr).toBe(0);
+      return JSON.parse(run.stdout) as {
+        tokens: Array<{ position: number; id: number; logprob: number }>;
+        loss: number;
+      };
+    };
+    const one = await score(1);
+    const four = await score(4);
+    expect(four.tokens.map((t) => [t.position, t.id])).toEqual(
+      one.tokens.map((t) => [t.position, t.id]),
+    );
+    const logprobs = (s: typeof one) => s.tokens.map((t) => t.logprob);
+    expect(maxAbsDiff(logprobs(four), logprobs(one))).toBeLessThan(1e-4);
+    expect(four.loss.toFixed(4)).toBe(one.loss.toFixed(4));
+    // The last window's tokens, as that window alone gives them in-process.
+    const last = windows.at(-1)!;
+    const alone = await tokenLogprobs(small, ids.slice(last.start, last.end));
+    expect(
+      maxAbsDiff(logprobs(four).slice(last.first - 1), alone.slice(last.first - last.start - 1)),
+    ).toBeLessThan(1e-4);
+  });
+
   it('prints the logit lens per layer and position, and attention patterns for CircuitsVis', async () => {
     const attention = join(cache, 'attention.json');
     const run = await pythia([
@@ -409,6 +452,37 @@ describe('pythia score, lens, sweep and eval (checked against the model package 
     expect(out).toMatchObject({ task: 'lambada_openai', examples: 3, acc: 1 / 3 });
     expect(out.perplexity).toBeCloseTo(Math.exp(-sum / 3), 3);
   });
+
+  it('gives the same LAMBADA accuracy and perplexity one example per step or three', async () => {
+    const texts = [
+      'My favorite food is fans',
+      'Hello, I am here',
+      'The quick brown fox jumps over the lazy dog',
+      'It was the best of all, and it was the one of them',
+    ];
+    const file = join(cache, 'lambada-batches.jsonl');
+    await writeFile(file, texts.map((text) => JSON.stringify({ text })).join('\n'));
+    const lambada = async (batch: number) => {
+      const run = await pythia([
+        'eval',
+        'lambada',
+        '--model',
+        fixtureFolder('tiny-neox-f16'),
+        '--file',
+        file,
+        '--batch-size',
+        `${batch}`,
+        '--json',
+      ]);
+      expect(run.code, run.stderr).toBe(0);
+      return JSON.parse(run.stdout) as { examples: number; acc: number; perplexity: number };
+    };
+    const one = await lambada(1);
+    const three = await lambada(3); // a batch of 3, then one of 1
+    expect(one).toMatchObject({ examples: 4, acc: 0.25 });
+    expect(three).toMatchObject({ examples: 4, acc: one.acc });
+    expect(three.perplexity / one.perplexity).toBeCloseTo(1, 6);
+  });
 });
 
 describe("--dtype: the checkpoint's own by default", () => {
@@ -504,6 +578,49 @@ describe('pythia bench', () => {
     ])
       expect(out[key]).toBeGreaterThan(0);
     expect(out.adapter).toMatch(/\w/);
+  });
+});
+
+describe('pythia bench --batch', () => {
+  const bench = async (batch: number) => {
+    const run = await pythia([
+      'bench',
+      '--model',
+      fixtureFolder('tiny-neox-f16'),
+      '--batch',
+      `${batch}`,
+      '--prompt-tokens',
+      '8',
+      '--decode',
+      '4',
+      '--json',
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout.trim().split('\n')).toHaveLength(1);
+    return JSON.parse(run.stdout);
+  };
+
+  it('measures sequences prefilled and decoded together: per step, its kernels, its JavaScript, its memory', async () => {
+    const out = await bench(2);
+    expect(out).toMatchObject({ batch: 2, prefill_tokens: 8, decode_tokens: 4, dtype: 'f16' });
+    for (const key of [
+      'prefill_tokens_per_s',
+      'first_token_ms',
+      'decode_tokens_per_s',
+      'decode_dispatches_per_step',
+      'decode_js_ms_per_step',
+      'gpu_bytes',
+      'read_gb_s',
+    ])
+      expect(out[key]).toBeGreaterThan(0);
+    // The JavaScript of a step is part of its wall time: batch / (tokens/s) seconds.
+    expect(out.decode_js_ms_per_step).toBeLessThan((1000 * 2) / out.decode_tokens_per_s);
+    // The device holds the weights, and the cache and activations besides.
+    expect(out.gpu_bytes).toBeGreaterThan(out.weight_bytes);
+    // One decode step is one set of kernels for the whole batch: as many as for one sequence.
+    const single = await bench(1);
+    expect(out.decode_dispatches_per_step).toBe(single.decode_dispatches_per_step);
+    expect(Number.isInteger(out.decode_dispatches_per_step)).toBe(true);
   });
 });
 
@@ -711,6 +828,24 @@ describe('errors: the exit code, and one line that says what to do', () => {
       ['logits', '--dtype', 'f8', '--ids', '1', '--out', 'x.npy'],
       2,
       /--dtype.*f8.*f16, f32/,
+    ],
+    [
+      'a --batch-size of 0',
+      ['score', '--batch-size', '0', 'x'],
+      2,
+      /--batch-size must be an integer ≥ 1, got "0"/,
+    ],
+    [
+      'a --batch-size that is not a number',
+      ['eval', 'lambada', '--file', 'lambada.jsonl', '--batch-size', 'junk'],
+      2,
+      /--batch-size must be an integer ≥ 1, got "junk"/,
+    ],
+    [
+      'both --prompt-tokens and --prefill',
+      ['bench', '--prompt-tokens', '8', '--prefill', '16'],
+      2,
+      /--prompt-tokens and --prefill are the same option; give one of them/,
     ],
     ['an unknown command', ['nope'], 2, /unknown command 'nope'/],
     ['ids that are not integers', ['detokenize', '1,x,3'], 2, /"x" is not a token id/],

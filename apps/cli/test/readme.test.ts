@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { FakeHub } from '@pythiajs/checkpoint-hub/testing';
 import { parseNeoXConfig, randomCheckpoint } from '@pythiajs/neox-model';
-import { readmeShellLines } from '@pythiajs/vitest-config/readme-example';
+import { checkReadmeBlocks, readmeShellLines } from '@pythiajs/vitest-config/readme-example';
 import { safetensorsOf } from '@pythiajs/vitest-config/safetensors';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bin, type Run, runProcess } from './support.js';
@@ -103,5 +103,42 @@ describe("the README's commands, run as written", () => {
     const json = JSON.parse(run.stdout);
     expect(Object.keys(json)).toEqual(expect.arrayContaining(['ids', 'text', 'tokens_per_s']));
     expect(json.ids.length).toBeGreaterThan(0);
+  });
+});
+
+/** The bench line of the README's bench section: one configuration of a batch, its new fields. */
+async function benchesABatch() {
+  const { command, comment } = line('pythia bench --batch 2 --prompt-tokens 8 --decode 4 --json');
+  expect(comment).toBe(
+    '{..., "batch": 2, "decode_dispatches_per_step": ..., "decode_js_ms_per_step": ..., "gpu_bytes": ...}',
+  );
+  const run = await bash(command);
+  expect(run.code, run.stderr).toBe(0);
+  const json = JSON.parse(run.stdout);
+  expect(json).toMatchObject({ batch: 2, prefill_tokens: 8, decode_tokens: 4 });
+  for (const key of ['decode_dispatches_per_step', 'decode_js_ms_per_step', 'gpu_bytes'])
+    expect(json[key]).toBeGreaterThan(0);
+}
+
+describe('every block of the README is run or says why not', () => {
+  checkReadmeBlocks(README, {
+    0: {
+      language: 'bash',
+      skip: 'npm install is not run; its pythia generate line runs in "the README\'s commands" above',
+    },
+    1: {
+      language: 'bash',
+      skip: "a refusal on a 24 GB machine without a GPU; memory-check.test.ts checks the message's form",
+    },
+    2: {
+      language: 'bash',
+      skip: 'most lines need real Pythia checkpoints or files; those with a checked output run above',
+    },
+    3: {
+      language: 'bash',
+      name: 'benches a batch and prints the fields its comment names',
+      test: benchesABatch,
+    },
+    4: { language: '', skip: "Dawn's own stderr lines, not a command" },
   });
 });

@@ -1,4 +1,5 @@
 import type { NeoXConfig } from './config.js';
+import { SCORING_BLOCK_BYTES } from './unembed-scores.js';
 import type { WeightDtype } from './weights.js';
 
 /** GPU memory a model needs, in bytes. */
@@ -13,11 +14,19 @@ export interface MemoryEstimate {
 /**
  * Estimates the GPU memory of a model: weights (matrices in `dtype`, vectors in f32), a KV cache
  * of `contextLength` positions (f32 keys and values per layer), and the activations of a forward
- * pass over `tokens` tokens (the MLP's hidden and the vocabulary-wide logits dominate).
+ * pass over `tokens` tokens (the MLP's hidden and the vocabulary-wide logits dominate). `logits`
+ * says how many logits rows exist at once: every token's (`'all'`, the default: `forward`), one
+ * (`'last'`: generation), or one block of at most 64 MiB (`'scored'`: `scoreTokens`,
+ * `tokenLogprobs` and `logitLens`, which reduce logits on the GPU a block at a time).
  */
 export function estimateMemory(
   config: NeoXConfig,
-  options: { dtype?: WeightDtype; contextLength?: number; tokens?: number } = {},
+  options: {
+    dtype?: WeightDtype;
+    contextLength?: number;
+    tokens?: number;
+    logits?: 'all' | 'last' | 'scored';
+  } = {},
 ): MemoryEstimate {
   const { hiddenSize: h, intermediateSize: i, vocabSize: v, numLayers: L } = config;
   const matrixBytes = options.dtype === 'f32' ? 4 : 2;
@@ -28,7 +37,14 @@ export function estimateMemory(
   const kvCache = L * 2 * config.numHeads * context * config.headDim * 4;
   const tokens = options.tokens ?? context;
   const attentionScores = config.numHeads * tokens * context * 4;
-  const activations = tokens * (6 * h + 2 * i + 3 * h) * 4 + attentionScores + tokens * v * 4;
+  const rowBytes = v * 4;
+  const logitRows =
+    options.logits === 'last'
+      ? 1
+      : options.logits === 'scored'
+        ? Math.min(tokens, Math.max(1, Math.floor(SCORING_BLOCK_BYTES / rowBytes)))
+        : tokens;
+  const activations = tokens * (6 * h + 2 * i + 3 * h) * 4 + attentionScores + logitRows * rowBytes;
   return { weights, kvCache, activations, total: weights + kvCache + activations };
 }
 

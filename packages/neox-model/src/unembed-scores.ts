@@ -14,7 +14,7 @@ import {
 import type { NeoXModel } from './model.js';
 
 /** Logits of one block: at most this many bytes (and the device's binding limit). */
-const BLOCK_BYTES = 64 * 2 ** 20;
+export const SCORING_BLOCK_BYTES = 64 * 2 ** 20;
 
 /**
  * Records the scoring of `rows` of `hidden` (f32 `[tokens, hidden]`): each row is unembedded
@@ -30,7 +30,7 @@ export function unembedScores(
 ): Promise<RowScores> {
   const { device, config, weights } = model;
   const rowBytes = config.vocabSize * 4;
-  const limit = Math.min(BLOCK_BYTES, device.limits.maxStorageBufferBindingSize);
+  const limit = Math.min(SCORING_BLOCK_BYTES, device.limits.maxStorageBufferBindingSize);
   const block = Math.max(1, Math.floor(limit / rowBytes));
   const reads: Promise<Float32Array>[] = [];
   for (let first = 0; first < rows.length; first += block) {

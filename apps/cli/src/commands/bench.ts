@@ -1,7 +1,6 @@
 import { PYTHIA_MODELS } from '@pythiajs/checkpoint-hub';
 import {
   estimateMemory,
-  generate,
   type NeoXConfig,
   NeoXModel,
   pythiaConfig,
@@ -22,29 +21,69 @@ import {
   resolveModel,
 } from '../model-options.js';
 import { formatTable } from '../table.js';
+import { runBatch } from '../throughput.js';
 
 interface BenchOptions extends ModelOptions {
   random?: string;
-  prefill: number;
+  prefill?: number;
+  promptTokens?: number;
+  batch: number;
   decode: number;
   json?: boolean;
 }
+
+/** The one configuration a bench measures: `batch` sequences of `prompt` tokens, each decoding `decode`. */
+interface BenchShape {
+  batch: number;
+  prompt: number;
+  decode: number;
+}
+
+const DEFAULT_PROMPT_TOKENS = 128;
 
 export function registerBench(program: Command): void {
   const command = program
     .command('bench')
     .description(
-      "load a model, prefill 128 tokens, decode 64, and compare with the adapter's streaming-read bandwidth",
+      "load a model, prefill 128 tokens and decode 64 (for each of --batch sequences, together), and compare with the adapter's streaming-read bandwidth",
     )
     .option(
       '--random <name>',
       'seeded random weights at the real shapes of a Pythia model (pythia-70m …), no download',
     )
-    .option('--prefill <n>', 'prompt tokens', integerOption('prefill', 1), 128)
-    .option('--decode <n>', 'tokens decoded after the prompt', integerOption('decode', 1), 64)
-    .option('--json', 'print one JSON line');
+    .option(
+      '--prompt-tokens <t>',
+      `prompt tokens of each sequence, prefilled in one step (default: ${DEFAULT_PROMPT_TOKENS})`,
+      integerOption('prompt-tokens', 1),
+    )
+    .option('--prefill <n>', 'the same as --prompt-tokens', integerOption('prefill', 1))
+    .option(
+      '--decode <n>',
+      'tokens each sequence decodes after its prompt',
+      integerOption('decode', 1),
+      64,
+    )
+    .option(
+      '--batch <n>',
+      'sequences prefilled and decoded together, as one packed batch with one KV cache; ' +
+        'tokens/s are of all of them together',
+      integerOption('batch', 1),
+      1,
+    )
+    .option('--json', 'print one JSON line')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'decode_js_ms_per_step, the JavaScript ms per decode step: CPU time of the main thread',
+        'per step (recording and submitting its kernels, waiting for and reading back the logits,',
+        'picking the next tokens, garbage collection), from /proc/thread-self/schedstat on Linux,',
+        "apart from the GPU driver's threads (on a software adapter, the GPU itself).",
+      ].join('\n'),
+    );
   addModelOptions(command).action(async (options: BenchOptions) => {
     const start = performance.now();
+    const shape = benchShape(options);
     let model: NeoXModel;
     let source: { model: string; revision: string; commit: string };
     let dispose: () => void;
@@ -56,14 +95,14 @@ export function registerBench(program: Command): void {
         );
       }
       const config = pythiaConfig(suite.name);
-      checkLengths(options, config);
+      checkLengths(shape, config);
       // Random weights are made in the dtype asked for; `auto` makes them f16, as Pythia's are.
       const dtype = options.dtype === 'auto' ? 'f16' : options.dtype;
       await checkModelMemory(
         `random ${suite.name}`,
         config,
         { ...options, dtype },
-        benchUse(options, config),
+        benchUse(shape),
       );
       const device = await openDevice(options);
       model = await NeoXModel.fromCheckpoint(
@@ -80,8 +119,8 @@ export function registerBench(program: Command): void {
       };
     } else {
       const loaded = await loadModel(await resolveModel(options), options, {
-        check: (config) => checkLengths(options, config),
-        use: (config) => benchUse(options, config),
+        check: (config) => checkLengths(shape, config),
+        use: () => benchUse(shape),
       });
       model = loaded.model;
       source = {
@@ -95,30 +134,26 @@ export function registerBench(program: Command): void {
     try {
       const { config, device } = model;
       const vocab = Math.min(config.vocabSize, 50277);
-      // A fixed, varied prompt: ids spread over the vocabulary.
-      const ids = Array.from({ length: options.prefill }, (_, i) => (i * 7919 + 13) % vocab);
-      const run = (maxNewTokens: number) =>
-        generate(model, {
-          ids,
-          temperature: 0,
-          maxNewTokens,
-          eosTokenId: null,
-          maskUnknownTokens: false,
-        });
-      // Warm-up: compiles the pipelines of the prefill and decode shapes before anything is timed.
-      for await (const _ of run(2));
+      // Fixed, varied prompts: ids spread over the vocabulary, different for each sequence.
+      const prompts = Array.from({ length: shape.batch }, (_, b) =>
+        Array.from(
+          { length: shape.prompt },
+          (_, i) => ((b * shape.prompt + i) * 7919 + 13) % vocab,
+        ),
+      );
       const readGbps = await measureReadBandwidth(device);
-      const t0 = performance.now();
-      let first = 0;
-      let decoded = -1;
-      for await (const _ of run(options.decode + 1)) {
-        if (decoded === -1) first = performance.now();
-        decoded++;
-      }
-      const end = performance.now();
+      // The bandwidth kernel's buffers are not the model's: out of the pool, so that the GPU
+      // bytes measured below are the weights and what this configuration adds to them.
+      device.trimPool();
+      // Warm-up: compiles the pipelines of the prefill and decode shapes, and fills the buffer
+      // pool with the step's buffers and a cache of the same size, before anything is timed.
+      const capacity = shape.prompt + shape.decode;
+      await runBatch(model, prompts, 1, capacity);
+      const run = await runBatch(model, prompts, shape.decode, capacity);
       const weightBytes = estimateMemory(config, { dtype: model.dtype }).weights;
-      const firstTokenMs = first - t0;
-      const decodeTps = (decoded * 1000) / (end - first);
+      const tokens = shape.batch * shape.decode;
+      const decodeTps = (tokens * 1000) / run.decodeMs;
+      const stepsPerS = (shape.decode * 1000) / run.decodeMs;
       const result = {
         model: source.model,
         revision: source.revision,
@@ -131,19 +166,28 @@ export function registerBench(program: Command): void {
         adapter_architecture: device.adapterInfo.architecture,
         load_s: round(loadS, 4),
         weight_bytes: weightBytes,
-        prefill_tokens: options.prefill,
-        prefill_tokens_per_s: round((options.prefill * 1000) / firstTokenMs, 4),
-        first_token_ms: round(firstTokenMs, 4),
-        decode_tokens: decoded,
+        batch: shape.batch,
+        prefill_tokens: shape.prompt,
+        prefill_tokens_per_s: round((shape.batch * shape.prompt * 1000) / run.firstTokenMs, 4),
+        first_token_ms: round(run.firstTokenMs, 4),
+        decode_tokens: shape.decode,
         decode_tokens_per_s: round(decodeTps, 4),
+        decode_dispatches_per_step: round(run.dispatches / shape.decode, 4),
+        decode_js_ms_per_step: round(run.jsMs / shape.decode, 4),
+        decode_buffers_created: run.buffersCreated,
+        gpu_bytes: run.gpuBytes,
         read_gb_s: round(readGbps, 4),
-        // Decoding reads every weight once per token: how much of the adapter's bandwidth it uses.
-        decode_bandwidth_fraction: round((weightBytes * decodeTps) / (readGbps * 1e9), 3),
+        // A decode step reads every weight once, whatever the batch: how much of the adapter's
+        // bandwidth the steps use.
+        decode_bandwidth_fraction: round((weightBytes * stepsPerS) / (readGbps * 1e9), 3),
       };
       if (options.json) {
         process.stdout.write(`${JSON.stringify(result)}\n`);
         return;
       }
+      const of = shape.batch > 1 ? ` × ${shape.batch} sequences` : '';
+      const together = shape.batch > 1 ? ` (${shape.batch} sequences together)` : '';
+      const each = shape.batch > 1 ? ' each' : '';
       process.stdout.write(
         formatTable(
           ['', ''],
@@ -156,10 +200,18 @@ export function registerBench(program: Command): void {
             ['load', `${result.load_s.toFixed(2)} s`],
             [
               'first token',
-              `${result.first_token_ms.toFixed(1)} ms (prefill of ${options.prefill} tokens)`,
+              `${result.first_token_ms.toFixed(1)} ms (prefill of ${shape.prompt} tokens${of})`,
             ],
-            ['prefill', `${result.prefill_tokens_per_s.toFixed(1)} tokens/s`],
-            ['decode', `${result.decode_tokens_per_s.toFixed(1)} tokens/s (${decoded} tokens)`],
+            ['prefill', `${result.prefill_tokens_per_s.toFixed(1)} tokens/s${together}`],
+            [
+              'decode',
+              `${result.decode_tokens_per_s.toFixed(1)} tokens/s${together} (${shape.decode} tokens${each})`,
+            ],
+            [
+              'decode step',
+              `${result.decode_dispatches_per_step} dispatches, ${result.decode_js_ms_per_step.toFixed(2)} ms of JavaScript`,
+            ],
+            ['GPU memory', `${formatBytes(result.gpu_bytes)} of buffers at most`],
             ['read bandwidth', `${result.read_gb_s.toFixed(2)} GB/s (stream-read kernel)`],
             [
               'decode / bandwidth',
@@ -174,15 +226,30 @@ export function registerBench(program: Command): void {
   });
 }
 
-/** Generation over the prompt: a prefill of `--prefill` tokens and a KV cache of the context. */
-function benchUse(options: BenchOptions, config: NeoXConfig) {
-  return { tokens: options.prefill, contextLength: config.maxPositions };
+/** `--prompt-tokens` (or its other name, `--prefill`), `--batch` and `--decode`. */
+function benchShape(options: BenchOptions): BenchShape {
+  if (options.promptTokens !== undefined && options.prefill !== undefined)
+    throw new UsageError('--prompt-tokens and --prefill are the same option; give one of them');
+  return {
+    batch: options.batch,
+    prompt: options.promptTokens ?? options.prefill ?? DEFAULT_PROMPT_TOKENS,
+    decode: options.decode,
+  };
 }
 
-function checkLengths(options: BenchOptions, config: NeoXConfig): void {
-  if (options.prefill + options.decode > config.maxPositions) {
+/** A batch of prompts and a KV cache of each one's prompt and decoded tokens. */
+function benchUse(shape: BenchShape) {
+  return {
+    tokens: shape.prompt,
+    contextLength: shape.prompt + shape.decode,
+    sequences: shape.batch,
+  };
+}
+
+function checkLengths(shape: BenchShape, config: NeoXConfig): void {
+  if (shape.prompt + shape.decode > config.maxPositions) {
     throw new UsageError(
-      `--prefill ${options.prefill} + --decode ${options.decode} exceed the context of ${config.maxPositions} tokens`,
+      `--prompt-tokens ${shape.prompt} + --decode ${shape.decode} exceed the context of ${config.maxPositions} tokens`,
     );
   }
 }

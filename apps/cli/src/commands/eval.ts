@@ -1,9 +1,11 @@
 import { readFile } from 'node:fs/promises';
-import { checkTokenIds } from '@pythiajs/neox-model';
+import { checkTokenIds, type NeoXConfig, type WeightDtype } from '@pythiajs/neox-model';
 import type { Command } from 'commander';
+import { addBatchSizeOption, batchSize } from '../batch-size.js';
 import { UsageError } from '../errors.js';
 import { integerOption } from '../input.js';
 import { lambadaMetrics, lambadaRequest, parseLambadaJsonl, scoreLambada } from '../lambada.js';
+import type { MemoryUse } from '../memory-check.js';
 import { addModelOptions, loadModel, type ModelOptions, resolveModel } from '../model-options.js';
 import { countBar } from '../progress.js';
 import { modelTokenizer } from '../tokenizer.js';
@@ -11,6 +13,7 @@ import { modelTokenizer } from '../tokenizer.js';
 interface LambadaOptions extends ModelOptions {
   file: string;
   limit?: number;
+  batchSize?: number;
   json?: boolean;
 }
 
@@ -29,6 +32,7 @@ export function registerEval(program: Command): void {
     )
     .option('--limit <n>', 'only the first n examples', integerOption('limit', 1))
     .option('--json', 'print one JSON object');
+  addBatchSizeOption(lambada, 'examples');
   addModelOptions(lambada).action(async (options: LambadaOptions) => {
     const jsonl = await readFile(options.file, 'utf8').catch((error: NodeJS.ErrnoException) => {
       throw new UsageError(`cannot read --file ${options.file}: ${error.code ?? error.message}`);
@@ -37,24 +41,41 @@ export function registerEval(program: Command): void {
     const target = await resolveModel(options);
     const tokenizer = await modelTokenizer(target);
     const requests = texts.map((text) => lambadaRequest(text, tokenizer));
+    const longest = Math.max(1, ...requests.map((r) => r.context.length + r.target.length));
+    // How many examples run at once, for a model's context and the weights' dtype.
+    const plan = (config: NeoXConfig, dtype: WeightDtype): { batch: number; use: MemoryUse } => {
+      const perExample = {
+        tokens: Math.min(longest, config.maxPositions),
+        logits: 'scored' as const,
+      };
+      const batch = batchSize(options.batchSize, config, dtype, perExample, options.memoryBudget);
+      return { batch, use: { ...perExample, sequences: Math.min(batch, requests.length) } };
+    };
     const loaded = await loadModel(target, options, {
-      check: (config) =>
-        // Each request is cut to the context, as the harness does: the vocabulary alone counts.
+      check: (config) => {
+        // Each request is cut to the context, as the harness does: the vocabulary counts, and a
+        // target that alone is longer than the context, which no cut can score.
         checkTokenIds(
           requests.flatMap((r) => [...r.context, ...r.target]),
           config,
           { room: Number.POSITIVE_INFINITY },
-        ),
-      use: () => ({
-        tokens: Math.max(1, ...requests.map((r) => r.context.length + r.target.length)),
-      }),
+        );
+        const long = requests.findIndex((r) => r.target.length > config.maxPositions);
+        if (long !== -1)
+          throw new UsageError(
+            `the last word of example ${long + 1} is ${requests[long]!.target.length} tokens, more than the model's context of ${config.maxPositions}`,
+          );
+      },
+      use: (config, dtype) => plan(config, dtype).use,
     });
     const bar = countBar('lambada_openai');
     try {
+      const { batch } = plan(loaded.model.config, loaded.model.dtype);
       const results = [];
-      for (const [i, request] of requests.entries()) {
-        results.push(await scoreLambada(loaded.model, request));
-        bar.update(i + 1, requests.length);
+      bar.update(0, requests.length);
+      for (let first = 0; first < requests.length; first += batch) {
+        results.push(...(await scoreLambada(loaded.model, requests.slice(first, first + batch))));
+        bar.update(results.length, requests.length);
       }
       bar.stop();
       const metrics = lambadaMetrics(results);

@@ -1,9 +1,10 @@
 import { checkTokenIds } from '@pythiajs/neox-model';
 import type { Command } from 'commander';
+import { addBatchSizeOption } from '../batch-size.js';
 import { UsageError } from '../errors.js';
 import { integerOption, readTextInput } from '../input.js';
 import { addModelOptions, loadModel, type ModelOptions, resolveModel } from '../model-options.js';
-import { scoreText } from '../scoring.js';
+import { scoreText, scoringPlan } from '../scoring.js';
 import { note } from '../style.js';
 import { csvLine, formatTable } from '../table.js';
 import { showToken, tokenLabel } from '../token-label.js';
@@ -12,6 +13,7 @@ import { modelTokenizer } from '../tokenizer.js';
 interface ScoreOptions extends ModelOptions {
   file?: string;
   stride?: number;
+  batchSize?: number;
   json?: boolean;
   csv?: boolean;
 }
@@ -31,6 +33,7 @@ export function registerScore(program: Command): void {
     )
     .option('--json', 'print {"tokens": [...], "loss", "perplexity"}')
     .option('--csv', 'print position,id,token,logprob rows');
+  addBatchSizeOption(command, 'windows');
   addModelOptions(command).action(async (text: string | undefined, options: ScoreOptions) => {
     if (options.json && options.csv) throw new UsageError('give --json or --csv, not both');
     const target = await resolveModel(options);
@@ -40,19 +43,20 @@ export function registerScore(program: Command): void {
       throw new UsageError(
         `the text is ${ids.length} token${ids.length === 1 ? '' : 's'}; scoring needs at least 2 (the first has no context)`,
       );
-    // Any length is fine: only the ids are checked here, the window handles the context.
-    // Windows of at most the context: the estimate caps the tokens there.
     const loaded = await loadModel(target, options, {
-      check: (config) => checkTokenIds(ids, config, { room: Number.POSITIVE_INFINITY }),
-      use: () => ({ tokens: ids.length }),
+      // Any length is fine: only the ids are checked here, the window handles the context.
+      check: (config) => {
+        if (options.stride !== undefined && options.stride > config.maxPositions)
+          throw new UsageError(`--stride must be at most the context, ${config.maxPositions}`);
+        checkTokenIds(ids, config, { room: Number.POSITIVE_INFINITY });
+      },
+      // Windows of at most the context, `batch` of them per step.
+      use: (config, dtype) => scoringPlan(ids.length, config, dtype, options).use,
     });
     try {
-      if (options.stride !== undefined && options.stride > loaded.model.config.maxPositions)
-        throw new UsageError(
-          `--stride must be at most the context, ${loaded.model.config.maxPositions}`,
-        );
       const { logprobs, loss, perplexity } = await scoreText(loaded.model, ids, {
         ...(options.stride !== undefined ? { stride: options.stride } : {}),
+        batchSize: scoringPlan(ids.length, loaded.model.config, loaded.model.dtype, options).batch,
       });
       const rows = [...logprobs].map((logprob, i) => {
         const label = tokenLabel(tokenizer, ids[i + 1]!);

@@ -1,8 +1,9 @@
 import { findDuplicateCheckpoints, HubClient, parseModelRef } from '@pythiajs/checkpoint-hub';
 import { NodeHubCache } from '@pythiajs/checkpoint-hub/node';
-import { checkTokenIds } from '@pythiajs/neox-model';
+import { checkTokenIds, type NeoXConfig, type WeightDtype } from '@pythiajs/neox-model';
 import { topKWithProbabilities } from '@pythiajs/sampler';
 import type { Command } from 'commander';
+import { addBatchSizeOption } from '../batch-size.js';
 import { UsageError } from '../errors.js';
 import { integerOption, readTextInput } from '../input.js';
 import {
@@ -13,7 +14,7 @@ import {
   sharedDevice,
 } from '../model-options.js';
 import { repoCheckpoints } from '../revisions.js';
-import { scoreText } from '../scoring.js';
+import { scoreText, scoringPlan } from '../scoring.js';
 import { warn } from '../style.js';
 import { csvLine, formatTable } from '../table.js';
 import { showToken, tokenLabel } from '../token-label.js';
@@ -24,6 +25,7 @@ interface SweepOptions extends ModelOptions {
   prompt?: string;
   file?: string;
   topK: number;
+  batchSize?: number;
   json?: boolean;
   csv?: boolean;
 }
@@ -55,6 +57,7 @@ export function registerSweep(program: Command): void {
     .option('--top-k <k>', 'next tokens to show', integerOption('top-k', 1), 5)
     .option('--json', 'print one JSON object')
     .option('--csv', 'print one CSV row per checkpoint');
+  addBatchSizeOption(command, "windows of the text's loss");
   addModelOptions(command).action(async (options: SweepOptions) => {
     if (options.json && options.csv) throw new UsageError('give --json or --csv, not both');
     if (options.revision !== undefined)
@@ -97,6 +100,10 @@ export function registerSweep(program: Command): void {
         `${file.revisions.join(', ')} of ${repo} share ${file.path} (sha256 ${file.sha256.slice(0, 12)}…)`,
       );
 
+    // The loss is scoreText's: windows of the context, `batch` of them per step. The top-k comes
+    // from one pass over the text's last context, which the estimate of a window covers.
+    const plan = (config: NeoXConfig, dtype: WeightDtype) =>
+      scoringPlan(ids.length, config, dtype, options);
     const device = sharedDevice(options);
     const rows: SweepRow[] = [];
     try {
@@ -104,13 +111,17 @@ export function registerSweep(program: Command): void {
         const loaded = await loadModel(target(revision), options, {
           device: device.get,
           check: (config) => checkTokenIds(ids, config, { room: Number.POSITIVE_INFINITY }),
-          use: () => ({ tokens: ids.length }),
+          use: (config, dtype) => plan(config, dtype).use,
         });
         try {
           const { model } = loaded;
           const context = ids.slice(-model.config.maxPositions);
           const last = await model.forward(context, { logits: 'last' });
-          const loss = ids.length > 1 ? (await scoreText(model, ids)).loss : null;
+          const loss =
+            ids.length > 1
+              ? (await scoreText(model, ids, { batchSize: plan(model.config, model.dtype).batch }))
+                  .loss
+              : null;
           rows.push({
             revision,
             commit: loaded.checkpoint.commit,

@@ -1,0 +1,91 @@
+// One batch configuration measured the way `pythia bench` and the benchmark grid report it: a
+// packed prefill of every prompt into one batch KV cache, then greedy decode steps of one token
+// per sequence, with the host's share of each step.
+import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import type { KVCache, NeoXModel } from '@pythiajs/neox-model';
+import { argmax } from '@pythiajs/sampler';
+
+/**
+ * Milliseconds of CPU the main thread has used: the JavaScript thread's own time (recording
+ * kernels, submitting, reading back, Dawn's event polling while it waits, garbage collection),
+ * apart from the GPU driver's threads, which on a software adapter are the GPU. Linux reads it
+ * from /proc/thread-self/schedstat; elsewhere it is the event loop's active time, which leaves
+ * out work between turns of the loop.
+ */
+export const mainThreadMs: () => number = (() => {
+  try {
+    const read = () =>
+      Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]) / 1e6;
+    if (Number.isFinite(read())) return read;
+  } catch {}
+  return () => performance.eventLoopUtilization().active;
+})();
+
+/** What {@link runBatch} measured. */
+interface BatchRun {
+  /** The prefill step: every prompt through the model, and the first token of each picked. */
+  firstTokenMs: number;
+  /** The decode steps after it. */
+  decodeMs: number;
+  /** Kernels the decode steps dispatched. */
+  dispatches: number;
+  /** Main-thread CPU time of the decode steps (see {@link mainThreadMs}). */
+  jsMs: number;
+  /** GPU buffers created during the decode steps (0 when the pool serves every step). */
+  buffersCreated: number;
+  /** The most bytes of GPU buffers the device held, after each step (weights, cache, pool). */
+  gpuBytes: number;
+}
+
+/**
+ * Prefills the prompts as one packed batch into a batch KV cache of `capacity` positions per
+ * sequence, then decodes `steps` greedy tokens for each, one step for all of them: each step one
+ * `forwardBatch` with the last logits.
+ */
+export async function runBatch(
+  model: NeoXModel,
+  prompts: number[][],
+  steps: number,
+  capacity: number,
+): Promise<BatchRun> {
+  const { device } = model;
+  const vocab = model.config.vocabSize;
+  const greedy = (logits: Float32Array) =>
+    prompts.map((_, i) => [argmax(logits.subarray(i * vocab, (i + 1) * vocab))]);
+  const cache = model.createCache(prompts.map(() => capacity));
+  try {
+    let gpuBytes = device.stats.bytesAllocated;
+    const t0 = performance.now();
+    let next = greedy(await readLast(model, prompts, cache));
+    const first = performance.now();
+    gpuBytes = Math.max(gpuBytes, device.stats.bytesAllocated);
+    const dispatches = device.stats.dispatches;
+    const buffers = device.stats.buffersCreated;
+    const cpuBefore = mainThreadMs();
+    for (let s = 0; s < steps; s++) {
+      next = greedy(await readLast(model, next, cache));
+      gpuBytes = Math.max(gpuBytes, device.stats.bytesAllocated);
+    }
+    const end = performance.now();
+    return {
+      firstTokenMs: first - t0,
+      decodeMs: end - first,
+      dispatches: device.stats.dispatches - dispatches,
+      jsMs: mainThreadMs() - cpuBefore,
+      buffersCreated: device.stats.buffersCreated - buffers,
+      gpuBytes,
+    };
+  } finally {
+    cache.dispose();
+  }
+}
+
+/**
+ * Records one batch step with the last logits of each sequence and starts reading them back:
+ * when this returns, the step's JavaScript has run and the GPU has the work.
+ */
+function readLast(model: NeoXModel, inputs: number[][], cache: KVCache): Promise<Float32Array> {
+  const { logits } = model.forwardBatchTensor(inputs, { cache, logits: 'last' });
+  return logits.read().finally(() => logits.dispose());
+}
