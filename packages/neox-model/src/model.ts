@@ -16,7 +16,7 @@ import {
 import { packStep, unpad } from './batch.js';
 import { checkpointConfig } from './checkpoint-config.js';
 import type { NeoXConfig } from './config.js';
-import { ForwardError, OutOfMemoryError } from './errors.js';
+import { ForwardError, InvalidInputError, OutOfMemoryError } from './errors.js';
 import { forwardHidden } from './forward.js';
 import type { HookRunner } from './hooks.js';
 import { KVCache } from './kv-cache.js';
@@ -246,6 +246,11 @@ export class NeoXModel {
     if (options.cache && options.cache.sequences !== 1) {
       throw new ForwardError(
         `this cache holds ${options.cache.sequences} sequences; use forwardBatch with one sequence per cache entry`,
+      );
+    }
+    if (ids.length > 0 && typeof ids[0] !== 'number') {
+      throw new InvalidInputError(
+        'forward takes one sequence of token ids; to run several sequences together use forwardBatch (or forwardPadded for padded rows with an attention mask)',
       );
     }
     return this.forwardBatchTensor([ids], options).logits;

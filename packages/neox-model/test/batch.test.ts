@@ -102,6 +102,10 @@ describe('forwardBatch: a batch of sequences equals each sequence run alone', ()
   it('refuses what it cannot do, naming the sequence', async () => {
     const model = models.get('tiny-neox-bin')!;
     await expect(model.forwardBatch([])).rejects.toThrow(InvalidInputError);
+    // Several sequences handed to forward are not silently read as one.
+    await expect(model.forward([[1, 2], [3]] as unknown as number[])).rejects.toThrow(
+      /one sequence of token ids; to run several sequences together use forwardBatch/,
+    );
     await expect(model.forwardBatch([[1, 2], []])).rejects.toThrow(/sequence 1 of the batch/);
     const bad = model.forwardBatch([
       [1, 2],
