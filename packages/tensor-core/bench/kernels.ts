@@ -1,5 +1,6 @@
 // Kernel benchmark at pythia shapes: `pnpm --filter @pythiajs/tensor-core bench` (`-- --quick`
-// for fewer iterations and shapes, `-- --gemm` for the prefill GEMM comparison alone).
+// for fewer iterations and shapes, `-- --gemm` for the prefill GEMM comparison alone,
+// `-- --attention` for the prefill attention comparison alone).
 // GPU times come from timestamp queries when the adapter has them (else wall clock around a
 // flush and a 4-byte read). Each result is the median over its iterations; rows compared with the
 // read bandwidth (GEMV, attention) and the read yardstick itself take the best of three medians.
@@ -9,9 +10,11 @@ import {
   type Device,
   f32ArrayToF16Bits,
   matmul,
+  packSequences,
   type Tensor,
 } from '../src/index.js';
 import { GEMM_TILE, gemmTextbookWgsl, gemmWgsl } from '../src/kernels/gemm.js';
+import { attentionLanesTile } from '../src/ops/attention.js';
 import { type GemmPlan, gemmPlan } from '../src/ops/matmul.js';
 import { STREAM_READ_WORKGROUPS, streamReadWgsl } from './stream-read.js';
 
@@ -23,7 +26,11 @@ const MODELS = [
 const PREFILL_ROWS = 128;
 const CONTEXT = 2048;
 const quick = process.argv.includes('--quick');
-const gemmOnly = process.argv.includes('--gemm');
+const attentionOnly = process.argv.includes('--attention');
+const gemmOnly = process.argv.includes('--gemm') && !attentionOnly;
+// The prefill attention comparison (section 6): one sequence of T tokens, or 8 packed of 128.
+const ATTENTION_HEADS = [8, 12];
+const ATTENTION_HEAD_DIM = 64;
 // The prefill GEMM comparison (section 5): every linear layer of these models, M rows.
 const GEMM_MODELS = [
   { name: 'pythia-70m', hidden: 512 },
@@ -143,7 +150,7 @@ async function streamRead(): Promise<number> {
 const streamSamples = [await streamRead()];
 let readGbps = streamBytes / streamSamples[0]! / 1e9;
 
-for (const model of MODELS) {
+for (const model of attentionOnly ? [] : MODELS) {
   if (model === MODELS[2] && !gemmOnly) streamSamples.push(await streamRead());
   const { hidden: h, heads, mlp, vocab } = model;
   // 2. GEMV (decode): the MLP up-projection and the unembedding, f16 and f32 weights.
@@ -292,7 +299,11 @@ async function measurePair(a: () => Tensor[], b: () => Tensor[]): Promise<[numbe
 }
 
 const gemmRatios: number[] = [];
-for (const { name, hidden: h } of quick ? GEMM_MODELS.slice(0, 1) : GEMM_MODELS) {
+for (const { name, hidden: h } of attentionOnly
+  ? []
+  : quick
+    ? GEMM_MODELS.slice(0, 1)
+    : GEMM_MODELS) {
   const layers = [
     ['qkv', 3 * h, h],
     ['dense', h, h],
@@ -344,6 +355,62 @@ for (const { name, hidden: h } of quick ? GEMM_MODELS.slice(0, 1) : GEMM_MODELS)
   }
 }
 
+// 6. Attention (prefill): what `attention` ran before on this adapter (the workgroup kernel, or
+// the split one where its rule splits: 1024 tokens) against its choice now (attention-lanes on
+// CPU adapters), alternating within each shape. headDim 64, causal from position 0.
+const attentionRatios: number[] = [];
+for (const heads of gemmOnly ? [] : ATTENTION_HEADS) {
+  const D = ATTENTION_HEAD_DIM;
+  const shapes = [
+    { label: '128 tokens', tokens: 128, sequences: 1 },
+    { label: '1024 tokens', tokens: 1024, sequences: 1 },
+    { label: '8 packed × 128 tokens', tokens: 1024, sequences: 8 },
+  ];
+  for (const { label, tokens, sequences } of quick ? shapes.slice(0, 1) : shapes) {
+    const length = tokens / sequences;
+    const packing =
+      sequences > 1
+        ? packSequences(
+            device,
+            Array.from({ length: sequences }, (_, s) => ({
+              cacheStart: s * length,
+              position: 0,
+              length,
+            })),
+          )
+        : undefined;
+    const cacheShape = [heads, tokens, D];
+    const q = device.tensor(random(tokens * heads * D, 11), [tokens, heads, D]);
+    const kCache = device.tensor(random(heads * tokens * D, 12), cacheShape);
+    const vCache = device.tensor(random(heads * tokens * D, 13), cacheShape);
+    const placement = packing ? { packing } : { positionOffset: 0 };
+    const [oldSeconds, newSeconds] = await measurePair(
+      () => [attention(q, kCache, vCache, { ...placement, lanes: false })],
+      () => [attention(q, kCache, vCache, placement)],
+    );
+    const oldKernel = tokens > 256 && sequences === 1 ? 'split' : '1 wg/row';
+    const tile = attentionLanesTile(device, D, tokens, length);
+    const shape = `${label}, ${heads}×${D}`;
+    rows.push({
+      model: '-',
+      kernel: `attention prefill, ${oldKernel} (before)`,
+      shape,
+      ms: oldSeconds * 1e3,
+    });
+    rows.push({
+      model: '-',
+      kernel: `attention prefill (now${tile ? `: lanes ${tile.rows} row/lane` : ''})`,
+      shape,
+      ms: newSeconds * 1e3,
+      ratio: oldSeconds / newSeconds,
+      ratioOf: 'before',
+    });
+    attentionRatios.push(oldSeconds / newSeconds);
+    packing?.dispose();
+    for (const t of [q, kCache, vCache]) t.dispose();
+  }
+}
+
 streamSamples.push(await streamRead());
 const streamSeconds = Math.min(...streamSamples);
 const bestGbps = streamBytes / streamSeconds / 1e9;
@@ -385,6 +452,12 @@ if (gemmRatios.length > 0) {
   console.log(
     `prefill GEMM, matmul's kernel over the tiled one: median ${median(gemmRatios).toFixed(2)}×, ` +
       `range ${Math.min(...gemmRatios).toFixed(2)}–${Math.max(...gemmRatios).toFixed(2)}× (${gemmRatios.length} shapes)`,
+  );
+}
+if (attentionRatios.length > 0) {
+  console.log(
+    `prefill attention, now over before: median ${median(attentionRatios).toFixed(2)}×, ` +
+      `range ${Math.min(...attentionRatios).toFixed(2)}–${Math.max(...attentionRatios).toFixed(2)}× (${attentionRatios.length} shapes)`,
   );
 }
 console.log(

@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { isCpuAdapter } from '../src/adapter-kind.js';
 import {
   attention,
   attentionWithProbs,
@@ -6,6 +7,7 @@ import {
   splitQkvRotary,
   type Tensor,
 } from '../src/index.js';
+import { attentionLanesTile } from '../src/ops/attention.js';
 import { attentionReference, splitQkvRotaryReference } from '../src/reference/index.js';
 import { testDevice } from './gpu.js';
 import { expectClose, randomFloats } from './numbers.js';
@@ -117,7 +119,7 @@ describe('attention (causal, over the KV cache)', () => {
         const vCache = device.tensor(v, [HEADS, MAX_POSITIONS, headDim]);
         const qT = device.tensor(q, [tokens, HEADS, headDim]);
         const { output, probs } = attentionWithProbs(qT, kCache, vCache, { positionOffset });
-        const plain = attention(qT, kCache, vCache, { positionOffset });
+        const plain = attention(qT, kCache, vCache, { positionOffset, lanes: false });
         expect(output.shape).toEqual([tokens, HEADS * headDim]);
         expect(probs.shape).toEqual([HEADS, tokens, positionOffset + tokens]);
         const expected = attentionReference(q, k, v, sizes);
@@ -199,9 +201,10 @@ describe('attention split over blocks of 256 keys (flash-decoding: partials, the
     const kT = device.tensor(k, cacheShape);
     const vT = device.tensor(v, cacheShape);
     const before = device.stats.dispatches;
-    const y = attention(qT, kT, vT, { positionOffset, splitKeys });
+    // lanes: false: the GPU kernels and their default rule (CPU adapters run attention-lanes).
+    const y = attention(qT, kT, vT, { positionOffset, splitKeys, lanes: false });
     expect(device.stats.dispatches - before).toBe(expectedDispatches);
-    const unsplit = attention(qT, kT, vT, { positionOffset, splitKeys: false });
+    const unsplit = attention(qT, kT, vT, { positionOffset, splitKeys: false, lanes: false });
     const expected = attentionReference(q, k, v, { ...sizes, positionOffset }).output;
     const actual = await y.read();
     expectClose(actual, expected, 1e-5, 1e-6);
@@ -286,7 +289,7 @@ describe('attention split over blocks of 256 keys (flash-decoding: partials, the
         cache[1]!,
         { heads, rotaryDims: 16, positionOffset: first },
       );
-      return attention(q, cache[0]!, cache[1]!, { positionOffset: first });
+      return attention(q, cache[0]!, cache[1]!, { positionOffset: first, lanes: false });
     };
     const full = await step(0, tokens, [device.zeros(shape), device.zeros(shape)]).read();
     const cache = [device.zeros(shape), device.zeros(shape)];
@@ -297,5 +300,107 @@ describe('attention split over blocks of 256 keys (flash-decoding: partials, the
       expect(device.stats.dispatches - before).toBe(3); // splitQkvRotary + split + combine
       expectClose(row, full.subarray(t * heads * headDim, (t + 1) * heads * headDim), 1e-5, 1e-6);
     }
+  });
+});
+
+describe('attention-lanes (CPU adapters: rows per lane in registers, keys shared by subgroupShuffle)', () => {
+  let device: Device;
+  beforeAll(async () => {
+    device = await testDevice();
+  });
+  afterAll(() => device.destroy());
+
+  /** The code of the kernels `run` dispatches. */
+  function kernelsOf(run: () => Tensor): { y: Tensor; codes: string[] } {
+    const spy = vi.spyOn(device, 'dispatch');
+    try {
+      const y = run();
+      return { y, codes: spy.mock.calls.map(([kernel]) => kernel.code) };
+    } finally {
+      spy.mockRestore();
+    }
+  }
+
+  // (tokens, heads, headDim, positionOffset): R = 1 (≤ 8 rows) or 2 rows per lane on lavapipe,
+  // token counts that leave partial blocks of 16 rows, prefills after a cache.
+  for (const [tokens, heads, headDim, positionOffset] of [
+    [1, 1, 64, 0],
+    [1, 8, 64, 200],
+    [8, 12, 80, 3],
+    [37, 8, 64, 0],
+    [37, 12, 80, 5],
+    [129, 12, 64, 31],
+    [300, 1, 64, 0],
+    [21, 2, 18, 40], // headDim % 4 ≠ 0: falls back to the workgroup kernel
+    [21, 2, 128, 40], // headDim > 80: falls back (compile time)
+  ] as const) {
+    it(`matches the reference and the workgroup kernel: ${tokens} rows, ${heads} heads of ${headDim}, from position ${positionOffset}`, async () => {
+      const maxPositions = positionOffset + tokens + 3;
+      const sizes = { tokens, heads, headDim, maxPositions, positionOffset };
+      const cacheShape = [heads, maxPositions, headDim];
+      const q = randomFloats(tokens * heads * headDim, tokens + headDim, -2, 2);
+      const k = randomFloats(heads * maxPositions * headDim, 3 * headDim + heads, -2, 2);
+      const v = randomFloats(heads * maxPositions * headDim, 5 * headDim + heads);
+      const qT = device.tensor(q, [tokens, heads, headDim]);
+      const [kT, vT] = [device.tensor(k, cacheShape), device.tensor(v, cacheShape)];
+      const { y, codes } = kernelsOf(() => attention(qT, kT, vT, { positionOffset, lanes: true }));
+      const tile = attentionLanesTile(device, headDim, tokens);
+      if (headDim % 4 !== 0 || headDim > 80) expect(tile).toBeUndefined();
+      expect(codes).toHaveLength(1);
+      expect(codes[0]!.startsWith('// attention-lanes')).toBe(tile !== undefined);
+      const old = attention(qT, kT, vT, { positionOffset, lanes: false, splitKeys: false });
+      const actual = await y.read();
+      expectClose(actual, attentionReference(q, k, v, sizes).output, 1e-5, 1e-6);
+      expectClose(actual, await old.read(), 1e-5, 1e-6);
+    });
+  }
+
+  it('a row gives the same bits whatever rows run with it: decoding equals the prefill', async () => {
+    // 40 rows (R = 2, blocks of 16: rows 32…39 in a partial one), then each row alone (R = 1).
+    const [tokens, heads, headDim, maxPositions] = [40, 3, 64, 48];
+    const cacheShape = [heads, maxPositions, headDim];
+    const q = randomFloats(tokens * heads * headDim, 71, -2, 2);
+    const kT = device.tensor(randomFloats(heads * maxPositions * headDim, 72, -2, 2), cacheShape);
+    const vT = device.tensor(randomFloats(heads * maxPositions * headDim, 73), cacheShape);
+    const full = await attention(device.tensor(q, [tokens, heads, headDim]), kT, vT, {
+      lanes: true,
+    }).read();
+    const width = heads * headDim;
+    for (const t of [0, 7, 8, 15, 16, 31, 32, 39]) {
+      const row = attention(
+        device.tensor(q.subarray(t * width, (t + 1) * width), [1, heads, headDim]),
+        kT,
+        vT,
+        { positionOffset: t, lanes: true },
+      );
+      expect(await row.read()).toEqual(full.subarray(t * width, (t + 1) * width));
+    }
+  });
+
+  it('is chosen on CPU adapters with subgroups of a known size, by rows per sequence', () => {
+    const on = (subgroupSize: number | undefined) =>
+      ({
+        features: { subgroups: subgroupSize !== undefined, subgroupSize },
+        limits: { maxComputeInvocationsPerWorkgroup: 256 },
+      }) as unknown as Device;
+    expect(attentionLanesTile(on(8), 64, 1)).toEqual({ headDim: 64, lanes: 8, rows: 1 });
+    expect(attentionLanesTile(on(8), 64, 8)).toEqual({ headDim: 64, lanes: 8, rows: 1 });
+    expect(attentionLanesTile(on(8), 64, 128)).toEqual({ headDim: 64, lanes: 8, rows: 2 });
+    expect(attentionLanesTile(on(8), 80, 1024)).toEqual({ headDim: 80, lanes: 8, rows: 2 });
+    // A packed decode step: 16 rows, one per sequence.
+    expect(attentionLanesTile(on(8), 64, 16, 1)).toEqual({ headDim: 64, lanes: 8, rows: 1 });
+    expect(attentionLanesTile(on(4), 64, 128)).toEqual({ headDim: 64, lanes: 4, rows: 2 });
+    expect(attentionLanesTile(on(undefined), 64, 128)).toBeUndefined();
+    expect(attentionLanesTile(on(8), 18, 128)).toBeUndefined();
+    expect(attentionLanesTile(on(8), 128, 128)).toBeUndefined();
+    // This adapter: attention picks it by default exactly on a CPU adapter where it can run.
+    const [kT, vT] = [device.zeros([2, 300, 64]), device.zeros([2, 300, 64])];
+    const { codes } = kernelsOf(() =>
+      attention(device.zeros([1, 2, 64]), kT, vT, { positionOffset: 299 }),
+    );
+    const lanes =
+      isCpuAdapter(device.adapterInfo) && attentionLanesTile(device, 64, 1) !== undefined;
+    expect(codes[0]!.startsWith('// attention-lanes')).toBe(lanes);
+    expect(codes).toHaveLength(lanes ? 1 : 2); // else split: 300 keys
   });
 });

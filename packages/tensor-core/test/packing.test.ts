@@ -173,7 +173,7 @@ describe('packed splitQkvRotary and attention equal each sequence run alone', ()
         packing,
       });
       const before = device.stats.dispatches;
-      const output = attention(q, kCache, vCache, { packing });
+      const output = attention(q, kCache, vCache, { packing, lanes: false });
       expect(device.stats.dispatches - before).toBe(1); // 31 keys at most: nothing to split
       const withProbs = attentionWithProbs(q, kCache, vCache, { packing });
       packing.dispose(); // the recorded kernels keep the table
@@ -409,6 +409,7 @@ describe('packed attention over long contexts (batched decoding, flash-decoding 
     const y = attention(device.tensor(q, [DECODE.length, HEADS, headDim]), kT, vT, {
       packing,
       splitKeys,
+      lanes: false,
     });
     expect(device.stats.dispatches - before).toBe(expectedDispatches);
     packing.dispose();
@@ -434,7 +435,7 @@ describe('packed attention over long contexts (batched decoding, flash-decoding 
           device.tensor(rowsOf(q, HEADS * headDim, s, 1), [1, HEADS, headDim]),
           device.tensor(cacheRows(k, sizes, cacheStart, rows), [HEADS, rows, headDim]),
           device.tensor(cacheRows(v, sizes, cacheStart, rows), [HEADS, rows, headDim]),
-          { positionOffset: position, splitKeys: splitKeys ?? true },
+          { positionOffset: position, splitKeys: splitKeys ?? true, lanes: false },
         );
         const row = rowsOf(actual, HEADS * headDim, s, 1);
         expect(row).toEqual(await alone.read());
@@ -490,7 +491,10 @@ describe('packed attention over long contexts (batched decoding, flash-decoding 
     const [kT, vT] = [device.tensor(k, cacheShape), device.tensor(v, cacheShape)];
     const decode = packSequences(device, segments);
     const before = device.stats.dispatches;
-    const y = attention(device.tensor(q, [16, heads, headDim]), kT, vT, { packing: decode });
+    const y = attention(device.tensor(q, [16, heads, headDim]), kT, vT, {
+      packing: decode,
+      lanes: false,
+    });
     expect(device.stats.dispatches - before).toBe(2);
     decode.dispose();
     const expected = attentionReference(q, k, v, {
@@ -518,7 +522,10 @@ describe('packed attention over long contexts (batched decoding, flash-decoding 
     const q = randomFloats(tokens * heads * headDim, 63, -2, 2);
     const packing = packSequences(device, segments);
     const before = device.stats.dispatches;
-    const y = attention(device.tensor(q, [tokens, heads, headDim]), kT, vT, { packing });
+    const y = attention(device.tensor(q, [tokens, heads, headDim]), kT, vT, {
+      packing,
+      lanes: false,
+    });
     expect(device.stats.dispatches - before).toBe(2);
     packing.dispose();
     const expected = attentionReference(q, k, v, {
@@ -542,6 +549,105 @@ describe('packed attention over long contexts (batched decoding, flash-decoding 
     expect(splitByDefault(16, 1, 64, 2 ** 31)).toBe(false);
     // Decoding 16 sequences × 8 heads over 1030 keys (5 blocks).
     expect(splitByDefault(128, 5, 64, 128 * MiB)).toBe(true);
+  });
+});
+
+describe('packed attention-lanes (CPU adapters; forced here whatever the adapter)', () => {
+  // Segments whose blocks of 8·R rows straddle sequences: 5, 1, 29, 40 rows (R = 2: 75 rows / 4
+  // sequences = 19 per sequence) after 12, 30, 3, 0 cached, and one that does not advance.
+  const MIXED: PackedSegment[] = [
+    { cacheStart: 0, position: 12, length: 5 },
+    { cacheStart: 40, position: 30, length: 1 },
+    { cacheStart: 75, position: 3, length: 29 },
+    { cacheStart: 120, position: 0, length: 40 },
+    { cacheStart: 170, position: 7, length: 0 },
+  ];
+  // Two long prompts over 256 keys, a block of 16 rows straddling them at row 300 (R = 2).
+  const LONG: PackedSegment[] = [
+    { cacheStart: 0, position: 0, length: 300 },
+    { cacheStart: 310, position: 2, length: 270 },
+  ];
+  const cases = [
+    ['mixed', MIXED, 180, 3, 64],
+    ['mixed', MIXED, 180, 8, 80],
+    ['long prompts', LONG, 600, 2, 64],
+    ['batched decoding', DECODE, DECODE_MAX_POSITIONS, 12, 64],
+  ] as const;
+  for (const [name, segments, maxPositions, heads, headDim] of cases) {
+    it(`${name}: ${heads} heads of ${headDim}: reference, workgroup kernel, and each sequence alone bit for bit`, async () => {
+      const sizes = { heads, maxPositions, headDim };
+      const cacheShape = [heads, maxPositions, headDim];
+      const packing = packSequences(device, segments);
+      const tokens = packing.tokens;
+      const q = randomFloats(tokens * heads * headDim, heads + headDim, -2, 2);
+      const k = randomFloats(heads * maxPositions * headDim, headDim + 1, -2, 2);
+      const v = randomFloats(heads * maxPositions * headDim, headDim + 2);
+      const qT = device.tensor(q, [tokens, heads, headDim]);
+      const [kT, vT] = [device.tensor(k, cacheShape), device.tensor(v, cacheShape)];
+      const y = attention(qT, kT, vT, { packing, lanes: true });
+      const old = attention(qT, kT, vT, { packing, lanes: false, splitKeys: false });
+      packing.dispose();
+      const actual = await y.read();
+      const expected = attentionReference(q, k, v, { tokens, ...sizes, segments });
+      expectClose(actual, expected.output, 1e-5, 1e-6);
+      expectClose(actual, await old.read(), 1e-5, 1e-6);
+      const first = firstRows(segments);
+      const width = heads * headDim;
+      for (const [s, { cacheStart, position, length }] of segments.entries()) {
+        if (length === 0) continue;
+        const rows = position + length;
+        const alone = attention(
+          device.tensor(rowsOf(q, width, first[s]!, length), [length, heads, headDim]),
+          device.tensor(cacheRows(k, sizes, cacheStart, rows), [heads, rows, headDim]),
+          device.tensor(cacheRows(v, sizes, cacheStart, rows), [heads, rows, headDim]),
+          { positionOffset: position, lanes: true },
+        );
+        expect(rowsOf(actual, width, first[s]!, length)).toEqual(await alone.read());
+      }
+    });
+  }
+
+  it('sequences never attend to each other: poisoned rows of other sequences and gaps change nothing', async () => {
+    const [heads, headDim, maxPositions] = [2, 64, 180];
+    const sizes = { heads, maxPositions, headDim };
+    const cacheShape = [heads, maxPositions, headDim];
+    const packing = packSequences(device, MIXED);
+    const tokens = packing.tokens;
+    const q = device.tensor(randomFloats(tokens * heads * headDim, 81, -2, 2), [
+      tokens,
+      heads,
+      headDim,
+    ]);
+    const k = randomFloats(heads * maxPositions * headDim, 82, -2, 2);
+    const v = randomFloats(heads * maxPositions * headDim, 83);
+    const run = async (kData: Float32Array, vData: Float32Array) =>
+      attention(q, device.tensor(kData, cacheShape), device.tensor(vData, cacheShape), {
+        packing,
+        lanes: true,
+      }).read();
+    const clean = await run(k, v);
+    // Poison sequence 2 (cache rows 75…106, packed rows 6…34) and every row no sequence owns.
+    const [kPoison, vPoison] = [k.slice(), v.slice()];
+    for (const [start, count] of [
+      [75, 32],
+      [17, 23],
+      [71, 4],
+      [107, 13],
+      [160, 20],
+    ] as const) {
+      fillCacheRows(kPoison, sizes, start, count, 1e4);
+      fillCacheRows(vPoison, sizes, start, count, 1e6);
+    }
+    const poisoned = await run(kPoison, vPoison);
+    packing.dispose();
+    const width = heads * headDim;
+    for (const [first, count] of [
+      [0, 6],
+      [35, 40],
+    ] as const) {
+      expect(rowsOf(poisoned, width, first, count)).toEqual(rowsOf(clean, width, first, count));
+    }
+    expect(Math.min(...rowsOf(poisoned, width, 6, 29))).toBeGreaterThan(9e5);
   });
 });
 

@@ -1,3 +1,5 @@
+import { isCpuAdapter } from '../adapter-kind.js';
+import type { Device } from '../device.js';
 import { ShapeError } from '../errors.js';
 import { workgroupGrid } from '../grid.js';
 import {
@@ -6,6 +8,11 @@ import {
   attentionSplitWgsl,
   attentionWgsl,
 } from '../kernels/attention.js';
+import {
+  type AttentionLanesTile,
+  attentionLanesGrid,
+  attentionLanesWgsl,
+} from '../kernels/attention-lanes.js';
 import { placeRows, type SequencePacking } from '../packing.js';
 import type { Tensor } from '../tensor.js';
 import { checkDType, checkSameDevice } from './checks.js';
@@ -27,9 +34,19 @@ export interface AttentionOptions {
    * than one block of keys and the partial results (rows · blocks · (headDim + 2) f32) stay under
    * 64 MiB: decoding, where one workgroup per row would leave most of the GPU idle, and prefills
    * of long prompts, where each row's keys would be walked serially. `true` forces it, `false`
-   * forbids it. {@link attentionWithProbs} never splits.
+   * forbids it. {@link attentionWithProbs} never splits. On CPU adapters (lavapipe, SwiftShader)
+   * with subgroups, unless `true`, one kernel without workgroup memory serves every shape instead
+   * ({@link attentionLanesTile}; on lavapipe 1.5× (decoding) to 40–60× (128-token prefills) faster).
    */
   splitKeys?: boolean;
+  /**
+   * Kernel override for tests and benchmarks: `true` runs {@link attentionLanesWgsl} wherever it
+   * can run (subgroups of a known size, headDim % 4 = 0 and ≤ 80; else as if unset), `false`
+   * never. Unset: {@link attentionLanesTile}'s rule. Ignored by {@link attentionWithProbs}.
+   *
+   * @internal
+   */
+  lanes?: boolean;
 }
 
 /** Output of {@link attentionWithProbs}. */
@@ -62,6 +79,12 @@ const SPLIT_MAX_PARTIAL_BYTES = 64 * 2 ** 20;
  * 179 ms), 128–512 rows over 1–2k keys, packed prefills of 7200–8000 rows and one-sequence
  * prefills of 2400–4800 rows. The cap bounds the memory: past it (a 2048-token prefill of 16+
  * heads) one workgroup per row already fills any GPU.
+ *
+ * CPU adapters with subgroups of a known size skip both for attention-lanes (see
+ * {@link attentionLanesTile}), which measured faster there in every shape tried, split or not:
+ * on lavapipe, headDim 64, against the split pass: 1 row over 2048 keys 1.8 vs 3.2 ms, 16 packed
+ * sequences of 1 token over 1000 keys 20 vs 30 ms, 1024-token prefills 80 vs 1085 ms (8 heads)
+ * and 80 vs 1455 ms (12 heads); against the unsplit kernel: 128-token prefills ~1.1 vs 45–65 ms.
  */
 export function splitByDefault(
   rows: number,
@@ -71,6 +94,40 @@ export function splitByDefault(
 ): boolean {
   const partialBytes = rows * splits * (headDim + 2) * 4;
   return splits > 1 && partialBytes <= Math.min(SPLIT_MAX_PARTIAL_BYTES, bindingLimit);
+}
+
+/**
+ * The tile of {@link attentionLanesWgsl} for `tokens` query rows of `headDim` on `device`, in runs
+ * of `rowsPerSequence` consecutive rows of one sequence (= tokens without packing), or undefined
+ * where it cannot run: it needs subgroups of one known size (a workgroup is one subgroup whose
+ * lanes share key and value rows by subgroupShuffle) and headDim % 4 = 0 (vec4 rows), ≤ 80 (a
+ * row's q and accumulators live in registers, the headDim/4 steps unrolled: on lavapipe a cold
+ * compile took 1.0 s at headDim 64 and 1 row per lane, 2.4 s at 2 rows, 4.1 s at headDim 80 and
+ * 2 rows, but 9–13 s at headDim 96–128; Mesa caches compiled shaders on disk, browsers may not).
+ *
+ * Rows per lane R (a workgroup takes S·R consecutive rows, S the subgroup size): each key row
+ * loaded feeds S·R query rows, but the workgroup walks the keys of its last row, so rows of an
+ * earlier position (or of another sequence) idle through up to S·R − 1 masked keys. Measured on
+ * lavapipe (S = 8, headDim 64; ms, same run): 1 row over 2048 keys R=1 1.8, R=2 4.7, R=4 8.3;
+ * 8 rows from position 120: 0.20 / 0.33 / 0.46; 16 sequences of 1 token over 1000 keys: 20 / 25 /
+ * 53; 128-token prefill, 8 heads: 1.3 / 1.1 / 1.05; 8 packed sequences of 128 tokens, 8 heads:
+ * 13.4 / 9.6 / 10.1 (12 heads: 34 / 26 / 27); 512 tokens: 19 / 18 / 11; 1024 tokens, 8 heads:
+ * 105 / 80 / 54 (12 heads: 96 / 80 / 61). Hence R = 1 up to S rows per sequence, else 2: R = 4
+ * gains 1.3–1.6× only past ~500 rows per sequence, and costs a cold compile of 8.5 s (vs 2.4).
+ */
+export function attentionLanesTile(
+  device: Device,
+  headDim: number,
+  tokens: number,
+  rowsPerSequence = tokens,
+): AttentionLanesTile | undefined {
+  const { subgroups, subgroupSize } = device.features;
+  if (!subgroups || subgroupSize === undefined || headDim % 4 !== 0 || headDim > 80) {
+    return undefined;
+  }
+  if (subgroupSize > device.limits.maxComputeInvocationsPerWorkgroup) return undefined;
+  const rows = rowsPerSequence <= subgroupSize ? 1 : 2;
+  return { headDim, lanes: subgroupSize, rows };
 }
 
 function run(
@@ -124,11 +181,29 @@ function run(
   const packed = table !== undefined;
   const withTable = <T>(bindings: T[]): (T | Tensor)[] => (table ? [...bindings, table] : bindings);
   const maxPerDimension = device.limits.maxComputeWorkgroupsPerDimension;
+  const sequences = packing ? packing.segments.filter((s) => s.length > 0).length : 1;
+  const lanesTile = withProbs
+    ? undefined
+    : attentionLanesTile(device, headDim, tokens, tokens / sequences);
+  // On CPU adapters the lanes kernel measured faster than both others in every shape tried
+  // (attentionLanesTile has the numbers), prefill and decode.
+  const lanes =
+    lanesTile !== undefined &&
+    options.splitKeys !== true &&
+    (options.lanes ?? isCpuAdapter(device.adapterInfo));
   const split =
     !withProbs &&
+    !lanes &&
     (options.splitKeys ??
       splitByDefault(rows, splits, headDim, device.limits.maxStorageBufferBindingSize));
-  if (split) {
+  if (lanes) {
+    device.dispatch({
+      code: attentionLanesWgsl(lanesTile, packed),
+      bindings: withTable([q, kCache, vCache, output]),
+      uniforms: new Uint8Array(params, 0, 24),
+      workgroups: attentionLanesGrid(lanesTile, tokens, heads),
+    });
+  } else if (split) {
     // Partial results of every (row, block); blocks past a row's last key stay unwritten.
     const partO = device.empty([rows * splits, headDim], 'f32');
     const partMl = device.empty([rows * splits, 2], 'f32');
@@ -165,7 +240,9 @@ function run(
  * row t at position p of a sequence whose rows start at cacheStart attends to cache rows
  * cacheStart … cacheStart + p. Serves prefill (many rows) and decode (one row); a few
  * rows over more than 256 keys (decoding) split the keys over several workgroups and merge the
- * partial results in a second dispatch (see {@link AttentionOptions.splitKeys}).
+ * partial results in a second dispatch (see {@link AttentionOptions.splitKeys}). CPU adapters
+ * (lavapipe, SwiftShader) run one kernel without workgroup memory instead (attention-lanes), equal
+ * within f32 rounding.
  * Returns f32 [tokens, heads·headDim].
  *
  * @throws {ShapeError} q or the caches have the wrong shape, positions overrun the caches, or a

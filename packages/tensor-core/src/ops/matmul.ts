@@ -1,4 +1,5 @@
-import type { AdapterInfo, Device } from '../device.js';
+import { isCpuAdapter } from '../adapter-kind.js';
+import type { Device } from '../device.js';
 import { ShapeError } from '../errors.js';
 import { workgroupGrid } from '../grid.js';
 import {
@@ -13,6 +14,8 @@ import type { Activation, LinearVariant } from '../kernels/linear.js';
 import type { Tensor } from '../tensor.js';
 import { checkDType, checkSameDevice, checkSameShape, rowsAndColumns } from './checks.js';
 import { storageTypeOf } from './storage-type.js';
+
+export { isCpuAdapter };
 
 /** Fused epilogue of {@link matmul}. */
 export interface MatmulOptions {
@@ -115,21 +118,6 @@ export function matmul(
 export type GemmPlan =
   | { readonly kernel: 'tiled' }
   | { readonly kernel: 'lanes'; readonly tile: GemmLanesTile };
-
-/**
- * True for adapters that run shaders on the CPU: Mesa's llvmpipe/lavapipe (Dawn reports vendor
- * `mesa`, architecture `software`, a description starting `llvmpipe`) and SwiftShader (vendor
- * `google`, architecture `swiftshader`, Chrome's fallback adapter). Browsers may blank the
- * fields, which reads as a GPU.
- */
-export function isCpuAdapter(info: AdapterInfo): boolean {
-  const text = `${info.architecture} ${info.description} ${info.device}`.toLowerCase();
-  return (
-    /\b(swiftshader|llvmpipe|lavapipe|softpipe)\b/.test(text) ||
-    info.architecture.toLowerCase() === 'software' ||
-    info.architecture.toLowerCase() === 'cpu'
-  );
-}
 
 /**
  * The GEMM for an [M, K]·[N, K]ᵀ product on `device` (M > 1), by this rule:
