@@ -119,3 +119,52 @@ export function unpad(
   }
   return { sequences, columns, width };
 }
+
+/**
+ * Tokens one forward step may hold on a device whose largest binding is `bindingBytes`: every
+ * intermediate `[tokens, width]` f32 is one binding, the widest being the fused qkv (3·hidden),
+ * the MLP's hidden (intermediate) or, when every token's logits are kept, the vocabulary.
+ */
+export function stepTokenLimit(
+  config: Pick<NeoXConfig, 'hiddenSize' | 'intermediateSize' | 'vocabSize'>,
+  bindingBytes: number,
+  allLogits: boolean,
+): number {
+  const widest = Math.max(
+    3 * config.hiddenSize,
+    config.intermediateSize,
+    allLogits ? config.vocabSize : 0,
+  );
+  return Math.max(1, Math.floor(bindingBytes / (4 * widest)));
+}
+
+/**
+ * Splits a batch of sequences of `lengths` tokens into steps of at most `limit` tokens, in order:
+ * each step gives every sequence a range `[start, end)` of its tokens (empty when it sits the step
+ * out). Sequences are kept whole where they fit; one that does not is cut into consecutive chunks,
+ * each continuing the last in the KV cache.
+ */
+export function planSteps(
+  lengths: readonly number[],
+  limit: number,
+): Array<Array<[number, number]>> {
+  const steps: Array<Array<[number, number]>> = [];
+  let step = lengths.map(() => [0, 0] as [number, number]);
+  let used = 0;
+  for (const [i, length] of lengths.entries()) {
+    let start = 0;
+    while (start < length) {
+      if (used === limit || (start === 0 && length <= limit && used + length > limit)) {
+        steps.push(step);
+        step = lengths.map(() => [0, 0] as [number, number]);
+        used = 0;
+      }
+      const end = Math.min(length, start + limit - used);
+      step[i] = [start, end];
+      used += end - start;
+      start = end;
+    }
+  }
+  if (used > 0) steps.push(step);
+  return steps;
+}

@@ -1,4 +1,5 @@
 import { add, type Tensor } from '@pythiajs/tensor-core';
+import { stepTokenLimit } from './batch.js';
 import { ForwardError } from './errors.js';
 import { type HookRunner, hookNames } from './hooks.js';
 import type { NeoXModel } from './model.js';
@@ -344,6 +345,29 @@ export interface TokenScores {
  * ```
  */
 export async function scoreTokens(model: NeoXModel, batch: Batch): Promise<TokenScores[]> {
+  // More tokens than one step's activations hold on this device: groups of whole sequences, in
+  // order (a single sequence too long for a step is refused by hiddenBatch, naming the limit).
+  const limit = stepTokenLimit(
+    model.config,
+    model.device.limits.maxStorageBufferBindingSize,
+    false,
+  );
+  if (batch.length > 1 && batch.reduce((n, s) => n + s.length, 0) > limit) {
+    const out: TokenScores[] = [];
+    let group: Array<ArrayLike<number>> = [];
+    let used = 0;
+    for (const sequence of [...batch, undefined]) {
+      if (sequence === undefined || (used + sequence.length > limit && group.length > 0)) {
+        out.push(...(await scoreTokens(model, group)));
+        group = [];
+        used = 0;
+      }
+      if (sequence === undefined) break;
+      group.push(sequence);
+      used += sequence.length;
+    }
+    return out;
+  }
   const { hidden, counts } = model.hiddenBatch(batch, {});
   // Row t of each sequence predicts its token t + 1; its last row predicts nothing here.
   const rows: number[] = [];

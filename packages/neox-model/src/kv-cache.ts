@@ -62,6 +62,17 @@ export class KVCache {
       }
     }
     const rows = capacities.reduce((a, b) => a + b, 0);
+    // Attention reads a layer's keys as one binding.
+    const layerBytes = rows * config.numHeads * config.headDim * 4;
+    if (layerBytes > device.limits.maxStorageBufferBindingSize) {
+      const fits = Math.floor(
+        device.limits.maxStorageBufferBindingSize / (config.numHeads * config.headDim * 4),
+      );
+      throw new ForwardError(
+        `a KV cache of ${rows} positions needs ${layerBytes} bytes per layer, over this device's largest binding ` +
+          `(${device.limits.maxStorageBufferBindingSize} bytes); give a cache at most ${fits} positions in all (fewer or shorter sequences per batch)`,
+      );
+    }
     const shape = [config.numHeads, rows, config.headDim];
     const keys: Tensor<'f32'>[] = [];
     const values: Tensor<'f32'>[] = [];

@@ -13,7 +13,7 @@ import {
   matmul,
   type Tensor,
 } from '@pythiajs/tensor-core';
-import { packStep, unpad } from './batch.js';
+import { packStep, planSteps, stepTokenLimit, unpad } from './batch.js';
 import { checkpointConfig } from './checkpoint-config.js';
 import type { NeoXConfig } from './config.js';
 import { ForwardError, InvalidInputError, OutOfMemoryError } from './errors.js';
@@ -258,6 +258,15 @@ export class NeoXModel {
 
   /** {@link forwardTensor}, read back: logits f32, row-major `[rows × vocab]`. */
   async forward(ids: ArrayLike<number>, options: ForwardOptions = {}): Promise<Float32Array> {
+    const limit = stepTokenLimit(
+      this.config,
+      this.device.limits.maxStorageBufferBindingSize,
+      options.logits !== 'last',
+    );
+    if (ids.length > limit && !options.hooks && typeof ids[0] === 'number') {
+      // More tokens than one step holds on this device: forwardBatch runs them in steps.
+      return (await this.forwardBatch([ids], options))[0]!;
+    }
     const logits = this.forwardTensor(ids, options);
     try {
       return await logits.read();
@@ -294,6 +303,19 @@ export class NeoXModel {
       rooms,
       cache !== undefined && sequences.length > 1,
     );
+    const tokens = step.ids.length;
+    const limit = stepTokenLimit(
+      this.config,
+      this.device.limits.maxStorageBufferBindingSize,
+      false,
+    );
+    if (tokens > limit) {
+      throw new InvalidInputError(
+        `a step of ${tokens} tokens needs activations wider than this device's largest binding ` +
+          `(${this.device.limits.maxStorageBufferBindingSize} bytes) allows; run at most ${limit} tokens per step ` +
+          '(forwardBatch and scoreTokens split a larger batch themselves; with hooks, give fewer sequences)',
+      );
+    }
     const target = cache ?? this.createCache(step.counts);
     const cachedBefore = [...target.lengths];
     const hidden = forwardHidden(
@@ -369,6 +391,13 @@ export class NeoXModel {
     sequences: ReadonlyArray<ArrayLike<number>>,
     options: BatchForwardOptions = {},
   ): Promise<Float32Array[]> {
+    const limit = stepTokenLimit(
+      this.config,
+      this.device.limits.maxStorageBufferBindingSize,
+      options.logits !== 'last',
+    );
+    const total = sequences.reduce((n, s) => n + s.length, 0);
+    if (total > limit && !options.hooks) return this.forwardInSteps(sequences, options, limit);
     const { logits, rows } = this.forwardBatchTensor(sequences, options);
     let data: Float32Array;
     try {
@@ -384,6 +413,57 @@ export class NeoXModel {
       at += r;
     }
     return out;
+  }
+
+  /**
+   * {@link forwardBatch} of more tokens than one step's activations can hold on this device: the
+   * batch runs in steps of at most `limit` tokens through one cache (whole sequences where they
+   * fit, long ones in chunks that continue in the cache), and each sequence's rows are joined.
+   */
+  private async forwardInSteps(
+    sequences: ReadonlyArray<ArrayLike<number>>,
+    options: BatchForwardOptions,
+    limit: number,
+  ): Promise<Float32Array[]> {
+    const { cache } = options;
+    if (cache && cache.sequences !== sequences.length) {
+      throw new ForwardError(
+        `the batch has ${plural(sequences.length, 'sequence')} but the cache holds ${cache.sequences}; create it with one capacity per sequence (createCache([…]))`,
+      );
+    }
+    // Everything is checked before the first step, so a bad sequence changes no cache.
+    const rooms = cache
+      ? cache.capacities.map((c, i) => c - cache.lengths[i]!)
+      : sequences.map(() => this.config.maxPositions);
+    const { counts } = packStep(sequences, this.config, rooms, cache !== undefined);
+    const target = cache ?? this.createCache(counts);
+    const pieces: Float32Array[][] = sequences.map(() => []);
+    try {
+      for (const step of planSteps(counts, limit)) {
+        const inputs = step.map(
+          ([start, end], i) => Array.prototype.slice.call(sequences[i], start, end) as number[],
+        );
+        const results = await this.forwardBatch(inputs, { ...options, cache: target });
+        for (const [i, [start, end]] of step.entries()) {
+          if (end === start) continue;
+          // With `last`, only the step holding a sequence's final token keeps its row.
+          if (options.logits === 'last' && end !== counts[i]) continue;
+          pieces[i]!.push(results[i]!);
+        }
+      }
+    } finally {
+      if (!cache) target.dispose();
+    }
+    return pieces.map((parts) => {
+      if (parts.length === 1) return parts[0]!;
+      const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+      let at = 0;
+      for (const p of parts) {
+        out.set(p, at);
+        at += p.length;
+      }
+      return out;
+    });
   }
 
   /**

@@ -8,6 +8,7 @@ import {
   NeoXModel,
   pythiaConfig,
   randomCheckpoint,
+  scoreTokens,
   TokenOutOfVocabularyError,
 } from '../src/index.js';
 import { argmax, FIXTURES, fixtureFolder, golden, logitTolerance, maxAbsDiff } from './golden.js';
@@ -255,6 +256,49 @@ describe('batches at a real Pythia shape (pythia-70m, random f32 weights)', () =
       }
     } finally {
       model.dispose();
+    }
+  });
+});
+
+describe('batches larger than one step can hold on the device', () => {
+  it('forwardBatch and scoreTokens split them into steps and give the same numbers', async () => {
+    // A binding limit of 64 KiB: 8 tokens of 2048-wide logits, or 64 tokens of activations.
+    const small = await createDevice({ maxBindingBytes: 65536 });
+    const model = await NeoXModel.load(
+      { folder: fixtureFolder('tiny-neox-bin') },
+      { device: small, dtype: 'f32' },
+    );
+    const reference = models.get('tiny-neox-bin')!;
+    try {
+      const sequences = [5, 9, 3, 12].map((n, s) =>
+        Array.from({ length: n }, (_, i) => (i * 97 + s * 31 + 1) % 2048),
+      );
+      const all = await model.forwardBatch(sequences);
+      const last = await model.forwardBatch(sequences, { logits: 'last' });
+      for (const [i, ids] of sequences.entries()) {
+        const alone = await reference.forward(ids);
+        expect(maxAbsDiff(all[i]!, alone)).toBeLessThanOrEqual(1e-4);
+        expect(maxAbsDiff(last[i]!, alone.subarray((ids.length - 1) * 2048))).toBeLessThanOrEqual(
+          1e-4,
+        );
+      }
+      // One sequence longer than a step: its chunks continue in the cache.
+      const long = sequences.flat();
+      expect(maxAbsDiff(await model.forward(long), await reference.forward(long))).toBeLessThan(
+        1e-4,
+      );
+      const many = Array.from({ length: 9 }, (_, s) =>
+        Array.from({ length: 12 }, (_, i) => (i * 53 + s * 7 + 2) % 2048),
+      );
+      const scored = await scoreTokens(model, many); // 108 tokens: two groups
+      const expected = await scoreTokens(reference, many);
+      for (const [i, s] of scored.entries()) {
+        expect(maxAbsDiff(s.logprob, expected[i]!.logprob)).toBeLessThanOrEqual(1e-4);
+      }
+      expect(() => model.createCache([200, 100])).toThrow(/at most 256 positions in all/);
+    } finally {
+      model.dispose();
+      small.destroy();
     }
   });
 });
