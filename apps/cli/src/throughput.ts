@@ -50,9 +50,7 @@ export async function runBatch(
   capacity: number,
 ): Promise<BatchRun> {
   const { device } = model;
-  const vocab = model.config.vocabSize;
-  const greedy = (logits: Float32Array) =>
-    prompts.map((_, i) => [argmax(logits.subarray(i * vocab, (i + 1) * vocab))]);
+  const greedy = (logits: Float32Array[]) => logits.map((row) => [argmax(row)]);
   const cache = model.createCache(prompts.map(() => capacity));
   try {
     let gpuBytes = device.stats.bytesAllocated;
@@ -82,10 +80,9 @@ export async function runBatch(
 }
 
 /**
- * Records one batch step with the last logits of each sequence and starts reading them back:
- * when this returns, the step's JavaScript has run and the GPU has the work.
+ * One batch step with the last logits of each sequence (run in several steps by `forwardBatch`
+ * when the batch holds more tokens than one step can on this device).
  */
-function readLast(model: NeoXModel, inputs: number[][], cache: KVCache): Promise<Float32Array> {
-  const { logits } = model.forwardBatchTensor(inputs, { cache, logits: 'last' });
-  return logits.read().finally(() => logits.dispose());
+function readLast(model: NeoXModel, inputs: number[][], cache: KVCache): Promise<Float32Array[]> {
+  return model.forwardBatch(inputs, { cache, logits: 'last' });
 }
