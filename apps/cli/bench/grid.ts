@@ -9,7 +9,8 @@
 //
 // A software adapter runs the large configurations for minutes: a configuration whose estimate
 // (its tokens at the rate measured for batch 1) passes `--budget` seconds (default 120) is
-// skipped and says so; `--budget 0` runs everything. `--quick` runs 70m only.
+// skipped and says so, and one within half of it is measured twice, keeping the faster run;
+// `--budget 0` runs everything (twice). `--quick` runs 70m only.
 import { NeoXModel, pythiaConfig, randomCheckpoint } from '@pythiajs/neox-model';
 import { createDevice, measureReadBandwidth } from '@pythiajs/tensor-core';
 import { runBatch } from '../src/throughput.js';
@@ -115,7 +116,14 @@ for (const size of sizes) {
         });
         continue;
       }
-      const run = await runBatch(model, promptsOf(batch, prompt, vocab), 0, prompt);
+      // The first run of a shape also pays for what is new to it (buffer sizes the pool has not
+      // seen, pipelines of its variants): the best of two where the budget allows.
+      const prompts = promptsOf(batch, prompt, vocab);
+      let run = await runBatch(model, prompts, 0, prompt);
+      if (budgetS <= 0 || 2 * estimate <= budgetS) {
+        const again = await runBatch(model, prompts, 0, prompt);
+        if (again.firstTokenMs < run.firstTokenMs) run = again;
+      }
       const rate = (batch * prompt * 1000) / run.firstTokenMs;
       if (batch === 1) rateAt.set(prompt, rate);
       prefill.push({ prompt, batch, tokens_per_s: round(rate), gpu_bytes: run.gpuBytes });
