@@ -276,6 +276,23 @@ export class NeoXModel {
   }
 
   /**
+   * A batch checked against the model and `cache` (one entry per sequence, room for each) and
+   * packed; checked before any cache is created or changed, which an error would leave behind.
+   */
+  private packChecked(sequences: ReadonlyArray<ArrayLike<number>>, cache: KVCache | undefined) {
+    if (cache && cache.sequences !== sequences.length) {
+      throw new ForwardError(
+        `the batch has ${plural(sequences.length, 'sequence')} but the cache holds ${cache.sequences}; create it with one capacity per sequence (createCache([…]))`,
+      );
+    }
+    const rooms = cache
+      ? cache.capacities.map((c, i) => c - cache.lengths[i]!)
+      : sequences.map(() => this.config.maxPositions);
+    // A cached sequence of a batch may sit out a step; a lone sequence must have tokens.
+    return packStep(sequences, this.config, rooms, cache !== undefined && sequences.length > 1);
+  }
+
+  /**
    * The final hidden states (after `ln_final`) of a packed batch step, f32 `[Σ counts, hidden]`,
    * with each sequence's token count. The cache is the caller's, or one made to fit and disposed
    * here (the kernels that read it are recorded; the pool frees it after them).
@@ -287,22 +304,7 @@ export class NeoXModel {
   ): { hidden: Tensor<'f32'>; counts: number[]; cachedBefore: number[] } {
     this.assertAlive();
     const { cache } = options;
-    if (cache && cache.sequences !== sequences.length) {
-      throw new ForwardError(
-        `the batch has ${plural(sequences.length, 'sequence')} but the cache holds ${cache.sequences}; create it with one capacity per sequence (createCache([…]))`,
-      );
-    }
-    // Checked before a cache is created for this call, which an error would leave behind.
-    const rooms = cache
-      ? cache.capacities.map((c, i) => c - cache.lengths[i]!)
-      : sequences.map(() => this.config.maxPositions);
-    // A cached sequence of a batch may sit out a step; a lone sequence must have tokens.
-    const step = packStep(
-      sequences,
-      this.config,
-      rooms,
-      cache !== undefined && sequences.length > 1,
-    );
+    const step = this.packChecked(sequences, cache);
     const tokens = step.ids.length;
     const limit = stepTokenLimit(
       this.config,
@@ -426,16 +428,8 @@ export class NeoXModel {
     limit: number,
   ): Promise<Float32Array[]> {
     const { cache } = options;
-    if (cache && cache.sequences !== sequences.length) {
-      throw new ForwardError(
-        `the batch has ${plural(sequences.length, 'sequence')} but the cache holds ${cache.sequences}; create it with one capacity per sequence (createCache([…]))`,
-      );
-    }
     // Everything is checked before the first step, so a bad sequence changes no cache.
-    const rooms = cache
-      ? cache.capacities.map((c, i) => c - cache.lengths[i]!)
-      : sequences.map(() => this.config.maxPositions);
-    const { counts } = packStep(sequences, this.config, rooms, cache !== undefined);
+    const { counts } = this.packChecked(sequences, cache);
     const target = cache ?? this.createCache(counts);
     const pieces: Float32Array[][] = sequences.map(() => []);
     try {
