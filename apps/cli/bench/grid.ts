@@ -13,7 +13,7 @@
 // `--budget 0` runs everything (twice). `--quick` runs 70m only.
 import { NeoXModel, pythiaConfig, randomCheckpoint } from '@pythiajs/neox-model';
 import { createDevice, measureReadBandwidth } from '@pythiajs/tensor-core';
-import { runBatch } from '../src/throughput.js';
+import { benchPrompts, runBatch } from '../src/throughput.js';
 import { type PeerResult, peerBench } from './peer.js';
 
 const args = process.argv.slice(2);
@@ -66,10 +66,6 @@ interface ModelResult {
 }
 
 const round = (x: number, digits = 1) => Number(x.toFixed(digits));
-const promptsOf = (batch: number, length: number, vocab: number) =>
-  Array.from({ length: batch }, (_, b) =>
-    Array.from({ length }, (_, i) => ((b * length + i) * 7919 + 13) % vocab),
-  );
 
 const results: ModelResult[] = [];
 for (const size of sizes) {
@@ -85,11 +81,11 @@ for (const size of sizes) {
   const readGbps = await measureReadBandwidth(device);
   device.trimPool();
   // Warm-up: compiles every pipeline of the prefill and decode shapes.
-  await runBatch(model, promptsOf(2, 16, vocab), 2, 32);
+  await runBatch(model, benchPrompts(2, 16, vocab), 2, 32);
 
   const decode: Decode[] = [];
   for (const batch of DECODE_BATCHES) {
-    const prompts = promptsOf(batch, DECODE_PROMPT, vocab);
+    const prompts = benchPrompts(batch, DECODE_PROMPT, vocab);
     const run = await runBatch(model, prompts, DECODE_STEPS, DECODE_PROMPT + DECODE_STEPS);
     decode.push({
       batch,
@@ -118,7 +114,7 @@ for (const size of sizes) {
       }
       // The first run of a shape also pays for what is new to it (buffer sizes the pool has not
       // seen, pipelines of its variants): the best of two where the budget allows.
-      const prompts = promptsOf(batch, prompt, vocab);
+      const prompts = benchPrompts(batch, prompt, vocab);
       let run = await runBatch(model, prompts, 0, prompt);
       if (budgetS <= 0 || 2 * estimate <= budgetS) {
         const again = await runBatch(model, prompts, 0, prompt);

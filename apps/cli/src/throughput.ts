@@ -39,6 +39,16 @@ interface BatchRun {
 }
 
 /**
+ * The prompts a benchmark runs: `batch` sequences of `length` ids spread over the first `vocab`
+ * ids, different for each sequence and the same in every run.
+ */
+export function benchPrompts(batch: number, length: number, vocab: number): number[][] {
+  return Array.from({ length: batch }, (_, b) =>
+    Array.from({ length }, (_, i) => ((b * length + i) * 7919 + 13) % vocab),
+  );
+}
+
+/**
  * Prefills the prompts as one packed batch into a batch KV cache of `capacity` positions per
  * sequence, then decodes `steps` greedy tokens for each, one step for all of them: each step one
  * `forwardBatch` with the last logits.

@@ -242,6 +242,21 @@ export class NeoXModel {
    * position, or 1 with `logits: 'last'`). Nothing is read back: chain GPU work (e.g. `topk`).
    */
   forwardTensor(ids: ArrayLike<number>, options: ForwardOptions = {}): Tensor<'f32'> {
+    this.checkOneSequence(ids, options);
+    return this.forwardBatchTensor([ids], options).logits;
+  }
+
+  /**
+   * {@link forwardTensor}, read back: logits f32, row-major `[rows × vocab]`. A sequence with
+   * more tokens than one step holds on this device runs in steps (see {@link forwardBatch}).
+   */
+  async forward(ids: ArrayLike<number>, options: ForwardOptions = {}): Promise<Float32Array> {
+    this.checkOneSequence(ids, options);
+    return (await this.forwardBatch([ids], options))[0]!;
+  }
+
+  /** What `forward` and `forwardTensor` refuse that a batch call would take. */
+  private checkOneSequence(ids: ArrayLike<number>, options: ForwardOptions): void {
     this.assertAlive();
     if (options.cache && options.cache.sequences !== 1) {
       throw new ForwardError(
@@ -252,26 +267,6 @@ export class NeoXModel {
       throw new InvalidInputError(
         'forward takes one sequence of token ids; to run several sequences together use forwardBatch (or forwardPadded for padded rows with an attention mask)',
       );
-    }
-    return this.forwardBatchTensor([ids], options).logits;
-  }
-
-  /** {@link forwardTensor}, read back: logits f32, row-major `[rows × vocab]`. */
-  async forward(ids: ArrayLike<number>, options: ForwardOptions = {}): Promise<Float32Array> {
-    const limit = stepTokenLimit(
-      this.config,
-      this.device.limits.maxStorageBufferBindingSize,
-      options.logits !== 'last',
-    );
-    if (ids.length > limit && !options.hooks && typeof ids[0] === 'number') {
-      // More tokens than one step holds on this device: forwardBatch runs them in steps.
-      return (await this.forwardBatch([ids], options))[0]!;
-    }
-    const logits = this.forwardTensor(ids, options);
-    try {
-      return await logits.read();
-    } finally {
-      logits.dispose();
     }
   }
 

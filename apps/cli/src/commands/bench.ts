@@ -21,7 +21,7 @@ import {
   resolveModel,
 } from '../model-options.js';
 import { formatTable } from '../table.js';
-import { runBatch } from '../throughput.js';
+import { benchPrompts, runBatch } from '../throughput.js';
 
 interface BenchOptions extends ModelOptions {
   random?: string;
@@ -134,13 +134,7 @@ export function registerBench(program: Command): void {
     try {
       const { config, device } = model;
       const vocab = Math.min(config.vocabSize, 50277);
-      // Fixed, varied prompts: ids spread over the vocabulary, different for each sequence.
-      const prompts = Array.from({ length: shape.batch }, (_, b) =>
-        Array.from(
-          { length: shape.prompt },
-          (_, i) => ((b * shape.prompt + i) * 7919 + 13) % vocab,
-        ),
-      );
+      const prompts = benchPrompts(shape.batch, shape.prompt, vocab);
       const readGbps = await measureReadBandwidth(device);
       // The bandwidth kernel's buffers are not the model's: out of the pool, so that the GPU
       // bytes measured below are the weights and what this configuration adds to them.
