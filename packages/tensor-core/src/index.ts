@@ -45,9 +45,17 @@ export {
   attention,
   attentionWithProbs,
 } from './ops/attention.js';
+export {
+  type AttentionPartsOptions,
+  applyPattern,
+  attentionScores,
+  causalSoftmax,
+} from './ops/attention-parts.js';
+export { editSelection, type TensorEdit } from './ops/edit-selection.js';
 export { embedding } from './ops/embedding.js';
 export { type GeluOptions, gelu } from './ops/gelu.js';
-export { layerNorm } from './ops/layer-norm.js';
+export { type HeadOutputsOptions, headOutputs, sumHeads } from './ops/head-outputs.js';
+export { type LayerNormOptions, layerNorm, layerNormScale } from './ops/layer-norm.js';
 export { type MatmulOptions, matmul } from './ops/matmul.js';
 export { rotary } from './ops/rotary.js';
 export { type RotaryOptions, rotaryInverseFrequencies } from './ops/rotary-params.js';

@@ -54,6 +54,8 @@ export class Tensor<D extends DType = DType> {
   readonly size: number;
   readonly #io: BufferIO;
   readonly #chunks: readonly TensorChunk[];
+  /** For a view made by {@link reshape}: the tensor that owns the buffers. */
+  readonly #base: Tensor | undefined;
   #disposed = false;
 
   static {
@@ -67,10 +69,12 @@ export class Tensor<D extends DType = DType> {
     chunks: readonly TensorChunk[],
     shape: readonly number[],
     dtype: D,
+    base?: Tensor,
   ) {
     this.device = device;
     this.#io = io;
     this.#chunks = chunks;
+    this.#base = base;
     this.shape = Object.freeze([...shape]);
     this.dtype = dtype;
     this.size = shape.reduce((a, b) => a * b, 1);
@@ -102,11 +106,116 @@ export class Tensor<D extends DType = DType> {
   /** The buffers holding the tensor, in row order (one unless it exceeds the binding limit). */
   get chunks(): readonly TensorChunk[] {
     if (this.#disposed) throw new TensorDisposedError(this.toString());
+    if (this.#base?.disposed) {
+      throw new TensorDisposedError(
+        `${this.#base.toString()}, which the view ${this.toString()} reshapes,`,
+      );
+    }
     return this.#chunks;
   }
 
+  /** True once disposed; a {@link reshape} view is also disposed once the tensor it views is. */
   get disposed(): boolean {
-    return this.#disposed;
+    return this.#disposed || this.#base?.disposed === true;
+  }
+
+  /**
+   * A view of the same elements, in the same row-major order, with another shape of the same
+   * element count: it shares this tensor's GPU buffer(s), so nothing is copied, and kernels may
+   * read it or write it (writes through the view change this tensor). One dimension may be -1,
+   * meaning whatever the element count leaves.
+   *
+   * The view owns nothing: it is valid while the tensor that owns the buffers is alive (using it
+   * after that tensor's disposal throws {@link TensorDisposedError}), and disposing the view only
+   * marks the view itself disposed, leaving the original untouched. A view of a view shares the
+   * same owner.
+   *
+   * @throws {ShapeError} the element counts differ, more than one dimension is -1, a dimension is
+   *   not a non-negative integer, or the tensor is split into row chunks (see {@link chunks})
+   *   whose boundaries do not fall on rows of the new first dimension.
+   *
+   * @example
+   * ```ts
+   * const z = device.zeros([tokens, heads * headDim]);
+   * const perHead = z.reshape([tokens, heads, -1]); // [tokens, heads, headDim], same buffer
+   * perHead.dispose(); // z stays readable
+   * ```
+   */
+  reshape(shape: readonly number[]): Tensor<D> {
+    const chunks = this.chunks;
+    const resolved = this.#resolveShape(shape);
+    const size = this.size;
+    let viewChunks: TensorChunk[];
+    if (chunks.length === 1) {
+      const only = chunks[0]!;
+      viewChunks = [{ buffer: only.buffer, firstRow: 0, rows: resolved[0] ?? 1, size }];
+    } else {
+      const rows = resolved[0];
+      const rowElements = rows === undefined || rows === 0 ? 0 : size / rows;
+      viewChunks = [];
+      let start = 0;
+      for (const chunk of chunks) {
+        if (rowElements === 0 || start % rowElements !== 0 || chunk.size % rowElements !== 0) {
+          throw new ShapeError(
+            `cannot reshape ${this.toString()} to [${resolved.join(', ')}]: it is split into ` +
+              `${chunks.length} row chunks (over the binding limit), and a view's first dimension ` +
+              'must split at the same elements; keep the first dimension a divisor of the rows',
+          );
+        }
+        viewChunks.push({
+          buffer: chunk.buffer,
+          firstRow: start / rowElements,
+          rows: chunk.size / rowElements,
+          size: chunk.size,
+        });
+        start += chunk.size;
+      }
+    }
+    return new Tensor<D>(
+      this.device,
+      this.#io,
+      viewChunks,
+      resolved,
+      this.dtype,
+      this.#base ?? this,
+    );
+  }
+
+  /** `shape` with its -1 (if any) replaced, checked against this tensor's element count. */
+  #resolveShape(shape: readonly number[]): number[] {
+    const wanted = `[${shape.join(', ')}]`;
+    let inferred = -1;
+    let known = 1;
+    for (let i = 0; i < shape.length; i++) {
+      const d = shape[i]!;
+      if (d === -1 && inferred < 0) {
+        inferred = i;
+      } else if (d === -1) {
+        throw new ShapeError(`reshape: ${wanted} has more than one -1; give all but one dimension`);
+      } else if (!Number.isSafeInteger(d) || d < 0) {
+        throw new ShapeError(
+          `reshape: dimensions must be non-negative integers (or one -1), got ${wanted}`,
+        );
+      } else {
+        known *= d;
+      }
+    }
+    const resolved = [...shape];
+    if (inferred >= 0) {
+      if (known === 0 || this.size % known !== 0) {
+        throw new ShapeError(
+          `reshape: cannot infer the -1 of ${wanted} for ${this.toString()} (${this.size} ` +
+            `elements): the other dimensions' product ${known} must divide it`,
+        );
+      }
+      resolved[inferred] = this.size / known;
+    } else if (known !== this.size) {
+      throw new ShapeError(
+        `reshape: ${this.toString()} has ${this.size} elements but ${wanted} has ${known}; ` +
+          'the new shape must keep the element count',
+      );
+    }
+    return resolved;
   }
 
   /**
@@ -181,11 +290,13 @@ export class Tensor<D extends DType = DType> {
 
   /**
    * Returns the GPU memory to the device's pool once work already recorded on it has been
-   * submitted. Idempotent; any later use throws {@link TensorDisposedError}.
+   * submitted. Idempotent; any later use throws {@link TensorDisposedError}. On a
+   * {@link reshape} view it only ends the view: the buffers stay with the tensor it views.
    */
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
+    if (this.#base) return; // a view: the buffers are its base's
     for (const chunk of this.#chunks) this.#io.release(chunk.buffer);
   }
 

@@ -95,3 +95,99 @@ describe('tensors', () => {
     expect((await t.read()).length).toBe(0);
   });
 });
+
+describe('tensor views (reshape)', () => {
+  let device: Device;
+  let chunked: Device;
+  beforeAll(async () => {
+    device = await testDevice();
+    chunked = await testDevice({ maxBindingBytes: 256 });
+  });
+  afterAll(() => {
+    device.destroy();
+    chunked.destroy();
+  });
+
+  it('share the buffer: same elements, new shape, no copy', async () => {
+    const t = device.tensor(new Float32Array([1, 2, 3, 4, 5, 6]), [2, 3]);
+    const created = device.stats.buffersCreated;
+    const v = t.reshape([3, 2]);
+    expect(v.shape).toEqual([3, 2]);
+    expect(v.size).toBe(6);
+    expect(v.dtype).toBe('f32');
+    expect(v.buffer).toBe(t.buffer);
+    expect(device.stats.buffersCreated).toBe(created);
+    expect(Array.from(await v.read())).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(t.reshape([6]).shape).toEqual([6]);
+    expect(t.reshape([1, 2, 1, 3]).shape).toEqual([1, 2, 1, 3]);
+  });
+
+  it('infer one -1 dimension', () => {
+    const t = device.zeros([4, 6]);
+    expect(t.reshape([2, -1, 3]).shape).toEqual([2, 4, 3]);
+    expect(t.reshape([-1]).shape).toEqual([24]);
+    expect(device.zeros([0, 6]).reshape([-1, 3]).shape).toEqual([0, 3]);
+  });
+
+  it('work as kernel inputs and outputs (writes land in the original)', async () => {
+    const a = device.tensor(new Float32Array([1, 2, 3, 4]), [2, 2]);
+    const b = device.tensor(new Float32Array([10, 20, 30, 40]), [4]);
+    const sum = add(a.reshape([4]), b);
+    expect(Array.from(await sum.read())).toEqual([11, 22, 33, 44]);
+    // A view as the output binding of a kernel: write through it into a.
+    const out = device.zeros([2, 2]);
+    const view = out.reshape([4]);
+    device.dispatch({
+      code: `// copy
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+@compute @workgroup_size(4) fn main(@builtin(local_invocation_index) i: u32) { y[i] = x[i] * 2.0; }`,
+      bindings: [b, view],
+      workgroups: [1],
+    });
+    expect(Array.from(await out.read())).toEqual([20, 40, 60, 80]);
+    await view.write(1, new Float32Array([-1]));
+    expect(Array.from(await out.read())).toEqual([20, -1, 60, 80]);
+  });
+
+  it('leave the original alive when disposed, and die with it', async () => {
+    const t = device.tensor(new Float32Array([1, 2, 3, 4]), [2, 2]);
+    const v = t.reshape([4]);
+    const w = v.reshape([1, 4]); // a view of a view
+    v.dispose();
+    expect(v.disposed).toBe(true);
+    expect(() => add(v, v)).toThrow(TensorDisposedError);
+    expect(Array.from(await t.read())).toEqual([1, 2, 3, 4]);
+    expect(Array.from(await w.read())).toEqual([1, 2, 3, 4]);
+    // The buffer is still the original's: a new tensor does not get it from the pool.
+    const other = device.zeros([2, 2]);
+    expect(other.buffer).not.toBe(t.buffer);
+    t.dispose();
+    expect(w.disposed).toBe(true);
+    await expect(w.read()).rejects.toThrow(/reshapes/);
+  });
+
+  it('refuse shapes of another element count', () => {
+    const t = device.zeros([2, 3]);
+    expect(() => t.reshape([4])).toThrow(ShapeError);
+    expect(() => t.reshape([4])).toThrow(/6 elements but \[4\] has 4/);
+    expect(() => t.reshape([-1, -1])).toThrow(/more than one -1/);
+    expect(() => t.reshape([4, -1])).toThrow(/cannot infer/);
+    expect(() => t.reshape([2, 1.5, 2])).toThrow(/non-negative integers/);
+  });
+
+  it('split a row-chunked tensor at the same elements', async () => {
+    const data = new Float32Array(80).map((_, i) => i);
+    const t = chunked.tensor(data, [10, 8]); // 320 bytes: rows 0-7 (256 bytes), rows 8-9
+    expect(t.chunks.map((c) => c.rows)).toEqual([8, 2]);
+    const v = t.reshape([20, 4]);
+    expect(v.chunks.map((c) => c.buffer)).toEqual(t.chunks.map((c) => c.buffer));
+    expect(v.chunks.map((c) => [c.firstRow, c.rows])).toEqual([
+      [0, 16],
+      [16, 4],
+    ]);
+    expect(Array.from(await v.read())).toEqual(Array.from(data));
+    expect(() => t.reshape([16, 5])).toThrow(/row chunks/);
+    expect(t.reshape([80]).chunks.map((c) => c.rows)).toEqual([64, 16]);
+  });
+});

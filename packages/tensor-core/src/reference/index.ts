@@ -4,14 +4,23 @@ export { addReference } from './add.js';
 export { argmaxReference } from './argmax.js';
 export {
   type AttentionReferenceSizes,
+  applyPatternReference,
   attentionReference,
+  attentionScoresReference,
+  type CausalSoftmaxReferenceSizes,
+  causalSoftmaxReference,
   splitQkvReference,
   splitQkvRotaryReference,
 } from './attention.js';
+export {
+  type EditSelectionReferenceEdit,
+  editSelectionReference,
+} from './edit-selection.js';
 export { embeddingReference } from './embedding.js';
 export { erf, erfc } from './erf.js';
 export { geluReference, geluTanhReference } from './gelu.js';
-export { layerNormReference } from './layer-norm.js';
+export { headOutputsReference, sumHeadsReference } from './head-outputs.js';
+export { layerNormReference, layerNormScaleReference } from './layer-norm.js';
 export { matmulReference } from './matmul.js';
 export { type RotaryReferenceOptions, rotaryReference } from './rotary.js';
 export { scoreRowsReference } from './score-rows.js';
