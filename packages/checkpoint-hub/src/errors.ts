@@ -347,3 +347,42 @@ function endpointOf(url: string): string {
     return url;
   }
 }
+
+/**
+ * A {@link SafetensorsWriter} was used in a way the file it writes cannot take: a tensor it did
+ * not declare, data of another dtype or a length that is not whole rows, rows outside the
+ * tensor, a declaration the format cannot hold, or a write after `finish`/`abort`. Nothing was
+ * written by the call that threw.
+ */
+export class SafetensorsWriteError extends CheckpointHubError {
+  override name = 'SafetensorsWriteError';
+}
+
+/**
+ * `finish()` of a {@link SafetensorsWriter} with rows that were never written: the file would
+ * hold whatever bytes the sink had there. Nothing was closed; write the rows named (or `abort()`
+ * to discard the file).
+ */
+export class IncompleteSafetensorsError extends SafetensorsWriteError {
+  override name = 'IncompleteSafetensorsError';
+  constructor(
+    /** Each tensor with unwritten rows, and those rows as `[begin, end)` ranges. */
+    readonly missing: ReadonlyArray<{ tensor: string; rows: ReadonlyArray<[number, number]> }>,
+  ) {
+    const shown = missing
+      .slice(0, 3)
+      .map(
+        ({ tensor, rows }) =>
+          `${tensor} rows ${rows
+            .slice(0, 3)
+            .map(([a, b]) => (b - a === 1 ? `${a}` : `${a}–${b - 1}`))
+            .join(', ')}${rows.length > 3 ? ', …' : ''}`,
+      )
+      .join('; ');
+    const more = missing.length > 3 ? ` and ${missing.length - 3} more tensors` : '';
+    super(
+      `cannot finish the safetensors file: ${shown}${more} were never written. Write every row ` +
+        'with writeRows before finish(), or call abort() to discard the file',
+    );
+  }
+}

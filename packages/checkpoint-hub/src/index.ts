@@ -24,6 +24,7 @@ export {
   HubResponseError,
   HubTimeoutError,
   IncompleteListingError,
+  IncompleteSafetensorsError,
   IntegrityError,
   InvalidModelRefError,
   LocalFolderNotFoundError,
@@ -31,6 +32,7 @@ export {
   PartlyCachedError,
   RepoNotFoundError,
   RevisionNotFoundError,
+  SafetensorsWriteError,
   TensorMismatchError,
   UnsafeHubValueError,
   UnsupportedDtypeError,
@@ -53,10 +55,19 @@ export {
   pythiaCheckpoints,
   pythiaModel,
 } from './pythia.js';
+export type { MemorySink, RandomAccessSink } from './random-access-sink.js';
+export { memorySink } from './random-access-sink.js';
 export type { CheckpointStore } from './remote-store.js';
 export { RemoteStore } from './remote-store.js';
 export type { SafetensorsHeader } from './safetensors.js';
 export { readSafetensorsHeader, readTensorBytes } from './safetensors.js';
+export type {
+  RowArrays,
+  TensorDeclaration,
+  TensorRows,
+  WritableDtype,
+} from './safetensors-writer.js';
+export { SafetensorsWriter } from './safetensors-writer.js';
 export type { TensorData } from './tensor-data.js';
 export { tensorData } from './tensor-data.js';
 export type { TensorDtype, TensorEntry } from './tensor-entry.js';

@@ -1,4 +1,6 @@
 export { defaultCacheDir, repoFolderName } from './cache-dir.js';
+export type { FileSink } from './file-sink.js';
+export { fileSink } from './file-sink.js';
 export { fileSource } from './file-source.js';
 export type { CachedRepo, CachedRevision, NodeHubCacheOptions } from './hub-cache.js';
 export { NodeHubCache } from './hub-cache.js';
