@@ -87,5 +87,7 @@ export function runReadmeExample(
     timeoutMs?: number;
     /** The index of the block to run (see readmeExamples); by default the first js/ts one. */
     block?: number;
+    /** The package folder to run it in (for a page outside packages); default the README's. */
+    dir?: string | URL;
   },
 ): Promise<ExampleRun>;

@@ -198,6 +198,9 @@ export function promiseMatcher(text) {
   return expect.stringMatching(new RegExp(`^${escaped.join('.*')}$`, 's'));
 }
 
+/** Examples run by this process, to name each one's file uniquely. */
+let examplesRun = 0;
+
 /**
  * Runs a package's README example as a user would, in a child Node process: written next to the
  * README, so that the package's own name resolves to its built `dist` (self-reference) and its
@@ -209,16 +212,19 @@ export function promiseMatcher(text) {
  * `expect(run.printed).toEqual(run.promised)`.
  *
  * @param {string | URL} readme
- * @param {{ env?: Record<string, string | undefined>; timeoutMs?: number; block?: number }} [options]
+ * @param {{ env?: Record<string, string | undefined>; timeoutMs?: number; block?: number; dir?: string | URL }} [options]
  *   `env` is merged over this process's environment (`undefined` removes a variable); `block`
  *   is the index (see {@link readmeExamples}) of the block to run, by default the first `js` or
- *   `ts` one.
+ *   `ts` one; `dir` is the package folder to run it in, for a page outside any package (a
+ *   guide in `docs/`), by default the README's own folder.
  */
 export async function runReadmeExample(readme, options = {}) {
   const { language, code } =
     options.block === undefined ? readmeExample(readme) : blockToRun(readme, options.block);
-  const dir = dirname(readme instanceof URL ? fileURLToPath(readme) : readme);
-  const file = join(dir, 'readme-example.tmp.mjs');
+  const where = options.dir ?? dirname(readme instanceof URL ? fileURLToPath(readme) : readme);
+  const dir = where instanceof URL ? fileURLToPath(where) : where;
+  // Unique: two pages may run examples in one package folder at once (test files run in parallel).
+  const file = join(dir, `readme-example-${process.pid}-${++examplesRun}.tmp.mjs`);
   const scratch = mkdtempSync(join(tmpdir(), 'readme-example-'));
   const log = join(scratch, 'console-log.jsonl');
   try {

@@ -1,26 +1,39 @@
+// The GPT-NeoX forward pass, as Hugging Face's `GPTNeoXForCausalLM` computes it and with the hook
+// points TransformerLens names. Each sublayer is written as its math, op by op (the reference
+// path, taken when a hook asks for an intermediate); where no hook does, a fused kernel computes
+// the same thing faster, and the comment at each such branch says what it fuses.
 import {
   add,
-  attention,
-  attentionWithProbs,
+  applyPattern,
+  attention as attentionKernel,
+  attentionScores,
+  causalSoftmax,
   type Device,
   embedding,
   gelu,
+  headOutputs,
   layerNorm,
+  layerNormScale,
   matmul,
   packSequences,
   rotary,
   type SequencePacking,
   splitQkv,
   splitQkvRotary,
+  sumHeads,
   type Tensor,
   writeKvCache,
 } from '@pythiajs/tensor-core';
 import type { NeoXConfig } from './config.js';
-import type { HookRunner } from './hooks.js';
+import type { HookRunner, HookStep } from './hooks.js';
 import type { KVCache } from './kv-cache.js';
 import type { LayerWeights, NeoXWeights } from './weights.js';
 
-const UNFUSED_QKV_HOOKS = ['attn.hook_q', 'attn.hook_k', 'attn.hook_v', 'attn.hook_rot_k'];
+/**
+ * Where a step's tokens go: one sequence continues at `positionOffset` (the cache's length), or
+ * a packed batch is placed by a `SequencePacking` (each sequence's rows and positions).
+ */
+type Placement = { positionOffset: number } | { packing: SequencePacking };
 
 /** Disposes intermediates once the kernels that read them are recorded (the pool reuses them). */
 class Scratch {
@@ -36,19 +49,40 @@ class Scratch {
 }
 
 /**
- * Where a step's tokens go: one sequence continues at `positionOffset` (the cache's length), or
- * a packed batch is placed by a `SequencePacking` (each sequence's rows and positions).
+ * `input · Wᵀ + b`, not yet computed, so that the block can fuse the residual add into the
+ * matmul's epilogue; or an output already computed (from `attn.hook_result`'s per-head sums).
  */
-type Placement = { positionOffset: number } | { packing: SequencePacking };
+type Projection =
+  | { input: Tensor<'f32'>; weight: Tensor<'f32' | 'f16'>; bias: Tensor<'f32' | 'f16'> }
+  | { output: Tensor<'f32'> };
+
+/** One step's state, shared by its layers: what they read, where rows go, which hooks run. */
+interface Step {
+  config: NeoXConfig;
+  cache: KVCache;
+  placement: Placement;
+  hooks: HookRunner | undefined;
+  layout: HookStep;
+}
+
+/** Options of {@link forwardHidden}. */
+export interface ForwardHiddenOptions {
+  hooks?: HookRunner | undefined;
+  /**
+   * Run blocks 0 … n − 1 only and return the residual stream entering block n (its
+   * `hook_resid_pre`), without the final LayerNorm; the cache is left unadvanced.
+   */
+  stopAtLayer?: number | undefined;
+}
 
 /**
- * One GPT-NeoX forward step, exactly as Hugging Face's `GPTNeoXForCausalLM` computes it: embed →
- * blocks → final LayerNorm. `ids` are the tokens of every sequence of `cache`, packed: the first
- * `counts[0]` continue sequence 0, the next `counts[1]` sequence 1, and so on (a count may be 0).
- * Every op but attention is row-wise, so the batch shares one activation `[Σ counts, hidden]` and
- * one matmul per weight; attention keeps each sequence to its own cache rows and positions.
- * Returns the final hidden states (after `ln_final`) f32 `[tokens, hidden]`; the caller unembeds
- * the rows it needs. Kernels are only recorded here; they run when the caller reads a result.
+ * One GPT-NeoX forward step: embed → blocks → final LayerNorm. `ids` are the tokens of every
+ * sequence of `cache`, packed: the first `counts[0]` continue sequence 0, the next `counts[1]`
+ * sequence 1, and so on (a count may be 0). Every op but attention is row-wise, so the batch
+ * shares one activation `[Σ counts, hidden]` and one matmul per weight; attention keeps each
+ * sequence to its own cache rows and positions. Returns the final hidden states (after
+ * `ln_final`) f32 `[tokens, hidden]`; the caller unembeds the rows it needs. Kernels are only
+ * recorded here; they run when the caller reads a result.
  */
 export function forwardHidden(
   device: Device,
@@ -57,130 +91,212 @@ export function forwardHidden(
   ids: Uint32Array,
   counts: readonly number[],
   cache: KVCache,
-  hooks?: HookRunner,
+  options: ForwardHiddenOptions = {},
 ): Tensor<'f32'> {
+  const { hooks, stopAtLayer } = options;
+  const starts = cache.sequences === 1 ? [cache.length] : cache.lengths;
   let packing: SequencePacking | undefined;
   let placement: Placement;
   if (cache.sequences === 1) {
-    placement = { positionOffset: cache.length };
+    placement = { positionOffset: starts[0]! };
   } else {
-    const { starts, lengths } = cache;
+    const cacheStarts = cache.starts;
     packing = packSequences(
       device,
-      counts.map((length, i) => ({ cacheStart: starts[i]!, position: lengths[i]!, length })),
+      counts.map((length, i) => ({ cacheStart: cacheStarts[i]!, position: starts[i]!, length })),
     );
     placement = { packing };
   }
-  const hook = (name: string, t: Tensor<'f32'>) => (hooks?.wants(name) ? hooks.visit(name, t) : t);
+  const step: Step = { config, cache, placement, hooks, layout: { counts, starts } };
   const idTensor = device.tensor(ids);
-  let x = hook('hook_embed', embedding(idTensor, weights.embedIn));
+  let x = replaced(step, 'hook_embed', embedding(idTensor, weights.embedIn));
   idTensor.dispose();
   for (let l = 0; l < config.numLayers; l++) {
-    const input = hook(`blocks.${l}.hook_resid_pre`, x);
-    const next = block(config, weights.layers[l]!, cache, l, input, placement, hooks);
+    x = replaced(step, `blocks.${l}.hook_resid_pre`, x);
+    if (l === stopAtLayer) {
+      packing?.dispose();
+      return x;
+    }
+    const out = block(step, weights.layers[l]!, l, x);
     x.dispose();
-    input.dispose();
-    x = hook(`blocks.${l}.hook_resid_post`, next);
+    x = replaced(step, `blocks.${l}.hook_resid_post`, out);
   }
-  const normed = layerNorm(x, weights.finalNormWeight, weights.finalNormBias, config.layerNormEps);
-  x.dispose();
   packing?.dispose();
+  if (stopAtLayer === config.numLayers) return x;
+  const scratch = new Scratch();
+  const normed = norm(step, 'ln_final', x, weights.finalNormWeight, weights.finalNormBias, scratch);
+  scratch.release(normed);
+  x.dispose();
   cache.advance(counts);
-  return hook('ln_final.hook_normalized', normed);
+  return normed;
 }
 
-function block(
-  config: NeoXConfig,
+/** The activation at `name` through its hook, if one wants it; a replaced original is freed. */
+function replaced(step: Step, name: string, t: Tensor<'f32'>): Tensor<'f32'> {
+  if (!step.hooks?.wants(name)) return t;
+  const out = step.hooks.visit(name, t, step.layout);
+  if (out !== t) t.dispose();
+  return out;
+}
+
+/**
+ * The activation at `name` through its hook, if one wants it; `t` and what the hook returned are
+ * kept in `scratch` (freed with the block's other intermediates).
+ */
+function hook(step: Step, name: string, t: Tensor<'f32'>, scratch: Scratch): Tensor<'f32'> {
+  scratch.keep(t);
+  if (!step.hooks?.wants(name)) return t;
+  return scratch.keep(step.hooks.visit(name, t, step.layout));
+}
+
+function wants(step: Step, name: string): boolean {
+  return step.hooks?.wants(name) ?? false;
+}
+
+/**
+ * One transformer block, `blocks.{l}`:
+ *   parallel (Pythia):  out = x + attn(ln1(x)) + mlp(ln2(x))
+ *   sequential:         mid = x + attn(ln1(x)),  out = mid + mlp(ln2(mid))
+ */
+function block(step: Step, w: LayerWeights, l: number, x: Tensor<'f32'>): Tensor<'f32'> {
+  const b = `blocks.${l}`;
+  const s = new Scratch();
+  const attn = attention(step, w, l, norm(step, `${b}.ln1`, x, w.ln1Weight, w.ln1Bias, s), s);
+  let out: Tensor<'f32'>;
+  if (step.config.parallelResidual) {
+    const mlpIn = norm(step, `${b}.ln2`, x, w.ln2Weight, w.ln2Bias, s);
+    const withAttn = s.keep(addProjection(step, `${b}.hook_attn_out`, x, attn, s));
+    out = addProjection(step, `${b}.hook_mlp_out`, withAttn, mlp(step, w, b, mlpIn, s), s);
+  } else {
+    const sum = addProjection(step, `${b}.hook_attn_out`, x, attn, s);
+    const mid = hook(step, `${b}.hook_resid_mid`, sum, s);
+    const mlpIn = norm(step, `${b}.ln2`, mid, w.ln2Weight, w.ln2Bias, s);
+    out = addProjection(step, `${b}.hook_mlp_out`, mid, mlp(step, w, b, mlpIn, s), s);
+  }
+  s.release(x);
+  return out;
+}
+
+/**
+ * LayerNorm `{prefix}` (ln1, ln2, ln_final) as TransformerLens splits it:
+ *   scale = √(mean((x − mean(x))²) + eps)      hook_scale      [pos, 1]
+ *   y = (x − mean(x)) / scale · w + b          hook_normalized [pos, d]
+ * A hooked scale (e.g. frozen from another run, to make the norm linear) is what y divides by.
+ */
+function norm(
+  step: Step,
+  prefix: string,
+  x: Tensor<'f32'>,
+  weight: Tensor<'f32' | 'f16'>,
+  bias: Tensor<'f32' | 'f16'>,
+  s: Scratch,
+): Tensor<'f32'> {
+  const eps = step.config.layerNormEps;
+  let normed: Tensor<'f32'>;
+  if (wants(step, `${prefix}.hook_scale`)) {
+    const scale = hook(step, `${prefix}.hook_scale`, layerNormScale(x, eps), s);
+    normed = layerNorm(x, weight, bias, eps, { scale });
+  } else {
+    // Fused: the kernel computes the scale itself.
+    normed = layerNorm(x, weight, bias, eps);
+  }
+  return hook(step, `${prefix}.hook_normalized`, normed, s);
+}
+
+/**
+ * Multi-head causal self-attention of `blocks.{l}` on its normed input x [pos, d_model]:
+ *   q, k, v = split(x·W_qkvᵀ + b_qkv)             [pos, head, d_head], interleaved per head
+ *   rot_q, rot_k = rotary(q), rotary(k)           partial: the first rotaryDims of each head
+ *   (rot_k, v) appended to the KV cache
+ *   scores[h, dest, src] = rot_q·rot_k / √d_head,  −∞ for src > dest
+ *   pattern = softmax_src(scores)
+ *   z[pos, h] = Σ_src pattern[h, pos, src] · v[src, h]
+ *   attn_out = z·W_Oᵀ + b_O  =  Σ_h result[pos, h] + b_O
+ * Returns attn_out as a {@link Projection}, so that the block can fuse the residual add.
+ */
+function attention(
+  step: Step,
   w: LayerWeights,
-  cache: KVCache,
   l: number,
   x: Tensor<'f32'>,
-  placement: Placement,
-  hooks: HookRunner | undefined,
-): Tensor<'f32'> {
-  const b = `blocks.${l}`;
-  const wants = (name: string) => hooks?.wants(`${b}.${name}`) ?? false;
-  const hook = (name: string, t: Tensor<'f32'>) =>
-    wants(name) ? hooks!.visit(`${b}.${name}`, t) : t;
-  const scratch = new Scratch();
-  const eps = config.layerNormEps;
-  const activation = config.activation === 'gelu' ? 'gelu' : 'gelu-tanh';
-
-  // Attention: qkv is [tokens, heads·3·headDim] with q, k, v interleaved per head.
-  const ln1 = scratch.keep(hook('ln1.hook_normalized', layerNorm(x, w.ln1Weight, w.ln1Bias, eps)));
-  const qkv = scratch.keep(matmul(ln1, w.qkvWeight, w.qkvBias));
+  s: Scratch,
+): Projection {
+  const { config, cache, placement } = step;
+  const a = `blocks.${l}.attn`;
+  const heads = config.numHeads;
+  const headDim = config.hiddenSize / heads;
+  const tokens = x.shape[0]!;
+  const kCache = cache.keys[l]!;
+  const vCache = cache.values[l]!;
+  const qkv = s.keep(matmul(x, w.qkvWeight, w.qkvBias));
   const rope = { rotaryDims: config.rotaryDims, base: config.rotaryBase, ...placement };
   let q: Tensor<'f32'>;
-  if (UNFUSED_QKV_HOOKS.some(wants)) {
-    // Hooks on q, k or v before rotary (or on rotated k): split, rotate and write the cache as
-    // separate kernels, so each activation exists to be read or replaced.
-    const split = splitQkv(qkv, { heads: config.numHeads });
-    const rawQ = scratch.keep(hook('attn.hook_q', scratch.keep(split.q)));
-    const rawK = scratch.keep(hook('attn.hook_k', scratch.keep(split.k)));
-    const v = scratch.keep(hook('attn.hook_v', scratch.keep(split.v)));
-    const k = scratch.keep(hook('attn.hook_rot_k', rotary(rawK, rope)));
-    writeKvCache(k, v, cache.keys[l]!, cache.values[l]!, placement);
-    q = scratch.keep(hook('attn.hook_rot_q', rotary(rawQ, rope)));
+  if (['hook_q', 'hook_k', 'hook_v', 'hook_rot_k'].some((n) => wants(step, `${a}.${n}`))) {
+    const split = splitQkv(qkv, { heads });
+    const rawQ = hook(step, `${a}.hook_q`, split.q, s);
+    const rawK = hook(step, `${a}.hook_k`, split.k, s);
+    const v = hook(step, `${a}.hook_v`, split.v, s);
+    const k = hook(step, `${a}.hook_rot_k`, rotary(rawK, rope), s);
+    writeKvCache(k, v, kCache, vCache, placement);
+    q = hook(step, `${a}.hook_rot_q`, rotary(rawQ, rope), s);
   } else {
-    // One kernel splits qkv, rotates q and k, and writes k and v into this layer's cache.
-    q = scratch.keep(
-      hook(
-        'attn.hook_rot_q',
-        splitQkvRotary(qkv, cache.keys[l]!, cache.values[l]!, { heads: config.numHeads, ...rope }),
-      ),
-    );
+    // Fused: one kernel splits qkv, rotates q and k, and appends k and v to the cache.
+    const rotQ = splitQkvRotary(qkv, kCache, vCache, { heads, ...rope });
+    q = hook(step, `${a}.hook_rot_q`, rotQ, s);
   }
   let z: Tensor<'f32'>;
-  if (wants('attn.hook_pattern')) {
-    const { output, probs } = attentionWithProbs(q, cache.keys[l]!, cache.values[l]!, placement);
-    scratch.keep(hook('attn.hook_pattern', probs));
-    z = output;
+  if (wants(step, `${a}.hook_attn_scores`) || wants(step, `${a}.hook_pattern`)) {
+    const scores = hook(step, `${a}.hook_attn_scores`, attentionScores(q, kCache, placement), s);
+    const pattern = hook(step, `${a}.hook_pattern`, causalSoftmax(scores, placement), s);
+    z = s.keep(applyPattern(pattern, vCache, placement));
   } else {
-    z = attention(q, cache.keys[l]!, cache.values[l]!, placement);
+    // Fused: scores, softmax and the weighted sum of values in one pass over the keys.
+    z = s.keep(attentionKernel(q, kCache, vCache, placement));
   }
-  z = scratch.keep(hook('attn.hook_z', z));
+  if (wants(step, `${a}.hook_z`)) {
+    // z is [pos, head·d_head] for the projection; the hook sees it per head.
+    const perHead = hook(step, `${a}.hook_z`, z.reshape([tokens, heads, headDim]), s);
+    z = s.keep(perHead.reshape([tokens, heads * headDim]));
+  }
+  if (wants(step, `${a}.hook_result`)) {
+    const result = hook(step, `${a}.hook_result`, headOutputs(z, w.denseWeight, { heads }), s);
+    return { output: sumHeads(result, w.denseBias) };
+  }
+  return { input: z, weight: w.denseWeight, bias: w.denseBias };
+}
 
-  // The MLP's input: ln2 of x (parallel residual, all Pythia models) or of x + attention.
-  let mlpIn: Tensor<'f32'>;
-  let attnOut: Tensor<'f32'> | undefined;
-  if (config.parallelResidual) {
-    mlpIn = x;
-  } else {
-    attnOut = scratch.keep(hook('hook_attn_out', matmul(z, w.denseWeight, w.denseBias)));
-    mlpIn = scratch.keep(hook('hook_resid_mid', add(x, attnOut)));
-  }
-  const ln2 = scratch.keep(
-    hook('ln2.hook_normalized', layerNorm(mlpIn, w.ln2Weight, w.ln2Bias, eps)),
-  );
+/**
+ * The MLP of block `b` on its normed input x [pos, d_model]:
+ *   pre = x·W_inᵀ + b_in,  post = gelu(pre),  mlp_out = post·W_outᵀ + b_out
+ */
+function mlp(step: Step, w: LayerWeights, b: string, x: Tensor<'f32'>, s: Scratch): Projection {
+  const approximate = step.config.activation === 'gelu' ? 'none' : 'tanh';
   let post: Tensor<'f32'>;
-  if (wants('mlp.hook_pre') || wants('mlp.hook_post')) {
-    const pre = scratch.keep(hook('mlp.hook_pre', matmul(ln2, w.upWeight, w.upBias)));
-    post = hook(
-      'mlp.hook_post',
-      gelu(pre, { approximate: activation === 'gelu' ? 'none' : 'tanh' }),
-    );
+  if (wants(step, `${b}.mlp.hook_pre`) || wants(step, `${b}.mlp.hook_post`)) {
+    const pre = hook(step, `${b}.mlp.hook_pre`, matmul(x, w.upWeight, w.upBias), s);
+    post = hook(step, `${b}.mlp.hook_post`, gelu(pre, { approximate }), s);
   } else {
-    post = matmul(ln2, w.upWeight, w.upBias, { activation });
+    // Fused: GELU in the matmul's epilogue.
+    const activation = approximate === 'none' ? 'gelu' : 'gelu-tanh';
+    post = s.keep(matmul(x, w.upWeight, w.upBias, { activation }));
   }
-  scratch.keep(post);
+  return { input: post, weight: w.downWeight, bias: w.downBias };
+}
 
-  let out: Tensor<'f32'>;
-  if (config.parallelResidual) {
-    // x + attn(ln1(x)) + mlp(ln2(x)); the residual adds ride in the projections' epilogues.
-    if (wants('hook_attn_out') || wants('hook_mlp_out')) {
-      attnOut = scratch.keep(hook('hook_attn_out', matmul(z, w.denseWeight, w.denseBias)));
-      const mlpOut = scratch.keep(hook('hook_mlp_out', matmul(post, w.downWeight, w.downBias)));
-      out = add(scratch.keep(add(x, attnOut)), mlpOut);
-    } else {
-      const withAttn = scratch.keep(matmul(z, w.denseWeight, w.denseBias, { residual: x }));
-      out = matmul(post, w.downWeight, w.downBias, { residual: withAttn });
-    }
-  } else if (wants('hook_mlp_out')) {
-    const mlpOut = scratch.keep(hook('hook_mlp_out', matmul(post, w.downWeight, w.downBias)));
-    out = add(mlpIn, mlpOut);
-  } else {
-    out = matmul(post, w.downWeight, w.downBias, { residual: mlpIn });
+/**
+ * `residual + projection`, with the projection's output hooked at `name` (hook_attn_out,
+ * hook_mlp_out) when a hook wants it; otherwise the add rides in the matmul's epilogue.
+ */
+function addProjection(
+  step: Step,
+  name: string,
+  residual: Tensor<'f32'>,
+  p: Projection,
+  s: Scratch,
+): Tensor<'f32'> {
+  if ('input' in p && !wants(step, name)) {
+    return matmul(p.input, p.weight, p.bias, { residual });
   }
-  scratch.release(x);
-  return out;
+  const computed = 'output' in p ? p.output : matmul(p.input, p.weight, p.bias);
+  return add(residual, hook(step, name, computed, s));
 }

@@ -1,5 +1,6 @@
 import { createSampler, type SamplerOptions } from '@pythiajs/sampler';
 import { ForwardError } from './errors.js';
+import { type Hook, hookRunner } from './interpret.js';
 import type { KVCache } from './kv-cache.js';
 import type { NeoXModel } from './model.js';
 
@@ -40,6 +41,14 @@ export interface GenerateOptions extends SamplerOptions {
   /** Continue this cache (default: a new one, freed at the end). */
   cache?: KVCache;
   signal?: AbortSignal;
+  /**
+   * Hooks (as for `runWithHooks`) applied at every step: on the prompt's step and on each new
+   * token's, with the KV cache, so an intervention stays on as if the whole sequence were rerun
+   * with it. Selections name absolute positions: `{ pos: 2 }` edits position 2 once (the cache
+   * keeps the edited keys and values), a steering row added everywhere reaches every new token.
+   * Patterns and scores of a decoding step are `[head, 1, keys]`.
+   */
+  hooks?: Record<string, Hook | Hook[]>;
 }
 
 /** One generated token. */
@@ -145,15 +154,16 @@ export async function* generate(
 ): AsyncGenerator<GeneratedToken, StopReason> {
   const sequence = new Continuation(options);
   const { signal } = options;
+  const hooks = options.hooks ? hookRunner(model, options.hooks) : undefined;
   const cache = options.cache ?? model.createCache();
   try {
-    let logits = await model.forward(sequence.prompt, { cache, logits: 'last' });
+    let logits = await model.forward(sequence.prompt, { cache, logits: 'last', hooks });
     for (;;) {
       if (signal?.aborted) return 'abort';
       const { token, end } = sequence.step(logits, cache.length >= cache.capacity);
       yield token;
       if (end) return end;
-      logits = await model.forward([token.id], { cache, logits: 'last' });
+      logits = await model.forward([token.id], { cache, logits: 'last', hooks });
     }
   } finally {
     if (!options.cache) cache.dispose();
@@ -161,7 +171,7 @@ export async function* generate(
 }
 
 /** One prompt of {@link generateBatch}: the options of `generate`, and a callback per token. */
-export interface BatchGenerateRequest extends Omit<GenerateOptions, 'cache' | 'signal'> {
+export interface BatchGenerateRequest extends Omit<GenerateOptions, 'cache' | 'signal' | 'hooks'> {
   /** Called with each token of this request as soon as it is sampled. */
   onToken?: (token: GeneratedToken) => void;
 }
@@ -195,9 +205,17 @@ export interface GenerationResult {
 export async function generateBatch(
   model: NeoXModel,
   requests: readonly BatchGenerateRequest[],
-  options: { signal?: AbortSignal } = {},
+  options: {
+    signal?: AbortSignal;
+    /**
+     * Hooks applied at every step to the packed batch (see `generate`'s `hooks`); select
+     * sequences with `{ batch: i }`, i the request's index.
+     */
+    hooks?: Record<string, Hook | Hook[]>;
+  } = {},
 ): Promise<GenerationResult[]> {
   if (requests.length === 0) throw new ForwardError('generateBatch needs at least one request');
+  const hooks = options.hooks ? hookRunner(model, options.hooks) : undefined;
   const sequences = requests.map((r) => new Continuation(r));
   const results: GenerationResult[] = requests.map(() => ({
     tokens: [],
@@ -211,7 +229,7 @@ export async function generateBatch(
   try {
     let inputs: ArrayLike<number>[] = sequences.map((s) => s.prompt);
     for (;;) {
-      const logits = await model.forwardBatch(inputs, { cache, logits: 'last' });
+      const logits = await model.forwardBatch(inputs, { cache, logits: 'last', hooks });
       const lengths = cache.lengths;
       const capacities = cache.capacities;
       const next: number[][] = [];

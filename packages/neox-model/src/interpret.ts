@@ -1,7 +1,7 @@
-import { add, type Tensor } from '@pythiajs/tensor-core';
 import { stepTokenLimit } from './batch.js';
 import { ForwardError } from './errors.js';
-import { type HookRunner, hookNames } from './hooks.js';
+import { type Activation, HookedActivation } from './hooked-activation.js';
+import { type HookRunner, hookAxes, hookNames } from './hooks.js';
 import type { NeoXModel } from './model.js';
 import { unembedScores } from './unembed-scores.js';
 
@@ -9,12 +9,12 @@ import { unembedScores } from './unembed-scores.js';
 export type Batch = ReadonlyArray<ArrayLike<number>>;
 
 /** A batch is an array of sequences; a single sequence is an array (or typed array) of ids. */
-function isBatch(ids: ArrayLike<number> | Batch): ids is Batch {
+export function isBatch(ids: ArrayLike<number> | Batch): ids is Batch {
   return Array.isArray(ids) && ids.length > 0 && typeof ids[0] !== 'number';
 }
 
 /** Where each sequence's rows are in the packed rows of a batch. */
-function rowStarts(counts: readonly number[]): number[] {
+export function rowStarts(counts: readonly number[]): number[] {
   const starts: number[] = [];
   let at = 0;
   for (const c of counts) {
@@ -24,26 +24,26 @@ function rowStarts(counts: readonly number[]): number[] {
   return starts;
 }
 
-/** An activation read back to the CPU. */
-export interface Activation {
-  /** Row-major values. */
-  data: Float32Array;
-  /** E.g. `[tokens, hidden]`; `[heads, dest, src]` for `attn.hook_pattern`. */
-  shape: number[];
-}
-
 /** The activations a run recorded, by hook name. */
 export type ActivationCache = Map<string, Activation>;
 
-function checkNames(model: NeoXModel, names: Iterable<string>): Set<string> {
-  const valid = new Set(hookNames(model.config.numLayers, model.config.parallelResidual));
+/** Hook points by name, or a test of each name (as TransformerLens' `names_filter`). */
+export type HookNames = Iterable<string> | ((name: string) => boolean);
+
+/** The hook points of `model` that `names` asks for; an unknown name is an error. */
+export function resolveHookNames(model: NeoXModel, names: HookNames): Set<string> {
+  const all = hookNames(model.config.numLayers, model.config.parallelResidual);
+  if (typeof names === 'function') return new Set(all.filter((n) => names(n)));
+  const valid = new Set(all);
   const wanted = new Set(names);
   for (const name of wanted) {
     if (!valid.has(name)) {
       throw new ForwardError(
         `no hook point ${JSON.stringify(name)}; hook points are hook_embed, blocks.{0…${model.config.numLayers - 1}}.` +
-          '{hook_resid_pre, ln1.hook_normalized, attn.hook_q/k/v, attn.hook_rot_q/k, attn.hook_pattern, attn.hook_z, hook_attn_out, ' +
-          'ln2.hook_normalized, mlp.hook_pre, mlp.hook_post, hook_mlp_out, hook_resid_post} and ln_final.hook_normalized',
+          '{hook_resid_pre, ln1.hook_scale, ln1.hook_normalized, attn.hook_q/k/v, attn.hook_rot_q/k, attn.hook_attn_scores, ' +
+          'attn.hook_pattern, attn.hook_z, attn.hook_result, hook_attn_out, ' +
+          `${model.config.parallelResidual ? '' : 'hook_resid_mid, '}ln2.hook_scale, ln2.hook_normalized, mlp.hook_pre, mlp.hook_post, ` +
+          'hook_mlp_out, hook_resid_post}, ln_final.hook_scale and ln_final.hook_normalized',
       );
     }
   }
@@ -52,12 +52,12 @@ function checkNames(model: NeoXModel, names: Iterable<string>): Set<string> {
 
 /**
  * One sequence's share of an activation of a packed batch: rows `start … start + count − 1` of
- * `[tokens, …]`, or of the middle axis of a pattern `[heads, tokens, keys]` (keeping the
- * sequence's own `count` keys, which come first: a batch without cache starts every sequence at
- * position 0).
+ * `[tokens, …]`, or of the middle axis of `[heads, tokens, keys]` (patterns and scores, keeping
+ * the sequence's own `count` keys, which come first: a batch without cache starts every
+ * sequence at position 0).
  */
 function sliceSequence(name: string, a: Activation, start: number, count: number): Activation {
-  if (name.endsWith('attn.hook_pattern')) {
+  if (hookAxes(name)[0] === 'head') {
     const [heads, tokens, keys] = a.shape as [number, number, number];
     const data = new Float32Array(heads * count * count);
     for (let h = 0; h < heads; h++) {
@@ -68,20 +68,100 @@ function sliceSequence(name: string, a: Activation, start: number, count: number
     }
     return { data, shape: [heads, count, count] };
   }
-  const width = a.data.length / a.shape[0]!;
+  const width = a.shape.slice(1).reduce((x, y) => x * y, 1);
   return {
     data: a.data.slice(start * width, (start + count) * width),
     shape: [count, ...a.shape.slice(1)],
   };
 }
 
+/** What a run gives back (TransformerLens' `return_type`). */
+export type RunReturns = 'logits' | 'loss' | 'loss-per-token' | 'none';
+
+/** Options of {@link runWithHooks} and {@link runWithCache}. */
+export interface RunOptions {
+  /**
+   * `'logits'` (default), `'loss'` (the mean next-token loss in nats, one number per sequence),
+   * `'loss-per-token'` (−log p(ids[t + 1] | ids[0…t]) for each t, length `ids.length − 1`,
+   * computed on the GPU: no logits come back) or `'none'` (only the hooks' effects and reads).
+   */
+  returns?: RunReturns;
+  /** With `returns: 'logits'`: every position's (default) or only the last. */
+  logits?: 'all' | 'last';
+  /**
+   * Run blocks 0 … n − 1 only and return the residual stream entering block n
+   * (`blocks.{n}.hook_resid_pre`, `[tokens × d_model]`) instead of `returns`; hook points after
+   * it are not reached. `numLayers` returns the last block's output, before `ln_final`.
+   */
+  stopAtLayer?: number;
+}
+
+/** What a run returns for one sequence, given its options. */
+export type RunResult<O extends RunOptions> = O extends { stopAtLayer: number }
+  ? Float32Array
+  : O extends { returns: 'loss' }
+    ? number
+    : O extends { returns: 'none' }
+      ? undefined
+      : Float32Array;
+
+/**
+ * Runs a packed batch with `runner` and gives each sequence what `options` asks for. The step
+ * limit is the hidden states' (a larger batch is refused with the limit named: hooks see one step).
+ */
+async function run(
+  model: NeoXModel,
+  sequences: Batch,
+  runner: HookRunner,
+  options: RunOptions,
+): Promise<Array<Float32Array | number | undefined>> {
+  const { returns = 'logits', stopAtLayer } = options;
+  if (stopAtLayer !== undefined) {
+    const layers = model.config.numLayers;
+    if (!Number.isInteger(stopAtLayer) || stopAtLayer < 0 || stopAtLayer > layers) {
+      throw new ForwardError(
+        `stopAtLayer must be an integer from 0 to ${layers}, got ${stopAtLayer}`,
+      );
+    }
+    const { hidden, counts } = model.hiddenBatch(sequences, { hooks: runner, stopAtLayer });
+    const data = await hidden.read().finally(() => hidden.dispose());
+    const width = model.config.hiddenSize;
+    const starts = rowStarts(counts);
+    return counts.map((c, i) => data.slice(starts[i]! * width, (starts[i]! + c) * width));
+  }
+  switch (returns) {
+    case 'logits':
+      return model.forwardBatch(sequences, { hooks: runner, logits: options.logits ?? 'all' });
+    case 'loss':
+    case 'loss-per-token': {
+      const scores = await scoreBatch(model, sequences, runner);
+      return scores.map(({ logprob }) => {
+        const losses = logprob.map((lp) => -lp);
+        if (returns === 'loss-per-token') return losses;
+        return losses.reduce((a, b) => a + b, 0) / Math.max(1, losses.length);
+      });
+    }
+    case 'none': {
+      const { hidden } = model.hiddenBatch(sequences, { hooks: runner });
+      hidden.dispose();
+      await model.device.flush();
+      return sequences.map(() => undefined);
+    }
+    default:
+      throw new ForwardError(
+        `returns must be 'logits', 'loss', 'loss-per-token' or 'none', got ${String(returns)}`,
+      );
+  }
+}
+
 /**
  * Runs the model on `ids` and reads back the activations at `names` (TransformerLens hook names,
- * e.g. `blocks.3.hook_resid_post`, `blocks.0.attn.hook_pattern`). Only those are read back;
- * hooks that are not asked for keep the fused fast path.
+ * e.g. `blocks.3.hook_resid_post`, `blocks.0.attn.hook_pattern`, or a filter function). Only
+ * those are read back; hooks that are not asked for keep the fused fast path. `options` says
+ * what else comes back, as for {@link runWithHooks}.
  *
  * Given a batch (an array of sequences), the sequences run packed in one pass and each gets its
- * own logits and activations, with the shapes a run on it alone gives.
+ * own result and activations, with the shapes a run on it alone gives.
  *
  * @example
  * ```ts
@@ -89,27 +169,27 @@ function sliceSequence(name: string, a: Activation, start: number, count: number
  * cache.get('blocks.0.attn.hook_pattern'); // { data, shape: [heads, tokens, tokens] }
  * const batch = await runWithCache(model, [idsA, idsB], { names: ['blocks.3.hook_resid_post'] });
  * batch.caches[1].get('blocks.3.hook_resid_post'); // idsB's, [idsB.length, hidden]
+ * const { logits: loss } = await runWithCache(model, ids, { names: (n) => n.endsWith('hook_z'), returns: 'loss' });
  * ```
  */
-export async function runWithCache(
+export async function runWithCache<O extends RunOptions = { returns: 'logits' }>(
   model: NeoXModel,
   ids: ArrayLike<number>,
-  options: { names: Iterable<string> },
-): Promise<{ logits: Float32Array; cache: ActivationCache }>;
-export async function runWithCache(
+  options: { names: HookNames } & O,
+): Promise<{ logits: RunResult<O>; cache: ActivationCache }>;
+export async function runWithCache<O extends RunOptions = { returns: 'logits' }>(
   model: NeoXModel,
   batch: Batch,
-  options: { names: Iterable<string> },
-): Promise<{ logits: Float32Array[]; caches: ActivationCache[] }>;
+  options: { names: HookNames } & O,
+): Promise<{ logits: RunResult<O>[]; caches: ActivationCache[] }>;
 export async function runWithCache(
   model: NeoXModel,
   ids: ArrayLike<number> | Batch,
-  options: { names: Iterable<string> },
+  options: { names: HookNames } & RunOptions,
 ): Promise<
-  | { logits: Float32Array; cache: ActivationCache }
-  | { logits: Float32Array[]; caches: ActivationCache[] }
+  { logits: unknown; cache: ActivationCache } | { logits: unknown[]; caches: ActivationCache[] }
 > {
-  const wanted = checkNames(model, options.names);
+  const wanted = resolveHookNames(model, options.names);
   const reads: Array<[string, readonly number[], Promise<Float32Array>]> = [];
   const hooks: HookRunner = {
     wants: (name) => wanted.has(name),
@@ -119,11 +199,11 @@ export async function runWithCache(
     },
   };
   const sequences = isBatch(ids) ? ids : [ids];
-  const logits = await model.forwardBatch(sequences, { hooks });
+  const results = await run(model, sequences, hooks, options);
   const packed: ActivationCache = new Map();
   for (const [name, shape, data] of reads)
     packed.set(name, { data: await data, shape: [...shape] });
-  if (!isBatch(ids)) return { logits: logits[0]!, cache: packed };
+  if (!isBatch(ids)) return { logits: results[0], cache: packed };
   const counts = sequences.map((s) => s.length);
   const starts = rowStarts(counts);
   const caches = counts.map((count, i) => {
@@ -131,192 +211,66 @@ export async function runWithCache(
     for (const [name, a] of packed) cache.set(name, sliceSequence(name, a, starts[i]!, count));
     return cache;
   });
-  return { logits, caches };
-}
-
-/**
- * An activation a hook may change, on the GPU. Values given from the CPU are either the whole
- * activation (`shape` elements) or one row that applies to every position (the last dimension).
- */
-export class HookedActivation {
-  private replacement: Tensor<'f32'> | undefined;
-
-  constructor(
-    /** The hook point. */
-    readonly name: string,
-    /** The activation as computed. */
-    readonly tensor: Tensor<'f32'>,
-  ) {}
-
-  get shape(): readonly number[] {
-    return this.tensor.shape;
-  }
-
-  private upload(values: ArrayLike<number>): Tensor<'f32'> {
-    const size = this.tensor.size;
-    const row = this.shape.at(-1)!;
-    if (values.length !== size && values.length !== row) {
-      throw new ForwardError(
-        `${this.name} has shape [${this.shape.join(', ')}]: give ${size} values, or ${row} for every position`,
-      );
-    }
-    const full = new Float32Array(size);
-    if (values.length === size) full.set(values);
-    else
-      for (let i = 0; i < size; i += row) full.set(values as ArrayLike<number> as Float32Array, i);
-    return this.tensor.device.tensor(full, this.shape);
-  }
-
-  /**
-   * The attention output is computed with the pattern inside one kernel, so a changed pattern
-   * would not reach it: refuse rather than report logits that ignore the change.
-   */
-  private assertChangeable(): void {
-    if (this.name.endsWith('attn.hook_pattern')) {
-      throw new ForwardError(
-        `${this.name} can be read (runWithCache) but not changed yet: the attention output would ignore the change. ` +
-          'Change attn.hook_z, attn.hook_v or hook_attn_out instead',
-      );
-    }
-  }
-
-  /** Zero ablation. */
-  zero(): void {
-    this.assertChangeable();
-    this.replacement = this.tensor.device.zeros(this.shape);
-  }
-
-  /** Replaces the activation: patching from another run's cache, or mean ablation. */
-  set(values: ArrayLike<number>): void {
-    this.assertChangeable();
-    this.replacement = this.upload(values);
-  }
-
-  /** Adds to the activation: a steering vector (one row) or any delta of its shape. */
-  add(values: ArrayLike<number>): void {
-    this.assertChangeable();
-    const delta = this.upload(values);
-    this.replacement = add(this.replacement ?? this.tensor, delta);
-    delta.dispose();
-  }
-
-  /** @internal */
-  result(): Tensor<'f32'> {
-    return this.replacement ?? this.tensor;
-  }
+  return { logits: results, caches };
 }
 
 /** A hook function: changes the activation through `activation`'s methods. */
 export type Hook = (activation: HookedActivation) => void;
 
+/** The hook runner of a set of hook functions (checked against the model's hook points). */
+export function hookRunner(model: NeoXModel, hooks: Record<string, Hook | Hook[]>): HookRunner {
+  const wanted = resolveHookNames(model, Object.keys(hooks));
+  return {
+    wants: (name) => wanted.has(name),
+    visit: (name, t, step) => {
+      const activation = new HookedActivation(name, t, step);
+      const fns = hooks[name]!;
+      for (const fn of Array.isArray(fns) ? fns : [fns]) fn(activation);
+      return activation.result();
+    },
+  };
+}
+
 /**
- * Runs the model with hooks that change activations on the GPU (ablation, patching, steering)
- * and returns the logits, `[tokens × vocab]`.
+ * Runs the model with hooks that change activations on the GPU (ablation, patching, steering;
+ * see {@link HookedActivation}) and returns the logits `[tokens × vocab]`, or what `options`
+ * asks for: the loss, the loss per token, the residual stream at a layer (`stopAtLayer`), or
+ * nothing. Every hook point's returned activation is what the rest of the pass uses.
  *
  * Given a batch (an array of sequences), the sequences run packed in one pass and each gets its
- * logits. Hooks then see the packed activation, `[Σ tokens, …]` sequence after sequence: one row
- * (a steering vector) or `zero` applies to every sequence alike, and full values must be given
- * packed the same way.
+ * result. Hooks then see the packed activation, `[Σ tokens, …]` sequence after sequence, and
+ * select sequences with `{ batch }`; full values must be given packed the same way.
  *
  * @example
  * ```ts
- * // Zero-ablate layer 3's attention and compare the logits.
- * const ablated = await runWithHooks(model, ids, { 'blocks.3.hook_attn_out': (a) => a.zero() });
+ * // Zero-ablate head 3 of layer 1 and compare the loss.
+ * const loss = await runWithHooks(model, ids, { 'blocks.1.attn.hook_z': (a) => a.zero({ head: 3 }) }, { returns: 'loss' });
+ * // Patch position 2 of the residual stream from another run's cache.
+ * const logits = await runWithHooks(model, corrupt, {
+ *   'blocks.1.hook_resid_pre': (a) => a.set(clean.get('blocks.1.hook_resid_pre')!, { pos: 2 }),
+ * }, { logits: 'last' });
  * ```
- * @throws {ForwardError} a hook changes `attn.hook_pattern` (not supported yet).
  */
-export async function runWithHooks(
+export async function runWithHooks<O extends RunOptions = { returns: 'logits' }>(
   model: NeoXModel,
   ids: ArrayLike<number>,
-  hooks: Record<string, Hook>,
-): Promise<Float32Array>;
-export async function runWithHooks(
+  hooks: Record<string, Hook | Hook[]>,
+  options?: O,
+): Promise<RunResult<O>>;
+export async function runWithHooks<O extends RunOptions = { returns: 'logits' }>(
   model: NeoXModel,
   batch: Batch,
-  hooks: Record<string, Hook>,
-): Promise<Float32Array[]>;
+  hooks: Record<string, Hook | Hook[]>,
+  options?: O,
+): Promise<RunResult<O>[]>;
 export async function runWithHooks(
   model: NeoXModel,
   ids: ArrayLike<number> | Batch,
-  hooks: Record<string, Hook>,
-): Promise<Float32Array | Float32Array[]> {
-  const wanted = checkNames(model, Object.keys(hooks));
-  const runner: HookRunner = {
-    wants: (name) => wanted.has(name),
-    visit: (name, t) => {
-      const activation = new HookedActivation(name, t);
-      hooks[name]!(activation);
-      const result = activation.result();
-      // The replaced original is read by nothing after the kernels recorded so far.
-      if (result !== t) t.dispose();
-      return result;
-    },
-  };
-  const logits = await model.forwardBatch(isBatch(ids) ? ids : [ids], { hooks: runner });
-  return isBatch(ids) ? logits : logits[0]!;
-}
-
-/** One layer of a logit lens: the most likely next token at every position. */
-export interface LensLayer {
-  /** `hook_embed`, or `blocks.{l}.hook_resid_post`. */
-  name: string;
-  topIds: number[];
-  topProbs: number[];
-}
-
-/**
- * The logit lens: the final LayerNorm and unembedding applied to the residual stream after the
- * embedding and after every block, so one sees what each layer "would predict". The last layer's
- * row is the model's own prediction. Each layer's logits are reduced on the GPU to the top token
- * and its probability (ties: the lower id), so only those come back.
- *
- * Given a batch (an array of sequences), they run packed in one pass and each gets its layers.
- *
- * @example
- * ```ts
- * const layers = await logitLens(model, ids);
- * layers.at(-1).topIds; // the model's own greedy prediction at every position
- * ```
- */
-export async function logitLens(model: NeoXModel, ids: ArrayLike<number>): Promise<LensLayer[]>;
-export async function logitLens(model: NeoXModel, batch: Batch): Promise<LensLayer[][]>;
-export async function logitLens(
-  model: NeoXModel,
-  ids: ArrayLike<number> | Batch,
-): Promise<LensLayer[] | LensLayer[][]> {
-  const { config } = model;
-  const names = [
-    'hook_embed',
-    ...Array.from({ length: config.numLayers }, (_, l) => `blocks.${l}.hook_resid_post`),
-  ];
-  const sequences = isBatch(ids) ? ids : [ids];
-  const reads = new Map<string, ReturnType<typeof unembedScores>>();
-  let rows: Uint32Array | undefined;
-  const runner: HookRunner = {
-    wants: (name) => names.includes(name),
-    visit: (name, t) => {
-      // Recorded while the residual is alive; read back after the run.
-      rows ??= Uint32Array.from({ length: t.shape[0]! }, (_, i) => i);
-      reads.set(name, unembedScores(model, t, rows, { finalNorm: true }));
-      return t;
-    },
-  };
-  const { hidden, counts } = model.hiddenBatch(sequences, { hooks: runner });
-  hidden.dispose();
-  const starts = rowStarts(counts);
-  const perSequence: LensLayer[][] = counts.map(() => []);
-  for (const name of names) {
-    const { argmax, maxLogprob } = await reads.get(name)!;
-    counts.forEach((count, i) => {
-      const from = starts[i]!;
-      perSequence[i]!.push({
-        name,
-        topIds: Array.from(argmax.subarray(from, from + count)),
-        topProbs: Array.from(maxLogprob.subarray(from, from + count), Math.exp),
-      });
-    });
-  }
-  return isBatch(ids) ? perSequence : perSequence[0]!;
+  hooks: Record<string, Hook | Hook[]>,
+  options: RunOptions = {},
+): Promise<unknown> {
+  const results = await run(model, isBatch(ids) ? ids : [ids], hookRunner(model, hooks), options);
+  return isBatch(ids) ? results : results[0];
 }
 
 /** What {@link scoreTokens} gives for each predicted token of a sequence. */
@@ -368,7 +322,16 @@ export async function scoreTokens(model: NeoXModel, batch: Batch): Promise<Token
     }
     return out;
   }
-  const { hidden, counts } = model.hiddenBatch(batch, {});
+  return scoreBatch(model, batch);
+}
+
+/** {@link scoreTokens} of a batch that fits one step, through `hooks` if given. */
+async function scoreBatch(
+  model: NeoXModel,
+  batch: Batch,
+  hooks?: HookRunner,
+): Promise<TokenScores[]> {
+  const { hidden, counts } = model.hiddenBatch(batch, { hooks });
   // Row t of each sequence predicts its token t + 1; its last row predicts nothing here.
   const rows: number[] = [];
   const targets: number[] = [];

@@ -295,10 +295,20 @@ export class NeoXModel {
    */
   hiddenBatch(
     sequences: ReadonlyArray<ArrayLike<number>>,
-    options: { cache?: KVCache | undefined; hooks?: HookRunner | undefined },
+    options: {
+      cache?: KVCache | undefined;
+      hooks?: HookRunner | undefined;
+      /** See `RunOptions.stopAtLayer`; the result is then that residual stream (no cache given). */
+      stopAtLayer?: number | undefined;
+    },
   ): { hidden: Tensor<'f32'>; counts: number[]; cachedBefore: number[] } {
     this.assertAlive();
     const { cache } = options;
+    if (cache && options.stopAtLayer !== undefined) {
+      throw new ForwardError(
+        'stopAtLayer leaves the later layers of a cache unwritten; run it without a cache',
+      );
+    }
     const step = this.packChecked(sequences, cache);
     const tokens = step.ids.length;
     const limit = stepTokenLimit(
@@ -322,7 +332,7 @@ export class NeoXModel {
       step.ids,
       step.counts,
       target,
-      options.hooks,
+      { hooks: options.hooks, stopAtLayer: options.stopAtLayer },
     );
     if (!cache) target.dispose();
     return { hidden, counts: step.counts, cachedBefore };

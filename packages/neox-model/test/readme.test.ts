@@ -1,52 +1,17 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { FakeHub } from '@pythiajs/checkpoint-hub/testing';
 import {
   checkReadmeBlocks,
   type ReadmeBlock,
   runReadmeExample,
 } from '@pythiajs/vitest-config/readme-example';
-import { safetensorsOf } from '@pythiajs/vitest-config/safetensors';
 import { afterAll, beforeAll, expect } from 'vitest';
-import { parseNeoXConfig, randomCheckpoint } from '../src/index.js';
+import { servePythia70m } from './local-hub.js';
 
-// What the example loads, pythia-70m-deduped@step3000, with pythia-70m's 6 layers, 8 heads and
-// real vocabulary but a width of 64 (random weights), so that it loads in moments on lavapipe.
-const COMMIT = '3'.repeat(40);
-const checkpoint = randomCheckpoint(
-  parseNeoXConfig({
-    hidden_size: 64,
-    num_attention_heads: 8,
-    num_hidden_layers: 6,
-    intermediate_size: 256,
-    vocab_size: 50304,
-    rotary_pct: 0.25,
-    max_position_embeddings: 2048,
-    use_parallel_residual: true,
-    hidden_act: 'gelu',
-  }),
-  { seed: 70 },
-);
-
-let hub: FakeHub;
-const cache = mkdtempSync(join(tmpdir(), 'readme-model-cache-'));
+let hub: Awaited<ReturnType<typeof servePythia70m>>;
 beforeAll(async () => {
-  hub = await new FakeHub({
-    'EleutherAI/pythia-70m-deduped': {
-      branches: { step3000: COMMIT },
-      commits: {
-        [COMMIT]: {
-          'config.json': JSON.stringify(checkpoint.config),
-          'model.safetensors': await safetensorsOf(checkpoint),
-        },
-      },
-    },
-  }).start();
+  hub = await servePythia70m();
 });
 afterAll(async () => {
   await hub?.stop();
-  rmSync(cache, { recursive: true, force: true });
 });
 
 const README = new URL('../README.md', import.meta.url);
@@ -54,7 +19,7 @@ const README = new URL('../README.md', import.meta.url);
 async function runsTheExample(block: ReadmeBlock) {
   const run = await runReadmeExample(README, {
     block: block.index,
-    env: { HF_ENDPOINT: hub.hubOrigin, HF_HUB_CACHE: cache, HF_HUB_OFFLINE: undefined },
+    env: hub.env,
   });
   expect(run.exitCode).toBe(0);
   expect(run.printed).toEqual(run.promised);

@@ -1,0 +1,233 @@
+// Activation patching, as TransformerLens' `patching` module computes it: the corrupted run with
+// one piece of one activation (a position, a head, or a head at a position) taken from the
+// clean run, scored by a metric, for every layer × piece. Each cell is one copy of the corrupted
+// prompt in a packed batch with its own patch, so a grid is a few passes, not hundreds.
+import { stepTokenLimit } from './batch.js';
+import { ForwardError } from './errors.js';
+import type { Activation } from './hooked-activation.js';
+import { type ActivationCache, type Hook, runWithCache, runWithHooks } from './interpret.js';
+import type { NeoXModel } from './model.js';
+
+/** What {@link activationPatching} patches, by its TransformerLens hook name in each block. */
+export type PatchedActivation =
+  | 'resid_pre'
+  | 'resid_mid'
+  | 'resid_post'
+  | 'attn_out'
+  | 'mlp_out'
+  | 'z'
+  | 'q'
+  | 'k'
+  | 'v'
+  | 'pattern'
+  | 'result';
+
+const HOOK_OF: Record<PatchedActivation, string> = {
+  resid_pre: 'hook_resid_pre',
+  resid_mid: 'hook_resid_mid',
+  resid_post: 'hook_resid_post',
+  attn_out: 'hook_attn_out',
+  mlp_out: 'hook_mlp_out',
+  z: 'attn.hook_z',
+  q: 'attn.hook_q',
+  k: 'attn.hook_k',
+  v: 'attn.hook_v',
+  pattern: 'attn.hook_pattern',
+  result: 'attn.hook_result',
+};
+
+/** Options of {@link activationPatching}. */
+export interface PatchingOptions {
+  /** The run patched into (TransformerLens' corrupted tokens). */
+  corrupt: ArrayLike<number>;
+  /**
+   * The run patched from: its ids (its activations are then computed here), or its cache from
+   * `runWithCache` holding the patched hook point of every layer. Same length as `corrupt`.
+   */
+  clean: ArrayLike<number> | ActivationCache;
+  /** The activation patched in each block. */
+  activation: PatchedActivation;
+  /**
+   * The grid: `'position'` — `[layer][pos]` (every head at that position, for per-head
+   * activations); `'head'` — `[layer][head]` at every position (TransformerLens'
+   * `get_act_patch_attn_head_out_all_pos` for `z`); `'head-position'` — `[layer][pos][head]`.
+   * Default `'position'`, or `'head'` for `pattern` (a head's whole pattern).
+   */
+  by?: 'position' | 'head' | 'head-position';
+  /** Scores a patched run from its logits: the last position's `[vocab]` row, or all rows. */
+  metric: (logits: Float32Array) => number;
+  /** Which logits the metric gets (default the last position's). */
+  logits?: 'last' | 'all';
+  /** Patched runs per pass (default: as many as one step holds, at most 64). */
+  batchSize?: number;
+}
+
+/** One cell of a grid: a layer, and the position and/or head patched (undefined: all). */
+interface Cell {
+  layer: number;
+  pos: number | undefined;
+  head: number | undefined;
+}
+
+/**
+ * Activation patching over layers × positions, layers × heads or layers × positions × heads:
+ * for each cell, the `corrupt` run with that piece of `activation` replaced by the `clean` run's,
+ * scored by `metric`. Returns the grid of metric values.
+ *
+ * @example
+ * ```ts
+ * const { cache } = await runWithCache(model, cleanIds, { names: (n) => n.endsWith('hook_resid_pre') });
+ * const grid = await activationPatching(model, {
+ *   corrupt: corruptIds,
+ *   clean: cache,
+ *   activation: 'resid_pre',
+ *   metric: (logits) => logits[answer] - logits[wrongAnswer],
+ * }); // grid[layer][pos]
+ * ```
+ * @throws {ForwardError} the runs differ in length, the cache lacks the activation, or the
+ *   activation has no head axis for a per-head grid.
+ */
+export async function activationPatching(
+  model: NeoXModel,
+  options: PatchingOptions,
+): Promise<number[][] | number[][][]> {
+  const { corrupt, activation, metric } = options;
+  const { numLayers, numHeads, parallelResidual } = model.config;
+  const suffix = HOOK_OF[activation];
+  if (suffix === undefined) {
+    throw new ForwardError(
+      `activation must be one of ${Object.keys(HOOK_OF).join(', ')}; got ${String(activation)}`,
+    );
+  }
+  if (activation === 'resid_mid' && parallelResidual) {
+    throw new ForwardError('resid_mid exists only in sequential blocks; this model is parallel');
+  }
+  const perHead = ['z', 'q', 'k', 'v', 'pattern', 'result'].includes(activation);
+  const by = options.by ?? (activation === 'pattern' ? 'head' : 'position');
+  if (by !== 'position' && !perHead) {
+    throw new ForwardError(`${activation} has no head axis; patch it by 'position'`);
+  }
+  if (activation === 'pattern' && by !== 'head') {
+    throw new ForwardError(
+      "pattern patching replaces a head's whole pattern (by: 'head'); for positions patch z, q, k or v",
+    );
+  }
+  const names = Array.from({ length: numLayers }, (_, l) => `blocks.${l}.${suffix}`);
+  let clean: ActivationCache;
+  if (isCache(options.clean)) {
+    clean = options.clean;
+  } else {
+    if (options.clean.length !== corrupt.length) {
+      throw new ForwardError(
+        `clean and corrupt runs must have the same length (got ${options.clean.length} and ${corrupt.length} tokens)`,
+      );
+    }
+    clean = (await runWithCache(model, options.clean, { names, returns: 'none' })).cache;
+  }
+  for (const name of names) {
+    const a = clean.get(name);
+    if (!a) throw new ForwardError(`the clean cache has no ${name}; run runWithCache with it`);
+    const rows = activation === 'pattern' ? a.shape[1] : a.shape[0];
+    if (rows !== corrupt.length) {
+      throw new ForwardError(
+        `the clean run has ${rows} tokens but the corrupt run ${corrupt.length}; patching needs runs of the same length`,
+      );
+    }
+  }
+  const T = corrupt.length;
+  const cells: Cell[] = [];
+  for (let layer = 0; layer < numLayers; layer++) {
+    if (by === 'position')
+      for (let pos = 0; pos < T; pos++) cells.push({ layer, pos, head: undefined });
+    if (by === 'head')
+      for (let head = 0; head < numHeads; head++) cells.push({ layer, pos: undefined, head });
+    if (by === 'head-position') {
+      for (let pos = 0; pos < T; pos++) {
+        for (let head = 0; head < numHeads; head++) cells.push({ layer, pos, head });
+      }
+    }
+  }
+  const limit = stepTokenLimit(
+    model.config,
+    model.device.limits.maxStorageBufferBindingSize,
+    false,
+  );
+  const batchSize = Math.max(1, Math.min(options.batchSize ?? 64, Math.floor(limit / T)));
+  const values: number[] = [];
+  for (let first = 0; first < cells.length; first += batchSize) {
+    const pass = cells.slice(first, first + batchSize);
+    const hooks: Record<string, Hook> = {};
+    for (let layer = 0; layer < numLayers; layer++) {
+      const mine = pass.map((cell, b) => ({ ...cell, b })).filter((c) => c.layer === layer);
+      if (mine.length === 0) continue;
+      const source = clean.get(names[layer]!)!;
+      hooks[names[layer]!] = (a) => patchCells(a, source, mine, T, activation === 'pattern');
+    }
+    const logits = await runWithHooks(
+      model,
+      pass.map(() => corrupt),
+      hooks,
+      { logits: options.logits ?? 'last' },
+    );
+    for (const row of logits) values.push(metric(row));
+  }
+  // Back into the grid's shape, in the order the cells were made.
+  let at = 0;
+  const take = (n: number) => {
+    at += n;
+    return values.slice(at - n, at);
+  };
+  if (by === 'position') return names.map(() => take(T));
+  if (by === 'head') return names.map(() => take(numHeads));
+  return names.map(() => Array.from({ length: T }, () => take(numHeads)));
+}
+
+function isCache(clean: ArrayLike<number> | ActivationCache): clean is ActivationCache {
+  return clean instanceof Map;
+}
+
+/**
+ * Sets each cell's piece of the packed activation (`cells[i].b` is the copy of the corrupt run
+ * in batch row b, its rows b·T … b·T + T − 1) from the clean run's activation, one edit per head
+ * (every cell of a head is a list of rows).
+ */
+function patchCells(
+  a: Parameters<Hook>[0],
+  source: Activation,
+  cells: Array<Cell & { b: number }>,
+  T: number,
+  pattern: boolean,
+): void {
+  const heads = new Set(cells.map((c) => c.head));
+  for (const head of heads) {
+    const group = cells.filter((c) => c.head === head);
+    const rows: number[] = [];
+    const sourceRows: number[] = [];
+    for (const c of group) {
+      for (let t = 0; t < T; t++) {
+        if (c.pos !== undefined && c.pos !== t) continue;
+        rows.push(c.b * T + t);
+        sourceRows.push(t);
+      }
+    }
+    if (pattern) {
+      // [head, dest, src]: dest rows of one head, the clean run's keys (the first T of each row).
+      const keys = a.shape[2]!;
+      const values = new Float32Array(rows.length * keys);
+      sourceRows.forEach((t, i) => {
+        const from = (head! * T + t) * T;
+        values.set(source.data.subarray(from, from + T), i * keys);
+      });
+      a.set(values, { head: head!, rows });
+      continue;
+    }
+    const width = source.shape.slice(1).reduce((x, y) => x * y, 1);
+    const headWidth = head === undefined ? width : width / source.shape[1]!;
+    const values = new Float32Array(rows.length * headWidth);
+    sourceRows.forEach((t, i) => {
+      const from = t * width + (head ?? 0) * headWidth;
+      values.set(source.data.subarray(from, from + headWidth), i * headWidth);
+    });
+    a.set(values, head === undefined ? { rows } : { rows, head });
+  }
+}

@@ -1,0 +1,244 @@
+// The hook API as a researcher uses it: selections, values from caches, what a run returns,
+// and the edits it must refuse rather than silently ignore.
+import { createDevice, type Device } from '@pythiajs/tensor-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  ForwardError,
+  generate,
+  meanActivation,
+  NeoXModel,
+  runWithCache,
+  runWithHooks,
+  tokenLogprobs,
+} from '../src/index.js';
+import { fixtureFolder, maxAbsDiff } from './golden.js';
+
+let device: Device;
+let model: NeoXModel;
+const ids = [5, 99, 1024, 7, 300, 12];
+const other = [17, 42, 8, 1999, 640, 3];
+const HIDDEN = 64;
+const VOCAB = 2048;
+
+beforeAll(async () => {
+  device = await createDevice();
+  model = await NeoXModel.load(
+    { folder: fixtureFolder('tiny-neox-bin') },
+    { device, dtype: 'f32' },
+  );
+});
+afterAll(() => {
+  model?.dispose();
+  device?.destroy();
+});
+
+describe('selections', () => {
+  it('pos selects absolute positions: patching position 2 changes only positions ≥ 2', async () => {
+    const name = 'blocks.1.hook_resid_pre';
+    const { cache } = await runWithCache(model, other, { names: [name] });
+    const clean = await model.forward(ids);
+    const patched = await runWithHooks(model, ids, {
+      [name]: (a) => a.set(cache.get(name)!, { pos: 2 }),
+    });
+    for (let t = 0; t < ids.length; t++) {
+      const diff = maxAbsDiff(
+        patched.subarray(t * VOCAB, (t + 1) * VOCAB),
+        clean.subarray(t * VOCAB, (t + 1) * VOCAB),
+      );
+      if (t < 2) expect(diff).toBe(0);
+      else expect(diff).toBeGreaterThan(1e-3);
+    }
+    // The same edit with the values of the selection (one row) and with the whole activation.
+    const row = cache.get(name)!.data.slice(2 * HIDDEN, 3 * HIDDEN);
+    const fromRow = await runWithHooks(model, ids, { [name]: (a) => a.set(row, { pos: 2 }) });
+    expect(maxAbsDiff(fromRow, patched)).toBe(0);
+  });
+
+  it('batch selects one sequence of a packed run, leaving the others as they run alone', async () => {
+    const [first, second] = await runWithHooks(model, [ids, other], {
+      'blocks.0.attn.hook_z': (a) => a.zero({ batch: 1, head: 2 }),
+    });
+    expect(maxAbsDiff(first!, await model.forward(ids))).toBeLessThanOrEqual(1e-5);
+    const alone = await runWithHooks(model, other, {
+      'blocks.0.attn.hook_z': (a) => a.zero({ head: 2 }),
+    });
+    expect(maxAbsDiff(second!, alone)).toBeLessThanOrEqual(1e-5);
+    expect(maxAbsDiff(alone, await model.forward(other))).toBeGreaterThan(1e-3);
+  });
+
+  it('reads a selection back on request, after the edits made so far', async () => {
+    let read: Promise<{ data: Float32Array; shape: number[] }> | undefined;
+    await runWithHooks(model, ids, {
+      'blocks.0.attn.hook_v': (a) => {
+        a.scale(3, { pos: 1, head: 0 });
+        read = a.read({ pos: [1, 4], head: 0 });
+      },
+    });
+    const { cache } = await runWithCache(model, ids, { names: ['blocks.0.attn.hook_v'] });
+    const v = cache.get('blocks.0.attn.hook_v')!.data; // [6, 4, 16]
+    const got = await read!;
+    expect(got.shape).toEqual([2, 1, 16]);
+    expect(
+      maxAbsDiff(
+        got.data.subarray(0, 16),
+        v.slice(64, 80).map((x) => 3 * x),
+      ),
+    ).toBeLessThan(1e-5);
+    expect(maxAbsDiff(got.data.subarray(16), v.slice(4 * 64, 4 * 64 + 16))).toBe(0);
+  });
+
+  it('refuses selections and values that do not fit, saying what would', async () => {
+    const run = (hook: Parameters<typeof runWithHooks>[2][string]) =>
+      runWithHooks(model, ids, { 'blocks.0.attn.hook_z': hook });
+    await expect(run((a) => a.zero({ head: 4 }))).rejects.toThrow(
+      /head 4 is out of range; there are 4/,
+    );
+    await expect(run((a) => a.zero({ src: 1 }))).rejects.toThrow(
+      /axes \[pos, head, d_head\]; select by/,
+    );
+    await expect(run((a) => a.zero({ batch: 1 }))).rejects.toThrow(/batch 1 is out of range/);
+    await expect(run((a) => a.set([1, 2, 3], { head: 1 }))).rejects.toThrow(
+      /give 96 values .*16 \(one row for every selected position\), or 384 \(the whole activation\); got 3/,
+    );
+    await expect(run((a) => a.scale(Number.NaN))).rejects.toThrow(ForwardError);
+  });
+
+  it('refuses pattern and score edits that would attend to later positions', async () => {
+    await expect(
+      runWithHooks(model, ids, {
+        'blocks.0.attn.hook_pattern': (a) => a.set(new Float32Array(6).fill(1 / 6), { head: 0 }),
+      }),
+    ).rejects.toThrow(/head 0, dest 0, src 1 is 0\.16.*cannot attend to a later position; give 0/);
+    await expect(
+      runWithHooks(model, ids, { 'blocks.1.attn.hook_attn_scores': (a) => a.zero({ head: 1 }) }),
+    ).rejects.toThrow(/would unmask later positions/);
+    await expect(
+      runWithHooks(model, ids, {
+        'blocks.1.attn.hook_attn_scores': (a) => a.set(new Float32Array(6), { head: 1 }),
+      }),
+    ).rejects.toThrow(/give -Infinity where src > dest/);
+  });
+});
+
+describe('what a run returns', () => {
+  it("returns: 'loss-per-token' and 'loss' are the negated logprobs and their mean", async () => {
+    const logprobs = await tokenLogprobs(model, ids);
+    const perToken = await runWithHooks(model, ids, {}, { returns: 'loss-per-token' });
+    expect(
+      maxAbsDiff(
+        perToken,
+        logprobs.map((x) => -x),
+      ),
+    ).toBeLessThanOrEqual(1e-5);
+    const loss = await runWithHooks(model, ids, {}, { returns: 'loss' });
+    expect(loss).toBeCloseTo(-logprobs.reduce((a, b) => a + b, 0) / logprobs.length, 5);
+    // A hook changes the loss.
+    const ablated = await runWithHooks(
+      model,
+      ids,
+      { 'blocks.1.hook_mlp_out': (a) => a.zero() },
+      { returns: 'loss' },
+    );
+    expect(Math.abs(ablated - loss)).toBeGreaterThan(1e-3);
+    const [a, b] = await runWithHooks(model, [ids, other], {}, { returns: 'loss' });
+    expect(a).toBeCloseTo(loss, 5);
+    expect(b).toBeCloseTo(await runWithHooks(model, other, {}, { returns: 'loss' }), 5);
+  });
+
+  it("logits: 'last' gives the last row; returns: 'none' runs the hooks only", async () => {
+    const all = await model.forward(ids);
+    const last = await runWithHooks(model, ids, {}, { logits: 'last' });
+    expect(last).toHaveLength(VOCAB);
+    expect(maxAbsDiff(last, all.subarray(5 * VOCAB))).toBeLessThanOrEqual(1e-5);
+    let seen: Promise<{ data: Float32Array }> | undefined;
+    const none = await runWithHooks(
+      model,
+      ids,
+      {
+        'blocks.0.hook_resid_post': (a) => {
+          seen = a.read();
+        },
+      },
+      { returns: 'none' },
+    );
+    expect(none).toBeUndefined();
+    expect((await seen!).data).toHaveLength(ids.length * HIDDEN);
+  });
+
+  it('stopAtLayer returns the residual stream entering that block', async () => {
+    const { cache } = await runWithCache(model, ids, {
+      names: ['blocks.1.hook_resid_pre', 'blocks.1.hook_resid_post'],
+    });
+    const at1 = await runWithHooks(model, ids, {}, { stopAtLayer: 1 });
+    expect(maxAbsDiff(at1, cache.get('blocks.1.hook_resid_pre')!.data)).toBeLessThanOrEqual(1e-6);
+    const end = await runWithHooks(model, ids, {}, { stopAtLayer: 2 });
+    expect(maxAbsDiff(end, cache.get('blocks.1.hook_resid_post')!.data)).toBeLessThanOrEqual(1e-6);
+    await expect(runWithHooks(model, ids, {}, { stopAtLayer: 3 })).rejects.toThrow(
+      /stopAtLayer must be an integer from 0 to 2/,
+    );
+  });
+});
+
+describe('mean ablation and hooks during generation', () => {
+  it('meanActivation averages per position over a batch, or over everything', async () => {
+    const name = 'blocks.0.hook_mlp_out';
+    const { caches } = await runWithCache(model, [ids, other, [1, 2, 3]], { names: [name] });
+    const perPos = meanActivation(caches, name);
+    expect(perPos.shape).toEqual([6, HIDDEN]);
+    const a = caches[0]!.get(name)!.data;
+    const b = caches[1]!.get(name)!.data;
+    const c = caches[2]!.get(name)!.data;
+    expect(perPos.data[0]).toBeCloseTo((a[0]! + b[0]! + c[0]!) / 3, 6);
+    expect(perPos.data[5 * HIDDEN]).toBeCloseTo((a[5 * HIDDEN]! + b[5 * HIDDEN]!) / 2, 6);
+    const all = meanActivation(caches, name, { over: 'all' });
+    expect(all.shape).toEqual([HIDDEN]);
+    let sum = 0;
+    for (const x of [a, b, c])
+      for (let t = 0; t < x.length / HIDDEN; t++) sum += x[t * HIDDEN + 7]!;
+    expect(all.data[7]).toBeCloseTo(sum / 15, 6);
+    // Mean-ablating with the batch mean over the same batch of one sequence changes nothing.
+    const logits = await runWithHooks(model, ids, {
+      [name]: (h) => h.set(meanActivation(caches[0]!, name)),
+    });
+    expect(maxAbsDiff(logits, await model.forward(ids))).toBeLessThanOrEqual(1e-5);
+    expect(() => meanActivation(caches, 'blocks.0.attn.hook_pattern')).toThrow(/key axis/);
+  });
+
+  it('a steering vector in generate acts at every step as rerunning the whole sequence would', async () => {
+    const steer = Float32Array.from({ length: HIDDEN }, (_, i) => Math.cos(i) * 0.8);
+    const hooks = {
+      'blocks.1.hook_resid_pre': (a: { add(v: Float32Array): void }) => a.add(steer),
+    };
+    const generated: number[] = [];
+    for await (const t of generate(model, {
+      ids,
+      maxNewTokens: 4,
+      temperature: 0,
+      eosTokenId: null,
+      hooks,
+    })) {
+      generated.push(t.id);
+    }
+    // Recompute each step on the whole sequence, without a cache.
+    const rerun: number[] = [];
+    const sequence = [...ids];
+    for (let i = 0; i < 4; i++) {
+      const logits = await runWithHooks(model, sequence, hooks, { logits: 'last' });
+      let best = 0;
+      for (let v = 1; v < VOCAB; v++) if (logits[v]! > logits[best]!) best = v;
+      rerun.push(best);
+      sequence.push(best);
+    }
+    expect(generated).toEqual(rerun);
+    const plain: number[] = [];
+    for await (const t of generate(model, {
+      ids,
+      maxNewTokens: 4,
+      temperature: 0,
+      eosTokenId: null,
+    })) {
+      plain.push(t.id);
+    }
+    expect(plain).not.toEqual(generated);
+  });
+});
