@@ -19,7 +19,13 @@ const screenshot = join(demoDir, 'test-results', 'demo.png');
 /** The fixture's float64 reference for "Hello, I am": ids, greedy continuation, top-5. */
 const golden = (
   JSON.parse(readFileSync(new URL('tiny-neox-f16/golden.json', fixtures), 'utf8')) as {
-    cases: Array<{ text: string; ids: number[]; greedy: number[]; top5: number[][] }>;
+    cases: Array<{
+      text: string;
+      ids: number[];
+      greedy: number[];
+      top5: number[][];
+      token_logprobs: number[];
+    }>;
   }
 ).cases.find((c) => c.text === 'Hello, I am')!;
 const tokenizer = Tokenizer.fromJSON(
@@ -158,6 +164,26 @@ describe('the demo site in headless Chromium (SwiftShader, without shader-f16)',
       .locator('td')
       .evaluateAll((cells) => cells.map((cell) => Number((cell as HTMLElement).dataset.id)));
     expect(lastIds).toEqual(golden.top5.map((top) => top[0]));
+    // Under each guess, the probability of the actual next token (none at the last position);
+    // after the last layer, the reference's probability of it.
+    const nextProbs = await rows
+      .nth(2)
+      .locator('td')
+      .evaluateAll((cells) => cells.map((cell) => (cell as HTMLElement).dataset.nextProb ?? null));
+    expect(nextProbs.at(-1)).toBeNull();
+    golden.token_logprobs.forEach((logprob, t) => {
+      expect(Math.abs(Math.log(Number(nextProbs[t])) - logprob)).toBeLessThan(2e-2);
+    });
+    // Each cell's title lists the layer's top 5 there, and the actual next token's p and rank.
+    const titles = await rows
+      .nth(2)
+      .locator('td')
+      .evaluateAll((cells) => cells.map((c) => (c as HTMLElement).title));
+    titles.forEach((title, t) => {
+      const top = /\ntop 5: (.*)/.exec(title)?.[1] ?? '';
+      expect(top.match(/ \d\.\d{3}(?=, |$)/g)).toHaveLength(5);
+      if (t < 3) expect(title).toMatch(/\nactual next ".*": p = .*, rank \d+$/);
+    });
   });
 
   it('runs the prompt across the checkpoints step0, step1000 and main', async () => {

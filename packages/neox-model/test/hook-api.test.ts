@@ -9,6 +9,7 @@ import {
   NeoXModel,
   runWithCache,
   runWithHooks,
+  stackActivations,
   tokenLogprobs,
 } from '../src/index.js';
 import { fixtureFolder, maxAbsDiff } from './golden.js';
@@ -240,5 +241,17 @@ describe('mean ablation and hooks during generation', () => {
       plain.push(t.id);
     }
     expect(plain).not.toEqual(generated);
+  });
+});
+
+describe('stacking caches', () => {
+  it('stackActivations puts the batch axis first, as TransformerLens caches a batch', async () => {
+    const name = 'blocks.1.attn.hook_pattern';
+    const { caches } = await runWithCache(model, [ids, other], { names: [name] });
+    const stacked = stackActivations(caches, name);
+    expect(stacked.shape).toEqual([2, 4, 6, 6]);
+    expect(stacked.data.subarray(4 * 36)).toEqual(caches[1]!.get(name)!.data);
+    const uneven = await runWithCache(model, [ids, [1, 2]], { names: [name] });
+    expect(() => stackActivations(uneven.caches, name)).toThrow(/runs of different lengths/);
   });
 });

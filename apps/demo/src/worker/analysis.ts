@@ -1,4 +1,10 @@
-import { attentionPatterns, logitLens, type NeoXModel, tokenLogprobs } from '@pythiajs/neox-model';
+import {
+  attentionPatterns,
+  logitLens,
+  type NeoXModel,
+  NO_RANK,
+  tokenLogprobs,
+} from '@pythiajs/neox-model';
 import type { Tokenizer } from '@pythiajs/tokenizer';
 import type { Analysis } from './protocol.js';
 import { tokenText } from './token-text.js';
@@ -9,6 +15,9 @@ import { tokenText } from './token-text.js';
  */
 export const MAX_ANALYSIS_TOKENS = 48;
 
+/** Likeliest tokens the lens gives per layer and position. */
+export const LENS_TOP_K = 5;
+
 /** The prompt's ids, cut to what the views can show. */
 export function analysisIds(tokenizer: Tokenizer, text: string): number[] {
   const ids = tokenizer.encode(text).slice(0, MAX_ANALYSIS_TOKENS);
@@ -18,8 +27,8 @@ export function analysisIds(tokenizer: Tokenizer, text: string): number[] {
 
 /**
  * What the model does with the prompt: every layer's attention pattern (`hook_pattern`), the
- * logit lens (what the residual stream would predict after each layer) and the loss of each
- * token given the ones before it.
+ * logit lens (what the residual stream would predict after each layer: its top 5, and how likely
+ * it finds the actual next token) and the loss of each token given the ones before it.
  */
 export async function analyze(
   model: NeoXModel,
@@ -28,7 +37,7 @@ export async function analyze(
 ): Promise<Analysis> {
   const ids = analysisIds(tokenizer, text);
   const patterns = await attentionPatterns(model, ids);
-  const lens = await logitLens(model, ids);
+  const lens = await logitLens(model, ids, { topK: LENS_TOP_K, tokens: 'next' });
   const logprobs = await tokenLogprobs(model, ids);
   return {
     ids,
@@ -42,6 +51,20 @@ export async function analyze(
         text: tokenText(tokenizer, id),
         prob: layer.topProbs[position]!,
       })),
+      topK: ids.map((_, position) =>
+        Array.from(
+          layer.topK!.ids.subarray(position * LENS_TOP_K, (position + 1) * LENS_TOP_K),
+          (id, j) => ({
+            id,
+            text: tokenText(tokenizer, id),
+            prob: layer.topK!.probs[position * LENS_TOP_K + j]!,
+          }),
+        ),
+      ),
+      next: ids.map((_, position) => {
+        const rank = layer.chosen!.rank[position]!;
+        return rank === NO_RANK ? null : { prob: layer.chosen!.prob[position]!, rank };
+      }),
     })),
     losses: Array.from(logprobs, (logprob) => -logprob),
   };

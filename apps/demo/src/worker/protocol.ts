@@ -104,8 +104,17 @@ export interface Analysis {
   /** Per layer: `[heads, dest, src]` row-major, softmaxed (the `hook_pattern` hook). */
   attention: Float32Array[];
   heads: number;
-  /** Per row (`hook_embed`, then after each block): the top token at every position. */
-  lens: Array<{ name: string; top: Candidate[] }>;
+  /**
+   * Per row (`hook_embed`, then after each block), at every position: the top token, the
+   * likeliest few (`LENS_TOP_K` of analysis.ts, best first), and the probability and rank (ids
+   * ranked above it) of the actual next token, null at the last position, which has none.
+   */
+  lens: Array<{
+    name: string;
+    top: Candidate[];
+    topK: Candidate[][];
+    next: Array<{ prob: number; rank: number } | null>;
+  }>;
   /** `-log p(token t+1 | tokens ≤ t)`, nats, for t = 0 … n−2. */
   losses: number[];
 }

@@ -1,5 +1,6 @@
-// Mean ablation: replacing an activation by its average over a reference dataset rather than
-// by zero, which keeps it in the distribution the later layers expect.
+// What one does with the activation caches of several runs: stack them TransformerLens' way,
+// with the batch axis first, or average them for mean ablation (replacing an activation by its
+// average over reference runs rather than by zero keeps it where later layers expect it).
 import { ForwardError } from './errors.js';
 import type { Activation } from './hooked-activation.js';
 import type { ActivationCache } from './interpret.js';
@@ -74,4 +75,39 @@ export function meanActivation(
   }
   const data = Float32Array.from(sum, (s, j) => s / count[Math.floor(j / width)]!);
   return { data, shape: [positions, ...rest] };
+}
+
+/**
+ * One hook point of several runs as TransformerLens' batched cache holds it: `[batch, …]`, the
+ * runs' activations one after another (each `caches[i]` from `runWithCache` on a batch). The
+ * runs must have the same shape, i.e. the same length.
+ *
+ * @example
+ * ```ts
+ * const { caches } = await runWithCache(model, [idsA, idsB], { names: ['blocks.0.attn.hook_pattern'] });
+ * stackActivations(caches, 'blocks.0.attn.hook_pattern').shape; // [2, heads, T, T]
+ * ```
+ * @throws {ForwardError} a cache lacks `name`, or the shapes differ (runs of different lengths:
+ *   use each cache alone, or pad the inputs).
+ */
+export function stackActivations(caches: readonly ActivationCache[], name: string): Activation {
+  if (caches.length === 0) throw new ForwardError('stackActivations needs at least one cache');
+  const activations = caches.map((c, i) => {
+    const a = c.get(name);
+    if (!a) throw new ForwardError(`cache ${i} has no ${name}; run runWithCache with it`);
+    return a;
+  });
+  const shape = activations[0]!.shape;
+  activations.forEach((a, i) => {
+    if (a.shape.length !== shape.length || a.shape.some((d, j) => d !== shape[j])) {
+      throw new ForwardError(
+        `${name}: run ${i} has shape [${a.shape.join(', ')}] but run 0 [${shape.join(', ')}]; ` +
+          'runs of different lengths cannot be stacked (use each cache alone)',
+      );
+    }
+  });
+  const size = activations[0]!.data.length;
+  const data = new Float32Array(size * activations.length);
+  for (const [i, a] of activations.entries()) data.set(a.data, i * size);
+  return { data, shape: [activations.length, ...shape] };
 }
