@@ -25,6 +25,7 @@ import {
   writeKvCache,
 } from '@pythiajs/tensor-core';
 import type { NeoXConfig } from './config.js';
+import { ForwardError } from './errors.js';
 import type { HookRunner, HookStep } from './hooks.js';
 import type { KVCache } from './kv-cache.js';
 import type { LayerWeights, NeoXWeights } from './weights.js';
@@ -134,8 +135,23 @@ export function forwardHidden(
 /** The activation at `name` through its hook, if one wants it; a replaced original is freed. */
 function replaced(step: Step, name: string, t: Tensor<'f32'>): Tensor<'f32'> {
   if (!step.hooks?.wants(name)) return t;
-  const out = step.hooks.visit(name, t, step.layout);
+  const out = checked(name, t, step.hooks.visit(name, t, step.layout));
   if (out !== t) t.dispose();
+  return out;
+}
+
+/** A hook's replacement, refused unless it has the activation's shape and dtype. */
+function checked(name: string, t: Tensor<'f32'>, out: Tensor<'f32'>): Tensor<'f32'> {
+  if (out === t) return out;
+  if (
+    out.dtype !== 'f32' ||
+    out.shape.length !== t.shape.length ||
+    out.shape.some((d, i) => d !== t.shape[i])
+  ) {
+    throw new ForwardError(
+      `the hook at ${name} returned ${out.toString()}, but the activation is ${t.toString()}; return a tensor of its shape`,
+    );
+  }
   return out;
 }
 
@@ -146,7 +162,7 @@ function replaced(step: Step, name: string, t: Tensor<'f32'>): Tensor<'f32'> {
 function hook(step: Step, name: string, t: Tensor<'f32'>, scratch: Scratch): Tensor<'f32'> {
   scratch.keep(t);
   if (!step.hooks?.wants(name)) return t;
-  return scratch.keep(step.hooks.visit(name, t, step.layout));
+  return scratch.keep(checked(name, t, step.hooks.visit(name, t, step.layout)));
 }
 
 function wants(step: Step, name: string): boolean {

@@ -255,3 +255,18 @@ describe('stacking caches', () => {
     expect(() => stackActivations(uneven.caches, name)).toThrow(/runs of different lengths/);
   });
 });
+
+describe('low-level hook runners', () => {
+  it('a replacement of another shape is refused, naming the hook point', async () => {
+    await expect(
+      model.forward(ids, {
+        hooks: {
+          wants: (name) => name === 'blocks.0.hook_mlp_out',
+          visit: (_name, t) => t.device.zeros([t.shape[0]!, 32]),
+        },
+      }),
+    ).rejects.toThrow(
+      /hook at blocks\.0\.hook_mlp_out returned Tensor<f32>\[6, 32\], but the activation is Tensor<f32>\[6, 64\]/,
+    );
+  });
+});
