@@ -44,8 +44,11 @@ export interface Selection {
  * - as many values as the selection has elements (row-major in its axes: batch·pos or dest,
  *   head, src, then the remaining axes), e.g. 64 values for `{ pos: 2 }` of `[pos, 64]`;
  * - one row (the last axis) for every selected position, head …: a steering vector;
- * - the whole activation (this step's shape, or an {@link Activation} of it from another run's
- *   cache, or a GPU tensor of it), of which the selected elements are taken: patching.
+ * - the whole activation of this step (`shape` values, or a GPU tensor of its shape), of which
+ *   the selected elements are taken;
+ * - an {@link Activation} from another run's cache (`runWithCache`): its row for each selected
+ *   position, by absolute position, so one cache entry patches a prompt's step, a decoding
+ *   step, or every sequence of a batch alike: patching.
  * A GPU tensor of the selection's shape works too, and needs no upload.
  */
 export type HookValues = ArrayLike<number> | Activation | Tensor<'f32'>;
@@ -326,16 +329,14 @@ export class HookedActivation {
           `, got [${values.shape.join(', ')}]`,
       );
     }
-    const data = isActivation(values) ? values.data : Float32Array.from(values);
-    if (
-      isActivation(values) &&
-      !sameShape(values.shape, this.shape) &&
-      values.data.length === fullSize
-    ) {
-      throw new ForwardError(
-        `${this.name}: the cached activation has shape [${values.shape.join(', ')}] but this step's is [${this.shape.join(', ')}]`,
-      );
+    if (isActivation(values)) {
+      return {
+        data: this.#byPosition(values, resolved),
+        shape: selectionShape,
+        valuesAt: 'selection',
+      };
     }
+    const data = Float32Array.from(values);
     if (data.length === compactSize) {
       return {
         data: pick(data, resolved.requested, resolved.source),
@@ -358,6 +359,34 @@ export class HookedActivation {
         `${compactSize === fullSize ? '' : `, [${resolved.requested.join(', ')}]`}), ${row} (one row for every selected position), ` +
         `or ${fullSize} (the whole activation); got ${data.length}`,
     );
+  }
+
+  /**
+   * The selected elements of `cached`, an activation of a run on the same sequence (a cache
+   * entry): its rows are that run's positions 0, 1, …, so each selected row of this step takes
+   * the row of its absolute position (the same for every sequence of a batch), and every other
+   * axis (heads, keys of a pattern, features) the same index.
+   */
+  #byPosition(cached: Activation, resolved: Resolved): Float32Array {
+    const axes = this.axes;
+    const rowAxis = axes.includes('pos') ? axes.indexOf('pos') : axes.indexOf('dest');
+    const positions = this.positions();
+    const lists = this.shape.map((d, i) => resolved.target[i] ?? range(d));
+    lists[rowAxis] = lists[rowAxis]!.map((r) => positions[r]!);
+    const fits =
+      cached.shape.length === this.shape.length &&
+      cached.shape.every((d, i) => {
+        if (i === rowAxis || axes[i] === 'src') return lists[i]!.every((k) => k < d);
+        return d === this.shape[i];
+      });
+    if (!fits) {
+      throw new ForwardError(
+        `${this.name}: the cached activation [${cached.shape.join(', ')}] does not hold the selected ` +
+          `positions of this step [${this.shape.join(', ')}] (positions ${Math.min(...lists[rowAxis]!)}…` +
+          `${Math.max(...lists[rowAxis]!)}); cache a run of the same sequence, at least as long`,
+      );
+    }
+    return gather(cached.data, cached.shape, lists);
   }
 
   /**

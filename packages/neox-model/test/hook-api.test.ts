@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ForwardError,
   generate,
+  type HookedActivation,
   meanActivation,
   NeoXModel,
   runWithCache,
@@ -268,5 +269,43 @@ describe('low-level hook runners', () => {
     ).rejects.toThrow(
       /hook at blocks\.0\.hook_mlp_out returned Tensor<f32>\[6, 32\], but the activation is Tensor<f32>\[6, 64\]/,
     );
+  });
+});
+
+describe('patching from a cache, by absolute position', () => {
+  it('a cache entry patches the prompt in generate, each sequence of a batch, and refuses too short a cache', async () => {
+    const name = 'blocks.1.hook_resid_pre';
+    const { cache } = await runWithCache(model, other, { names: [name] });
+    const hooks = { [name]: (a: HookedActivation) => a.set(cache.get(name)!, { pos: [1, 3] }) };
+    // Generation: the decoding steps hold no position 1 or 3, the prompt's step does.
+    const generated: number[] = [];
+    for await (const t of generate(model, {
+      ids,
+      maxNewTokens: 3,
+      temperature: 0,
+      eosTokenId: null,
+      hooks,
+    })) {
+      generated.push(t.id);
+    }
+    const sequence = [...ids];
+    for (let i = 0; i < 3; i++) {
+      const logits = await runWithHooks(model, sequence, hooks, { logits: 'last' });
+      sequence.push(logits.indexOf(Math.max(...logits)));
+    }
+    expect(generated).toEqual(sequence.slice(ids.length));
+    // A batch: the same positions of each sequence take the cached rows.
+    const [a, b] = await runWithHooks(model, [ids, ids.slice(0, 5)], hooks, { logits: 'last' });
+    expect(maxAbsDiff(a!, await runWithHooks(model, ids, hooks, { logits: 'last' }))).toBeLessThan(
+      1e-4,
+    );
+    expect(
+      maxAbsDiff(b!, await runWithHooks(model, ids.slice(0, 5), hooks, { logits: 'last' })),
+    ).toBeLessThan(1e-4);
+    // A cache shorter than the positions it must give.
+    const short = await runWithCache(model, [1, 2], { names: [name] });
+    await expect(
+      runWithHooks(model, ids, { [name]: (h) => h.set(short.cache.get(name)!, { pos: 3 }) }),
+    ).rejects.toThrow(/does not hold the selected positions .*cache a run of the same sequence/);
   });
 });
