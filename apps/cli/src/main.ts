@@ -6,6 +6,7 @@ import {
 } from '@pythiajs/checkpoint-hub';
 import { InvalidInputError, ModelSourceError } from '@pythiajs/neox-model';
 import { Command, CommanderError } from 'commander';
+import { registerActivations } from './commands/activations.js';
 import { registerBench } from './commands/bench.js';
 import { registerCache } from './commands/cache.js';
 import { registerDownload } from './commands/download.js';
@@ -32,6 +33,7 @@ export function createProgram(): Command {
   registerScore(program);
   registerSweep(program);
   registerLens(program);
+  registerActivations(program);
   registerDownload(program);
   registerCache(program);
   registerRefs(program);

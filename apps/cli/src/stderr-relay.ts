@@ -6,7 +6,16 @@ import { isDawnNotice } from './dawn-notices.js';
 const RELAYED = 'PYTHIA_STDERR_RELAYED';
 
 /** The commands that open the GPU, where Dawn prints its notices (see dawn-notices.ts). */
-const GPU_COMMANDS = new Set(['generate', 'logits', 'score', 'sweep', 'lens', 'eval', 'bench']);
+const GPU_COMMANDS = new Set([
+  'generate',
+  'logits',
+  'score',
+  'sweep',
+  'lens',
+  'activations',
+  'eval',
+  'bench',
+]);
 
 /**
  * Whether this run goes through {@link relayStderr}: a GPU command whose stderr is a socket (what

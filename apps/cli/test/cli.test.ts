@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { HubClient } from '@pythiajs/checkpoint-hub';
 import { NodeHubCache } from '@pythiajs/checkpoint-hub/node';
 import { FakeHub, sha256Hex } from '@pythiajs/checkpoint-hub/testing';
-import { NeoXModel, tokenLogprobs } from '@pythiajs/neox-model';
+import { type LensLayer, logitLens, NeoXModel, tokenLogprobs } from '@pythiajs/neox-model';
 import { Tokenizer } from '@pythiajs/tokenizer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeNpy } from '../src/npy.js';
@@ -334,6 +334,74 @@ describe('pythia score, lens, sweep and eval (checked against the model package 
     }
   });
 
+  it('lens --top-k, --target next and --token give the lens of the model package at the positions asked for', async () => {
+    const ids = hello!.ids;
+    const args = ['lens', '--model', fixtureFolder('tiny-neox-f16'), '--text', hello!.text!];
+    const run = await pythia([
+      ...args,
+      '--top-k',
+      '5',
+      '--target',
+      'next',
+      '--position',
+      '0,-1',
+      '--json',
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    const out = JSON.parse(run.stdout);
+    expect(out.positions).toEqual([0, 3]);
+    const lens = await logitLens(f16, ids, { positions: [0, 3], topK: 5, tokens: 'next' });
+    type Entry = { id: number; prob: number; logprob: number; rank: number };
+    lens.forEach((layer, l) => {
+      const got = out.layers[l];
+      expect(got.name).toBe(layer.name);
+      expect(got.top.map((t: Entry) => t.id)).toEqual(layer.topIds);
+      const topK = got.top_k.flat() as Entry[];
+      expect(topK.map((t) => t.id)).toEqual([...layer.topK!.ids]);
+      expect(
+        maxAbsDiff(
+          topK.map((t) => t.prob),
+          layer.topK!.probs,
+        ),
+      ).toBeLessThan(1e-6);
+      // Position 0's next token is ids[1]; the last position has none.
+      expect(got.chosen[0]).toMatchObject({ id: ids[1], rank: layer.chosen!.rank[0] });
+      expect(Math.abs(got.chosen[0].prob - layer.chosen!.prob[0]!)).toBeLessThan(1e-6);
+      expect(got.chosen[1]).toBeNull();
+    });
+
+    // A token given as text, shown per layer at the last position.
+    const the = tokenizer.encode(' the');
+    expect(the).toHaveLength(1);
+    const table = await pythia([...args, '--token', ' the']);
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout).toMatch(
+      /^position 3, after " am": p\(" the"\) by layer\nlayer +p +rank +top\n/,
+    );
+    const last = await logitLens(f16, ids, { positions: [-1], tokens: the });
+    const ranks = table.stdout
+      .trim()
+      .split('\n')
+      .slice(2)
+      .map((line) => Number(line.split(/ {2,}/)[2]));
+    expect(ranks).toEqual(last.map((l) => l.chosen!.rank[0]));
+    // The same token by id.
+    const byId = await pythia([...args, '--token', String(the[0]), '--position', '-1']);
+    expect(byId.stdout).toBe(table.stdout);
+
+    for (const [bad, message] of [
+      [['--top-k', '65'], /--top-k must be at most 64, got 65/],
+      [['--token', ' Paris France'], /is 2 tokens .*not one/],
+      [['--token', '1', '--target', 'next'], /give --token or --target next, not both/],
+      [['--target', 'prev'], /--target takes next/],
+      [['--position', '4'], /--position 4 is not a position of the 4 tokens/],
+    ] as const) {
+      const refused = await pythia([...args, ...bad]);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toMatch(message);
+    }
+  });
+
   it('sweeps three checkpoints of a repo: one row each, from the same prompt', async () => {
     const run = await pythia(
       [
@@ -363,6 +431,154 @@ describe('pythia score, lens, sweep and eval (checked against the model package 
     for (const loss of losses) expect(loss).toBeGreaterThan(0);
     expect(new Set(losses).size).toBe(3); // three different checkpoints
     expect(run.stderr).toBe('');
+  });
+
+  it("sweep --lens-token adds each checkpoint's logit lens of the token, as logitLens gives it on that checkpoint", async () => {
+    const prompt = 'It was the best of all, and it was the';
+    const ids = tokenizer.encode(prompt);
+    const best = tokenizer.encode(' best');
+    expect(best).toHaveLength(1);
+    const sweep = (more: string[], revisions = 'step0,step1000,main') =>
+      pythia(['sweep', ...TINY, '--revisions', revisions, '--prompt', prompt, ...more], { env });
+
+    // The expectation: each checkpoint's fixture folder, loaded here, through the model package.
+    const sharded = await NeoXModel.load({ folder: fixtureFolder('tiny-neox-f32-sharded') });
+    const expected = new Map<string, LensLayer[]>();
+    try {
+      for (const [revision, model] of [
+        ['step0', small],
+        ['step1000', sharded],
+        ['main', f16],
+      ] as const)
+        expected.set(revision, await logitLens(model, ids, { tokens: best, positions: [-1] }));
+    } finally {
+      sharded.dispose();
+    }
+    const names = (revision: string) => expected.get(revision)!.map((l) => l.name);
+    expect(names('step1000')).toEqual([
+      'hook_embed',
+      'blocks.0.hook_resid_post',
+      'blocks.1.hook_resid_post',
+      'blocks.2.hook_resid_post', // step1000's fixture has 3 layers, the others 2
+    ]);
+
+    const json = await sweep(['--lens-token', ' best', '--json']);
+    expect(json.code, json.stderr).toBe(0);
+    type Lens = {
+      id: number;
+      token: string;
+      partial_utf8: boolean;
+      position: number;
+      layers: Array<{ name: string; prob: number; rank: number }>;
+    };
+    const checkpoints: Array<{ revision: string; lens: Lens }> = JSON.parse(
+      json.stdout,
+    ).checkpoints;
+    expect(checkpoints.map((c) => c.revision)).toEqual(['step0', 'step1000', 'main']);
+    for (const { revision, lens } of checkpoints) {
+      const want = expected.get(revision)!;
+      expect(lens).toMatchObject({
+        id: best[0],
+        token: ' best',
+        partial_utf8: false,
+        position: ids.length - 1,
+      });
+      expect(lens.layers.map((l) => l.name)).toEqual(names(revision));
+      expect(lens.layers.map((l) => l.rank)).toEqual(want.map((l) => l.chosen!.rank[0]));
+      expect(
+        maxAbsDiff(
+          lens.layers.map((l) => l.prob),
+          want.map((l) => l.chosen!.prob[0]!),
+        ),
+      ).toBeLessThan(1e-6);
+    }
+    // The same token by id gives the same numbers.
+    const byId = await sweep(['--lens-token', String(best[0]), '--json'], 'main');
+    expect(JSON.parse(byId.stdout).checkpoints[0].lens).toEqual(checkpoints[2]!.lens);
+
+    // CSV: a probability and a rank column per layer, named after it; a checkpoint without a
+    // layer leaves its cells empty.
+    const csv = await sweep(['--lens-token', ' best', '--csv', '--top-k', '2']);
+    expect(csv.code, csv.stderr).toBe(0);
+    const [header, ...rows] = csv.stdout.trim().split('\n');
+    const lensColumns = names('step1000').flatMap((n) => [`lens_p_${n}`, `lens_rank_${n}`]);
+    expect(header).toBe(
+      [
+        'revision,commit,loss,top1_id,top1_token,top1_prob,top2_id,top2_token,top2_prob',
+        ...lensColumns,
+      ].join(','),
+    );
+    rows.forEach((row, i) => {
+      const cells = row.split(',').slice(-lensColumns.length);
+      const { layers } = checkpoints[i]!.lens;
+      const want = names('step1000').flatMap((n) => {
+        const layer = layers.find((l) => l.name === n);
+        return layer ? [String(layer.prob), String(layer.rank)] : ['', ''];
+      });
+      expect(cells).toEqual(want);
+    });
+    expect(rows[0]!.endsWith(',,')).toBe(true); // step0 has no blocks.2
+
+    // The table: today's, then a table of the token's probability per checkpoint and layer.
+    const plain = await sweep([]);
+    const table = await sweep(['--lens-token', ' best']);
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout.startsWith(plain.stdout)).toBe(true);
+    const lensTable = table.stdout.slice(plain.stdout.length).split('\n');
+    expect(lensTable[0]).toBe('');
+    expect(lensTable[1]).toBe(`position ${ids.length - 1}, after " the": p(" best") by layer`);
+    expect(lensTable[2]).toMatch(/^revision +embed +L0 +L1 +L2$/);
+    expect(lensTable[3]).toMatch(/^step0 +\S+ +\S+ +\S+ +–$/);
+    const step1000 = lensTable[4]!.split(/ +/);
+    expect(step1000[0]).toBe('step1000');
+    step1000.slice(1).forEach((cell, l) => {
+      const p = expected.get('step1000')![l]!.chosen!.prob[0]!;
+      expect(cell).toBe(p >= 0.001 ? p.toFixed(3) : p.toExponential(1));
+    });
+    // Without --lens-token, no lens: the rows are today's.
+    const without = JSON.parse((await sweep(['--json'], 'main')).stdout);
+    expect(without.checkpoints[0]).not.toHaveProperty('lens');
+  });
+
+  it('sweep refuses a --lens-token that is not one token, or outside the vocabulary, before downloading weights', async () => {
+    const own = await new FakeHub(hubRepos()).start();
+    const dir = await mkdtemp(join(tmpdir(), 'pythia-lens-token-'));
+    try {
+      for (const [token, message] of [
+        [
+          ' Paris France',
+          /^pythia: --lens-token " Paris France" is 2 tokens \(" Paris" " France"\), not one; /,
+        ],
+        ['', /--lens-token "" is 0 tokens, not one/],
+        ['3000', /--lens-token 3000 is outside the model's vocabulary of 2048 ids/], // step0's
+      ] as const) {
+        const run = await pythia(
+          [
+            'sweep',
+            ...TINY,
+            '--revisions',
+            'step0,main',
+            '--prompt',
+            'It was the',
+            '--lens-token',
+            token,
+          ],
+          { env: { ...env, HF_ENDPOINT: own.hubOrigin, HF_HUB_CACHE: dir } },
+        );
+        expect(run.code).toBe(2);
+        expect(run.stdout).toBe('');
+        expect(run.stderr.trim().split('\n')).toHaveLength(1);
+        expect(run.stderr).toMatch(message);
+      }
+      expect(
+        own.requests.filter(
+          (r) => /model\.safetensors|pytorch_model/.test(r.url) || r.origin === 'cdn',
+        ),
+      ).toEqual([]);
+    } finally {
+      await own.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('shows a next token that is part of a UTF-8 character by its byte-level spelling, not "�"', async () => {
@@ -922,6 +1138,7 @@ describe('errors: the exit code, and one line that says what to do', () => {
       'score',
       'sweep',
       'lens',
+      'activations',
       'download',
       'cache',
       'refs',

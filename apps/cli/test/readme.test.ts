@@ -1,6 +1,7 @@
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { bytesSource, readSafetensorsHeader } from '@pythiajs/checkpoint-hub';
 import { FakeHub } from '@pythiajs/checkpoint-hub/testing';
 import { parseNeoXConfig, randomCheckpoint } from '@pythiajs/neox-model';
 import { checkReadmeBlocks, readmeShellLines } from '@pythiajs/vitest-config/readme-example';
@@ -18,21 +19,22 @@ const line = (command: string) => {
 
 // The default model, EleutherAI/pythia-70m-deduped, with its 6 layers, 8 heads and vocabulary
 // but a width of 64 and random weights, served by a local Hub.
-const checkpoint = randomCheckpoint(
-  parseNeoXConfig({
-    hidden_size: 64,
-    num_attention_heads: 8,
-    num_hidden_layers: 6,
-    intermediate_size: 256,
-    vocab_size: 50304,
-    rotary_pct: 0.25,
-    max_position_embeddings: 2048,
-    use_parallel_residual: true,
-    hidden_act: 'gelu',
-  }),
-  { seed: 70 },
-);
+const config = parseNeoXConfig({
+  hidden_size: 64,
+  num_attention_heads: 8,
+  num_hidden_layers: 6,
+  intermediate_size: 256,
+  vocab_size: 50304,
+  rotary_pct: 0.25,
+  max_position_embeddings: 2048,
+  use_parallel_residual: true,
+  hidden_act: 'gelu',
+});
+const checkpoint = randomCheckpoint(config, { seed: 70 });
 const COMMIT = 'f'.repeat(40);
+// An earlier training checkpoint for the sweep line: other weights; step143000 is main's.
+const early = randomCheckpoint(config, { seed: 71 });
+const STEP1000 = 'e'.repeat(40);
 
 // `pythia` on the PATH is the built bin, so each README line runs in bash exactly as written.
 const scratch = mkdtempSync(join(tmpdir(), 'cli-readme-'));
@@ -45,11 +47,15 @@ beforeAll(async () => {
   chmodSync(shim, 0o755);
   hub = await new FakeHub({
     'EleutherAI/pythia-70m-deduped': {
-      branches: { main: COMMIT },
+      branches: { main: COMMIT, step1000: STEP1000, step143000: COMMIT },
       commits: {
         [COMMIT]: {
           'config.json': JSON.stringify(checkpoint.config),
           'model.safetensors': await safetensorsOf(checkpoint),
+        },
+        [STEP1000]: {
+          'config.json': JSON.stringify(early.config),
+          'model.safetensors': await safetensorsOf(early),
         },
       },
     },
@@ -106,6 +112,100 @@ describe("the README's commands, run as written", () => {
   });
 });
 
+/**
+ * The activations section: its pythia line runs as written; its python line is not run (the
+ * tests do not depend on Python), its output is checked by reading the file here instead.
+ */
+async function writesActivations() {
+  const { command, comment } = line(
+    `pythia activations --names 'blocks.*.hook_resid_post' --text "Hello, I am" --out acts.safetensors --json`,
+  );
+  expect(comment).toBe(
+    '{"out": "acts.safetensors", "names": [...], "shapes": {...}, "tokens": 4, ...}',
+  );
+  const run = await bash(command);
+  expect(run.code, run.stderr).toBe(0);
+  const json = JSON.parse(run.stdout);
+  expect(json).toMatchObject({ out: 'acts.safetensors', tokens: 4 });
+  expect(json.names).toHaveLength(6);
+  const python = line(
+    `python -c "from safetensors.numpy import load_file; print(load_file('acts.safetensors')['blocks.5.hook_resid_post'].shape)"`,
+  );
+  // pythia-70m-deduped's d_model is 512; the stand-in here has its layers at a width of 64.
+  expect(python.comment).toBe('(4, 512)');
+  const bytes = new Uint8Array(readFileSync(join(scratch, 'acts.safetensors')));
+  const { tensors } = await readSafetensorsHeader(bytesSource(bytes), 'acts.safetensors');
+  const last = tensors.find((t) => t.name === 'blocks.5.hook_resid_post');
+  expect(last).toMatchObject({ dtype: 'F32', shape: [4, 64] });
+}
+
+describe("the README's lens lines, run as written", () => {
+  it('--top-k 5 --token " Mary" prints, per layer, the token\'s probability and rank and the top 5', async () => {
+    const run = await bash(
+      line(
+        'pythia lens --text "When Mary and John went to the store, John gave a drink to" --top-k 5 --token " Mary"',
+      ).command,
+    );
+    expect(run.code, run.stderr).toBe(0);
+    const lines = run.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^position \d+, after " to": p\(" Mary"\) by layer$/);
+    expect(lines[1]).toMatch(/^layer +p +rank +top 1 +top 2 +top 3 +top 4 +top 5$/);
+    // The embedding, then each of the 6 layers.
+    expect(lines.slice(2).map((l) => l.split(' ')[0])).toEqual([
+      'embed',
+      ...Array(6).fill('layer'),
+    ]);
+  });
+
+  it("--target next --position 0,-2 --json gives each layer the actual next token's probability", async () => {
+    const { command, comment } = line(
+      'pythia lens --text "The Eiffel Tower is in Paris" --target next --position 0,-2 --json',
+    );
+    expect(comment).toBe('p(actual next token) per layer');
+    const run = await bash(command);
+    expect(run.code, run.stderr).toBe(0);
+    const out = JSON.parse(run.stdout);
+    const T = out.ids.length;
+    expect(out.positions).toEqual([0, T - 2]);
+    expect(out.layers).toHaveLength(7);
+    for (const layer of out.layers) {
+      expect(layer.chosen.map((c: { id: number }) => c.id)).toEqual([out.ids[1], out.ids[T - 1]]);
+      for (const c of layer.chosen) {
+        expect(c.prob).toBeCloseTo(Math.exp(c.logprob), 6);
+        expect(Number.isInteger(c.rank)).toBe(true);
+      }
+    }
+  });
+});
+
+describe("the README's sweep line with the logit lens, run as written", () => {
+  it('--lens-token " Paris" adds a table of p(" Paris") per checkpoint and layer', async () => {
+    const run = await bash(
+      line(
+        'pythia sweep --model pythia-70m-deduped --revisions step1000,step143000 --prompt "The capital of France is" --lens-token " Paris"',
+      ).command,
+    );
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toBe('');
+    const [sweep, lens] = run.stdout.trimEnd().split('\n\n');
+    expect(sweep!.split('\n').map((l) => l.split(' ')[0])).toEqual([
+      'revision',
+      'step1000',
+      'step143000',
+    ]);
+    const lines = lens!.split('\n');
+    expect(lines[0]).toBe('position 4, after " is": p(" Paris") by layer');
+    // The embedding, then each of the 6 layers: a probability per checkpoint.
+    expect(lines[1]).toMatch(/^revision +embed +L0 +L1 +L2 +L3 +L4 +L5$/);
+    for (const [i, revision] of ['step1000', 'step143000'].entries()) {
+      const [name, ...cells] = lines[2 + i]!.split(/ +/);
+      expect(name).toBe(revision);
+      expect(cells).toHaveLength(7);
+      for (const cell of cells) expect(cell).toMatch(/^(\d\.\d{3}|\d\.\de-\d+)$/);
+    }
+  });
+});
+
 /** The bench line of the README's bench section: one configuration of a batch, its new fields. */
 async function benchesABatch() {
   const { command, comment } = line('pythia bench --batch 2 --prompt-tokens 8 --decode 4 --json');
@@ -136,9 +236,14 @@ describe('every block of the README is run or says why not', () => {
     },
     3: {
       language: 'bash',
+      name: 'writes activations that the file read back holds, as its comments say',
+      test: writesActivations,
+    },
+    4: {
+      language: 'bash',
       name: 'benches a batch and prints the fields its comment names',
       test: benchesABatch,
     },
-    4: { language: '', skip: "Dawn's own stderr lines, not a command" },
+    5: { language: '', skip: "Dawn's own stderr lines, not a command" },
   });
 });

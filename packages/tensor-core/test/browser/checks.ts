@@ -13,6 +13,14 @@ const F32: Tolerance = { rtol: 1e-5, atol: 0 };
 const MATMUL: Tolerance = { rtol: 1e-5, atol: 1e-5 };
 const MATMUL_F16: Tolerance = { rtol: 1e-3, atol: 1e-5 };
 const ROTARY: Tolerance = { rtol: 1e-5, atol: 1e-6 };
+// attention-parts.test.ts: scores 1e-5/1e-5, pattern 1e-5/1e-7, outputs 1e-5/1e-6.
+const SCORES: Tolerance = { rtol: 1e-5, atol: 1e-5 };
+const PATTERN: Tolerance = { rtol: 1e-5, atol: 1e-7 };
+const CONTEXT: Tolerance = { rtol: 1e-5, atol: 1e-6 };
+// head-outputs.test.ts: against the references 1e-5/1e-6, against matmul 1e-5/1e-5.
+const HEADS: Tolerance = { rtol: 1e-5, atol: 1e-6 };
+// layer-norm.test.ts: the scale 1e-5/1e-6; y − b under a doubled scale 1e-5/1e-6.
+const LN_SCALE: Tolerance = { rtol: 1e-5, atol: 1e-6 };
 
 /** Every check the page runs, by name, with what it covers (the `it` title) and its tolerance. */
 export const BROWSER_CHECKS = {
@@ -92,6 +100,91 @@ export const BROWSER_CHECKS = {
   topk: { title: 'topk, k = 40 over 50304 columns: values', ...EXACT },
   'topk-indices': { title: 'topk, k = 40 over 50304 columns: indices', ...EXACT },
   'topk-ties': { title: 'topk, k = 64 over heavily tied logits: indices', ...EXACT },
+  'attention-scores': {
+    title: 'attentionScores, 7 queries from position 30, headDim 18 (masked entries exactly −∞)',
+    ...SCORES,
+  },
+  'attention-scores-packed': {
+    title:
+      'attentionScores over a packing of 5, 1 and 9 tokens at cache rows 0, 40, 75 (masked −∞)',
+    ...SCORES,
+  },
+  'attention-scores-masked': {
+    title: 'attentionScores: every masked entry of both cases reads back as exactly −Infinity',
+    ...EXACT,
+  },
+  'causal-softmax': {
+    title: 'causalSoftmax of the GPU scores (one sequence and the packing)',
+    ...PATTERN,
+  },
+  'causal-softmax-garbage': {
+    title: 'causalSoftmax ignores 1e30, NaN, +∞ and −1e30 written into masked score entries',
+    ...EXACT,
+  },
+  'apply-pattern': {
+    title: 'applyPattern of the GPU pattern (one sequence and the packing)',
+    ...CONTEXT,
+  },
+  'apply-pattern-garbage': {
+    title: 'applyPattern ignores 1e30, NaN, +∞ and −1e30 written into masked pattern entries',
+    ...EXACT,
+  },
+  'attention-parts': {
+    title: 'attentionScores → causalSoftmax → applyPattern equals attention and its reference',
+    ...CONTEXT,
+  },
+  'attention-parts-probs': {
+    title: 'causalSoftmax(attentionScores) equals attentionWithProbs probs and the reference',
+    ...PATTERN,
+  },
+  'edit-selection-axis-0': {
+    title: 'editSelection zero/scale/add/set on rows [3, 0] of axis 0 (target untouched)',
+    ...EXACT,
+  },
+  'edit-selection-axis-1': {
+    title: 'editSelection zero/scale/add/set on index 1 of axis 1 of [4, 3, 6], broadcast values',
+    ...EXACT,
+  },
+  'edit-selection-broadcast': {
+    title: 'editSelection add of one broadcast row to rows [1, 4], and set of a scalar',
+    ...EXACT,
+  },
+  'edit-selection-target': {
+    title: "editSelection set/add with valuesAt 'target' (patching)",
+    ...EXACT,
+  },
+  'edit-selection-infinity': {
+    title: 'editSelection set keeps −Infinity and +Infinity values',
+    ...EXACT,
+  },
+  'head-outputs-f32': { title: 'headOutputs, f32 W, T=7 H=3 D=13 N=45 (2-D and 3-D z)', ...HEADS },
+  'head-outputs-f16': { title: 'headOutputs, packed f16 W (odd element count)', ...HEADS },
+  'sum-heads': { title: 'sumHeads with bias (f32 and packed f16 bias)', ...HEADS },
+  'sum-heads-matmul': {
+    title: 'sumHeads(headOutputs(z, W), b) equals matmul(z, W, b), f32 and packed f16',
+    ...MATMUL,
+  },
+  'layer-norm-scale': { title: 'layerNormScale of [2, 3, 129] as [2, 3, 1]', ...LN_SCALE },
+  'layer-norm-given-scale': {
+    title: 'layerNorm with { scale } from layerNormScale, f32 weight and bias',
+    ...MATMUL,
+  },
+  'layer-norm-given-scale-f16': {
+    title: 'layerNorm with { scale }, packed f16 weight and bias',
+    ...MATMUL_F16,
+  },
+  'layer-norm-doubled-scale-f16': {
+    title: 'layerNorm with a doubled scale halves y − b, packed f16 weight and bias',
+    ...LN_SCALE,
+  },
+  'reshape-view': {
+    title: 'Tensor.reshape views ([m, 2, k/2] as [m, k], a flat W as [n, k]) as matmul inputs',
+    ...MATMUL,
+  },
+  'reshape-view-chunked': {
+    title: 'Tensor.reshape of a row-chunked f32 weight [75, 80] as [150, 40], matmul input',
+    ...MATMUL,
+  },
 } as const satisfies Record<string, Tolerance & { title: string }>;
 
 export type CheckName = keyof typeof BROWSER_CHECKS;
@@ -109,7 +202,11 @@ export interface CheckResult {
   readonly error?: string;
 }
 
-/** Compares elementwise under `tolerance`; NaN counts as an infinite error. */
+/**
+ * Compares elementwise under `tolerance`. Non-finite values are compared exactly: equal
+ * infinities (e.g. a masked score, −∞ in both) match with no error, and an infinity on one side
+ * only, opposite infinities or a NaN anywhere count as an infinite error.
+ */
 export function compare(
   actual: ArrayLike<number>,
   expected: ArrayLike<number>,
@@ -129,15 +226,21 @@ export function compare(
   for (let i = 0; i < expected.length; i++) {
     const a = actual[i]!;
     const e = expected[i]!;
-    // Equal values (infinities included) are exact; NaN is never within tolerance.
-    const error = a === e ? 0 : Math.abs(a - e);
-    const measured = Number.isNaN(error) ? Number.POSITIVE_INFINITY : error;
-    // (Equal infinities would make the bound 0·Infinity = NaN; a result unequal to an infinite
-    // reference gives Infinity − Infinity = NaN, which is outside.)
-    const difference =
-      a === e ? -tolerance.atol : measured - (tolerance.rtol * Math.abs(e) + tolerance.atol);
-    const excess = Number.isNaN(difference) ? Number.POSITIVE_INFINITY : difference;
-    maxAbsError = Math.max(maxAbsError, measured);
+    let error: number;
+    let excess: number;
+    if (a === e) {
+      // Exact, infinities included (where Infinity − Infinity and rtol·Infinity would be NaN).
+      error = 0;
+      excess = -tolerance.atol;
+    } else if (!Number.isFinite(a) || !Number.isFinite(e)) {
+      // NaN, or an infinity not matched by the same infinity: never within tolerance.
+      error = Number.POSITIVE_INFINITY;
+      excess = Number.POSITIVE_INFINITY;
+    } else {
+      error = Math.abs(a - e);
+      excess = error - (tolerance.rtol * Math.abs(e) + tolerance.atol);
+    }
+    maxAbsError = Math.max(maxAbsError, error);
     if (excess > maxExcess) {
       maxExcess = excess;
       if (excess > 0) worst = `element ${i}: got ${a}, expected ${e}`;

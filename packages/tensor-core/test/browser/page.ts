@@ -2,34 +2,53 @@
 // compares each result with its CPU reference here in the page, and hands the errors back to
 // Node (browser.test.ts), which asserts them check by check.
 import {
+  type AttentionPartsOptions,
   add,
+  applyPattern,
   argmax,
   attention,
+  attentionScores,
   attentionWithProbs,
+  causalSoftmax,
   createDevice,
   type Device,
+  editSelection,
   embedding,
   f16BitsToF32Array,
   f32ArrayToF16Bits,
   gelu,
+  headOutputs,
   layerNorm,
+  layerNormScale,
   matmul,
+  type PackedSegment,
+  packSequences,
   rotary,
   splitQkvRotary,
+  sumHeads,
   type Tensor,
+  type TensorEdit,
   topk,
 } from '../../src/index.js';
 import {
   addReference,
+  applyPatternReference,
   argmaxReference,
   attentionReference,
+  attentionScoresReference,
+  causalSoftmaxReference,
+  type EditSelectionReferenceEdit,
+  editSelectionReference,
   embeddingReference,
   geluReference,
   geluTanhReference,
+  headOutputsReference,
   layerNormReference,
+  layerNormScaleReference,
   matmulReference,
   rotaryReference,
   splitQkvRotaryReference,
+  sumHeadsReference,
   topkReference,
 } from '../../src/reference/index.js';
 import { randomFloats } from '../random.js';
@@ -409,6 +428,370 @@ async function runChecks(): Promise<PageReport> {
       ],
     };
   }, ['topk', 'topk-indices', 'topk-ties']);
+
+  /**
+   * Attention in three parts (scores → pattern → output) for one case, each part against its
+   * reference fed the GPU's own input (as attention-parts.test.ts does), the composition against
+   * attention / attentionWithProbs and attentionReference, and garbage in masked entries.
+   */
+  async function attentionParts(
+    c: {
+      tokens: number;
+      heads: number;
+      headDim: number;
+      maxPositions: number;
+      positionOffset?: number;
+      segments?: PackedSegment[];
+    },
+    seed: number,
+  ) {
+    const { tokens, heads, headDim, maxPositions, segments } = c;
+    const q = randomFloats(tokens * heads * headDim, seed, -2, 2);
+    const k = randomFloats(heads * maxPositions * headDim, seed + 1, -2, 2);
+    const v = randomFloats(heads * maxPositions * headDim, seed + 2);
+    const cache = [heads, maxPositions, headDim];
+    const [qT, kT, vT] = [t(q, [tokens, heads, headDim]), t(k, cache), t(v, cache)];
+    const packing = segments ? packSequences(device, segments) : undefined;
+    const positionOffset = c.positionOffset ?? 0;
+    const options: AttentionPartsOptions = packing ? { packing } : { positionOffset };
+    const sizes = {
+      tokens,
+      heads,
+      headDim,
+      maxPositions,
+      ...(segments ? { segments } : { positionOffset }),
+    };
+    // Row t's absolute position, and S (the row length of scores and pattern).
+    const position = segments
+      ? segments.flatMap((s) => Array.from({ length: s.length }, (_, i) => s.position + i))
+      : Array.from({ length: tokens }, (_, i) => positionOffset + i);
+    const keys = Math.max(0, ...position.map((p) => p + 1));
+    const shape = [heads, tokens, keys];
+
+    const scores = attentionScores(qT, kT, options);
+    const pattern = causalSoftmax(scores, options);
+    const output = applyPattern(pattern, vT, options);
+    for (const [name, x, want] of [
+      ['scores', scores, shape],
+      ['pattern', pattern, shape],
+      ['output', output, [tokens, heads * headDim]],
+    ] as const) {
+      if (x.shape.join() !== want.join()) {
+        throw new Error(`${name} is [${x.shape}], expected [${want}]`);
+      }
+    }
+    const [scoresGpu, patternGpu, outputGpu] = [
+      await scores.read(),
+      await pattern.read(),
+      await output.read(),
+    ];
+    const expectedScores = attentionScoresReference(q, k, sizes);
+    // The masked entries (−∞ in the reference) and what the GPU wrote there.
+    const masked = Array.from(expectedScores.keys()).filter((i) => expectedScores[i] === -Infinity);
+    if (masked.length === 0) throw new Error('the case masks no entries');
+
+    // Garbage where j > p: neither causalSoftmax nor applyPattern may read it.
+    const garbage = [1e30, Number.NaN, Number.POSITIVE_INFINITY, -1e30];
+    const dirty = (data: Float32Array, value: number) => {
+      const copy = Float32Array.from(data);
+      for (let h = 0; h < heads; h++) {
+        for (let row = 0; row < tokens; row++) {
+          const base = (h * tokens + row) * keys;
+          copy.fill(value, base + position[row]! + 1, base + keys);
+        }
+      }
+      return copy;
+    };
+    const softmaxDirty: Float32Array[] = [];
+    const applyDirty: Float32Array[] = [];
+    for (const value of garbage) {
+      softmaxDirty.push(await causalSoftmax(t(dirty(scoresGpu, value), shape), options).read());
+      const dirtyPattern = t(dirty(patternGpu, value), shape);
+      applyDirty.push(await applyPattern(dirtyPattern, vT, options).read());
+    }
+
+    const fused = await attention(qT, kT, vT, options).read();
+    const withProbs = attentionWithProbs(qT, kT, vT, options);
+    const expected = attentionReference(q, k, v, sizes);
+    const result = {
+      scores: [scoresGpu, expectedScores] as Pair,
+      masked: [masked.map((i) => scoresGpu[i]!), masked.map((i) => expectedScores[i]!)] as Pair,
+      pattern: [patternGpu, causalSoftmaxReference(scoresGpu, sizes)] as Pair,
+      softmaxGarbage: [concat(...softmaxDirty), concat(...garbage.map(() => patternGpu))] as Pair,
+      output: [outputGpu, applyPatternReference(patternGpu, v, sizes)] as Pair,
+      applyGarbage: [concat(...applyDirty), concat(...garbage.map(() => outputGpu))] as Pair,
+      composed: [
+        concat(outputGpu, outputGpu, outputGpu),
+        concat(fused, await withProbs.output.read(), expected.output),
+      ] as Pair,
+      probs: [
+        concat(patternGpu, patternGpu),
+        concat(await withProbs.probs.read(), expected.probs),
+      ] as Pair,
+    };
+    packing?.dispose();
+    return result;
+  }
+  await run(async () => {
+    const single = await attentionParts(
+      { tokens: 7, heads: 2, headDim: 18, maxPositions: 40, positionOffset: 30 },
+      200,
+    );
+    // Three sequences with unused cache rows between them: A adds 5 tokens after 12 cached
+    // (rows 0…16), B 1 after 30 (rows 40…70), C 9 after 3 (rows 75…86).
+    const segments = [
+      { cacheStart: 0, position: 12, length: 5 },
+      { cacheStart: 40, position: 30, length: 1 },
+      { cacheStart: 75, position: 3, length: 9 },
+    ];
+    const packed = await attentionParts(
+      { tokens: 15, heads: 2, headDim: 64, maxPositions: 96, segments },
+      210,
+    );
+    const both = (part: keyof typeof single): Pair => [
+      concat(single[part][0], packed[part][0]),
+      concat(single[part][1], packed[part][1]),
+    ];
+    return {
+      'attention-scores': single.scores,
+      'attention-scores-packed': packed.scores,
+      'attention-scores-masked': both('masked'),
+      'causal-softmax': both('pattern'),
+      'causal-softmax-garbage': both('softmaxGarbage'),
+      'apply-pattern': both('output'),
+      'apply-pattern-garbage': both('applyGarbage'),
+      'attention-parts': both('composed'),
+      'attention-parts-probs': both('probs'),
+    };
+  }, [
+    'attention-scores',
+    'attention-scores-packed',
+    'attention-scores-masked',
+    'causal-softmax',
+    'causal-softmax-garbage',
+    'apply-pattern',
+    'apply-pattern-garbage',
+    'attention-parts',
+    'attention-parts-probs',
+  ]);
+
+  /** A CPU-side edit: the reference's, with values f32 of their shape (default [length]). */
+  type Edit = Omit<EditSelectionReferenceEdit, 'values'> & { values?: Float32Array };
+  /**
+   * Runs edits of seeded targets on the GPU and the reference, each result followed by the
+   * target read back after the edit (which must be left as it was).
+   */
+  async function edits(cases: [shape: number[], edit: Edit, seed: number][]): Promise<Pair> {
+    const actual: ArrayLike<number>[] = [];
+    const expected: ArrayLike<number>[] = [];
+    for (const [shape, edit, seed] of cases) {
+      const x = randomFloats(
+        shape.reduce((a, b) => a * b, 1),
+        seed,
+        -4,
+        4,
+      );
+      const target = t(x, shape);
+      const { values, valuesShape, ...rest } = edit;
+      const vShape = values ? (valuesShape ?? [values.length]) : undefined;
+      const gpuEdit: TensorEdit = {
+        ...rest,
+        ...(values ? { values: t(values, [...vShape!]) } : {}),
+      };
+      const y = editSelection(target, gpuEdit);
+      if (y.shape.join() !== shape.join()) throw new Error(`[${y.shape}], expected [${shape}]`);
+      actual.push(await y.read(), await target.read());
+      expected.push(
+        editSelectionReference(x, shape, {
+          ...rest,
+          ...(values ? { values, valuesShape: vShape } : {}),
+        }),
+        x,
+      );
+    }
+    return [concat(...actual), concat(...expected)];
+  }
+  await run(async () => {
+    const rows = [[3, 0]];
+    const rowValues = new Float32Array([10, 11, 12, 20, 21, 22]);
+    const head = [null, [1]];
+    const [clean, cleanShape, patch] = [randomFloats(40, 224), [5, 2, 4], [[4, 1], null, [3]]];
+    const infinities = new Float32Array([Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY]);
+    const infinity = await edits([
+      [[3, 4], { op: 'set', select: [null, [2, 0]], values: infinities, valuesShape: [2] }, 225],
+    ]);
+    // The reference puts −∞ in column 2 and +∞ in column 0 of each row, then the target.
+    if (!Array.from(infinity[1]).includes(Number.NEGATIVE_INFINITY)) {
+      throw new Error('the reference wrote no −Infinity');
+    }
+    return {
+      'edit-selection-axis-0': await edits([
+        [[5, 3], { op: 'zero', select: rows }, 220],
+        [[5, 3], { op: 'scale', by: 2.5, select: rows }, 220],
+        [[5, 3], { op: 'add', select: rows, values: rowValues, valuesShape: [2, 3] }, 220],
+        [[5, 3], { op: 'set', select: rows, values: rowValues, valuesShape: [2, 3] }, 220],
+      ]),
+      'edit-selection-axis-1': await edits([
+        [[4, 3, 6], { op: 'zero', select: head }, 221],
+        [[4, 3, 6], { op: 'scale', by: 0.5, select: [undefined, [2]] }, 221],
+        // add broadcasts one [6] row over axis 0; set takes [4, 1, 6].
+        [[4, 3, 6], { op: 'add', select: head, values: randomFloats(6, 222) }, 221],
+        [
+          [4, 3, 6],
+          { op: 'set', select: head, values: randomFloats(24, 223), valuesShape: [4, 1, 6] },
+          221,
+        ],
+      ]),
+      'edit-selection-broadcast': await edits([
+        [
+          [6, 8],
+          { op: 'add', select: [[1, 4]], values: randomFloats(8, 226), valuesShape: [8] },
+          227,
+        ],
+        [[6, 8], { op: 'set', values: new Float32Array([7]), valuesShape: [1, 1] }, 227],
+        [[6, 8], { op: 'set', values: new Float32Array([7]), valuesShape: [] }, 227],
+      ]),
+      'edit-selection-target': await edits([
+        [
+          cleanShape,
+          { op: 'set', select: patch, values: clean, valuesShape: cleanShape, valuesAt: 'target' },
+          228,
+        ],
+        [
+          cleanShape,
+          { op: 'add', select: patch, values: clean, valuesShape: cleanShape, valuesAt: 'target' },
+          228,
+        ],
+      ]),
+      'edit-selection-infinity': infinity,
+    };
+  }, [
+    'edit-selection-axis-0',
+    'edit-selection-axis-1',
+    'edit-selection-broadcast',
+    'edit-selection-target',
+    'edit-selection-infinity',
+  ]);
+
+  await run(async () => {
+    assertPacked(device);
+    const [tokens, heads, headDim, n] = [7, 3, 13, 45];
+    const k = heads * headDim;
+    const z = randomFloats(tokens * k, 230);
+    const w32 = randomFloats(n * k, 231, -0.5, 0.5); // 1755 elements: odd for f16
+    const b32 = randomFloats(n, 232);
+    const [wBits, w16] = [f32ArrayToF16Bits(w32), f16BitsToF32Array(f32ArrayToF16Bits(w32))];
+    const [bBits, b16] = [f32ArrayToF16Bits(b32), f16BitsToF32Array(f32ArrayToF16Bits(b32))];
+    const zT = t(z, [tokens, k]);
+    const results: Partial<Record<'f32' | 'f16', { perHead: Pair; sum: Pair; matmul: Pair }>> = {};
+    for (const dtype of ['f32', 'f16'] as const) {
+      const [wT, bT] = dtype === 'f16' ? [t(wBits, [n, k]), t(bBits)] : [t(w32, [n, k]), t(b32)];
+      const [w, b] = dtype === 'f16' ? [w16, b16] : [w32, b32];
+      const perHead = headOutputs(zT, wT, { heads });
+      if (perHead.shape.join() !== [tokens, heads, n].join()) {
+        throw new Error(`headOutputs gave [${perHead.shape}]`);
+      }
+      const perHead3 = headOutputs(t(z, [tokens, heads, headDim]), wT, { heads });
+      const expected = headOutputsReference(z, w, tokens, heads, headDim, n);
+      const summed = await sumHeads(perHead, bT).read();
+      results[dtype] = {
+        perHead: [concat(await perHead.read(), await perHead3.read()), concat(expected, expected)],
+        sum: [summed, sumHeadsReference(expected, tokens, heads, n, b)],
+        matmul: [
+          concat(summed, summed),
+          concat(await matmul(zT, wT, bT).read(), matmulReference(z, w, tokens, n, k, b)),
+        ],
+      };
+    }
+    const { f32, f16 } = results as Required<typeof results>;
+    return {
+      'head-outputs-f32': f32.perHead,
+      'head-outputs-f16': f16.perHead,
+      'sum-heads': [concat(f32.sum[0], f16.sum[0]), concat(f32.sum[1], f16.sum[1])],
+      'sum-heads-matmul': [
+        concat(f32.matmul[0], f16.matmul[0]),
+        concat(f32.matmul[1], f16.matmul[1]),
+      ],
+    };
+  }, ['head-outputs-f32', 'head-outputs-f16', 'sum-heads', 'sum-heads-matmul']);
+
+  await run(async () => {
+    const shape = [2, 3, 129];
+    const cols = 129;
+    const x = randomFloats(2 * 3 * cols, 240, -3, 5);
+    const w = randomFloats(cols, 241, 0.5, 1.5);
+    const b = randomFloats(cols, 242);
+    const xT = t(x, shape);
+    const scale = layerNormScale(xT, 1e-5);
+    if (scale.shape.join() !== '2,3,1') throw new Error(`layerNormScale gave [${scale.shape}]`);
+    const expectedScale = layerNormScaleReference(x, cols, 1e-5);
+    const given = await layerNorm(xT, t(w), t(b), 1e-5, { scale }).read();
+    const plain = await layerNorm(xT, t(w), t(b), 1e-5).read();
+    return {
+      'layer-norm-scale': [await scale.read(), expectedScale],
+      'layer-norm-given-scale': [
+        concat(given, given),
+        concat(plain, layerNormReference(x, w, b, cols, 1e-5, expectedScale)),
+      ],
+    };
+  }, ['layer-norm-scale', 'layer-norm-given-scale']);
+
+  await run(async () => {
+    assertPacked(device);
+    const [rows, cols] = [3, 67];
+    const x = randomFloats(rows * cols, 250, -2, 2);
+    const [wBits, w] = halves(cols, 251, 0.5, 1.5);
+    const [bBits, b] = halves(cols, 252);
+    const xT = t(x, [rows, cols]);
+    const [wT, bT] = [t(wBits), t(bBits)];
+    const scale = layerNormScale(xT);
+    const scaleValues = await scale.read();
+    const given = await layerNorm(xT, wT, bT, 1e-5, { scale }).read();
+    const plain = await layerNorm(xT, wT, bT).read();
+    const doubled = t(
+      scaleValues.map((s) => 2 * s),
+      [rows, 1],
+    );
+    const halved = await layerNorm(xT, wT, bT, 1e-5, { scale: doubled }).read();
+    return {
+      'layer-norm-given-scale-f16': [
+        given,
+        layerNormReference(x, w, b, cols, 1e-5, layerNormScaleReference(x, cols)),
+      ],
+      'layer-norm-doubled-scale-f16': [
+        halved.map((value, i) => value - b[i % cols]!),
+        plain.map((value, i) => (value - b[i % cols]!) / 2),
+      ],
+    };
+  }, ['layer-norm-given-scale-f16', 'layer-norm-doubled-scale-f16']);
+
+  await run(async () => {
+    const [m, n, k] = [3, 37, 64];
+    const x = randomFloats(m * k, 260);
+    const w = randomFloats(n * k, 261);
+    const b = randomFloats(n, 262);
+    const xT = t(x, [m, 2, k / 2]);
+    const wT = t(w); // flat [n·k]
+    const [xView, wView] = [xT.reshape([m, -1]), wT.reshape([n, k])];
+    if (xView.buffer !== xT.buffer || wView.buffer !== wT.buffer) {
+      throw new Error('reshape copied instead of viewing');
+    }
+    const y = await matmul(xView, wView, t(b)).read();
+    const expected = matmulReference(x, w, m, n, k, b);
+    // A row-chunked weight [75, 80] (12 rows per 4 KiB chunk) viewed as [150, 40]: its chunks
+    // split at rows 24, 48, … of the view, and matmul reads them through the view.
+    const [cn, ck] = [150, 40];
+    const cw = randomFloats(cn * ck, 263);
+    const cx = randomFloats(5 * ck, 264);
+    const stored = t(cw, [75, 80], chunked);
+    if (stored.chunks.length < 3) throw new Error(`${stored.chunks.length} chunks, expected ≥ 3`);
+    const view = stored.reshape([cn, ck]);
+    const cy = await matmul(t(cx, [5, ck], chunked), view).read();
+    return {
+      'reshape-view': [y, expected],
+      'reshape-view-chunked': [cy, matmulReference(cx, cw, 5, cn, ck)],
+    };
+  }, ['reshape-view', 'reshape-view-chunked']);
 
   const report: PageReport = {
     environment: device.environment,
