@@ -172,12 +172,12 @@ async function run(
  * const { logits: loss } = await runWithCache(model, ids, { names: (n) => n.endsWith('hook_z'), returns: 'loss' });
  * ```
  */
-export async function runWithCache<O extends RunOptions = { returns: 'logits' }>(
+export async function runWithCache<O extends RunOptions = Record<never, never>>(
   model: NeoXModel,
   ids: ArrayLike<number>,
   options: { names: HookNames } & O,
 ): Promise<{ logits: RunResult<O>; cache: ActivationCache }>;
-export async function runWithCache<O extends RunOptions = { returns: 'logits' }>(
+export async function runWithCache<O extends RunOptions = Record<never, never>>(
   model: NeoXModel,
   batch: Batch,
   options: { names: HookNames } & O,
@@ -251,13 +251,13 @@ export function hookRunner(model: NeoXModel, hooks: Record<string, Hook | Hook[]
  * }, { logits: 'last' });
  * ```
  */
-export async function runWithHooks<O extends RunOptions = { returns: 'logits' }>(
+export async function runWithHooks<O extends RunOptions = Record<never, never>>(
   model: NeoXModel,
   ids: ArrayLike<number>,
   hooks: Record<string, Hook | Hook[]>,
   options?: O,
 ): Promise<RunResult<O>>;
-export async function runWithHooks<O extends RunOptions = { returns: 'logits' }>(
+export async function runWithHooks<O extends RunOptions = Record<never, never>>(
   model: NeoXModel,
   batch: Batch,
   hooks: Record<string, Hook | Hook[]>,

@@ -3,6 +3,8 @@
 import { createDevice, type Device } from '@pythiajs/tensor-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  type ActivationCache,
+  activationPatching,
   ForwardError,
   generate,
   type HookedActivation,
@@ -10,6 +12,7 @@ import {
   NeoXModel,
   runWithCache,
   runWithHooks,
+  type Selection,
   stackActivations,
   tokenLogprobs,
 } from '../src/index.js';
@@ -307,5 +310,118 @@ describe('patching from a cache, by absolute position', () => {
     await expect(
       runWithHooks(model, ids, { [name]: (h) => h.set(short.cache.get(name)!, { pos: 3 }) }),
     ).rejects.toThrow(/does not hold the selected positions .*cache a run of the same sequence/);
+  });
+});
+
+describe('activation patching grids', () => {
+  // Each cell of a packed grid equals the same patch made alone, one run per cell.
+  const clean = ids;
+  const corrupt = other;
+  const metric = (logits: Float32Array) => logits[100]! - logits[200]!;
+
+  async function alone(name: string, select: Selection, cache: ActivationCache) {
+    const logits = await runWithHooks(
+      model,
+      corrupt,
+      { [name]: (a) => a.set(cache.get(name)!, select) },
+      { logits: 'last' },
+    );
+    return metric(logits);
+  }
+
+  it('z by head, z by head and position, attn_out and mlp_out by position, pattern by head', async () => {
+    const { cache } = await runWithCache(model, clean, {
+      names: (n) => /attn\.hook_(z|pattern)$|hook_(attn|mlp)_out$/.test(n),
+    });
+    const T = clean.length;
+    const heads = (await activationPatching(model, {
+      corrupt,
+      clean: cache,
+      activation: 'z',
+      by: 'head',
+      metric,
+    })) as number[][];
+    expect([heads.length, heads[0]!.length]).toEqual([2, 4]);
+    const byPos = (await activationPatching(model, {
+      corrupt,
+      clean: cache,
+      activation: 'z',
+      by: 'head-position',
+      metric,
+      batchSize: 7, // several passes, cells of different layers in one pass
+    })) as number[][][];
+    expect([byPos.length, byPos[0]!.length, byPos[0]![0]!.length]).toEqual([2, T, 4]);
+    const attnOut = (await activationPatching(model, {
+      corrupt,
+      clean: cache,
+      activation: 'attn_out',
+      metric,
+    })) as number[][];
+    const mlpOut = (await activationPatching(model, {
+      corrupt,
+      clean: cache,
+      activation: 'mlp_out',
+      metric,
+    })) as number[][];
+    const pattern = (await activationPatching(model, {
+      corrupt,
+      clean: cache,
+      activation: 'pattern',
+      metric,
+    })) as number[][];
+    for (let l = 0; l < 2; l++) {
+      for (let h = 0; h < 4; h++) {
+        const z = `blocks.${l}.attn.hook_z`;
+        expect(heads[l]![h]).toBeCloseTo(await alone(z, { head: h }, cache), 4);
+        expect(pattern[l]![h]).toBeCloseTo(
+          await alone(`blocks.${l}.attn.hook_pattern`, { head: h }, cache),
+          4,
+        );
+        for (const p of [0, 3, T - 1]) {
+          expect(byPos[l]![p]![h]).toBeCloseTo(await alone(z, { head: h, pos: p }, cache), 4);
+        }
+      }
+      for (let p = 0; p < T; p++) {
+        expect(attnOut[l]![p]).toBeCloseTo(
+          await alone(`blocks.${l}.hook_attn_out`, { pos: p }, cache),
+          4,
+        );
+        expect(mlpOut[l]![p]).toBeCloseTo(
+          await alone(`blocks.${l}.hook_mlp_out`, { pos: p }, cache),
+          4,
+        );
+      }
+    }
+    // Patching every position of the last layer's mlp_out from the clean run gives the clean logits.
+    expect(mlpOut[1]!.some((v) => Math.abs(v - mlpOut[0]![0]!) > 1e-3)).toBe(true);
+  });
+
+  it('refuses what a grid cannot do', async () => {
+    const { cache } = await runWithCache(model, clean, {
+      names: (n) => n.endsWith('hook_resid_pre'),
+    });
+    await expect(
+      activationPatching(model, {
+        corrupt,
+        clean: cache,
+        activation: 'resid_pre',
+        by: 'head',
+        metric,
+      }),
+    ).rejects.toThrow(/resid_pre has no head axis; patch it by 'position'/);
+    await expect(
+      activationPatching(model, {
+        corrupt: [1, 2, 3],
+        clean: cache,
+        activation: 'resid_pre',
+        metric,
+      }),
+    ).rejects.toThrow(/clean run has 6 tokens but the corrupt run 3/);
+    await expect(
+      activationPatching(model, { corrupt, clean: cache, activation: 'attn_out', metric }),
+    ).rejects.toThrow(/the clean cache has no blocks\.0\.hook_attn_out; run runWithCache with it/);
+    await expect(
+      activationPatching(model, { corrupt, clean, activation: 'resid_mid', metric }),
+    ).rejects.toThrow(/resid_mid exists only in sequential blocks/);
   });
 });
