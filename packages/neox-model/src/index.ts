@@ -1,3 +1,4 @@
+export { meanActivation, stackActivations } from './activation-cache.js';
 export type {
   ActivationsProgress,
   WriteActivationsOptions,
@@ -78,7 +79,6 @@ export {
 export { KVCache } from './kv-cache.js';
 export type { BatchLogitLensOptions, LensLayer, LogitLensOptions } from './logit-lens.js';
 export { logitLens, NO_RANK } from './logit-lens.js';
-export { meanActivation, stackActivations } from './activation-cache.js';
 export type { MemoryEstimate } from './memory.js';
 export { estimateMemory } from './memory.js';
 export type { BatchForwardOptions, ForwardOptions, LoadOptions, LoadProgress } from './model.js';
