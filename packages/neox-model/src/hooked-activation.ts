@@ -46,10 +46,10 @@ export interface Selection {
  * - one row (the last axis) for every selected position, head …: a steering vector;
  * - the whole activation of this step (`shape` values, or a GPU tensor of its shape), of which
  *   the selected elements are taken;
- * - an {@link Activation} from another run's cache (`runWithCache`): its row for each selected
- *   position, by absolute position, so one cache entry patches a prompt's step, a decoding
- *   step, or every sequence of a batch alike: patching.
- * A GPU tensor of the selection's shape works too, and needs no upload.
+ * - an entry of another run's cache: an {@link Activation} from `runWithCache`, or a GPU tensor
+ *   from `runWithDeviceCache` (no upload). Its row for each selected position is taken by
+ *   absolute position, so one entry patches a prompt's step, a decoding step, or every
+ *   sequence of a batch alike: patching.
  */
 export type HookValues = ArrayLike<number> | Activation | Tensor<'f32'>;
 
@@ -176,8 +176,12 @@ export class HookedActivation {
     let full: TensorEdit = { ...edit, select: resolved.target };
     if (values !== undefined) {
       const placed = this.#placeValues(values, resolved);
-      if (placed.tensor) full = { ...full, values: placed.tensor, valuesAt: placed.valuesAt };
-      else {
+      if (placed.valuesIndex) {
+        const valuesIndex = placed.valuesIndex;
+        full = { ...full, values: placed.tensor!, select: placed.select!, valuesIndex };
+      } else if (placed.tensor) {
+        full = { ...full, values: placed.tensor, valuesAt: placed.valuesAt };
+      } else {
         upload = device.tensor(placed.data!, placed.shape!);
         full = { ...full, values: upload, valuesAt: placed.valuesAt };
       }
@@ -299,8 +303,9 @@ export class HookedActivation {
   }
 
   /**
-   * Lines `values` up with the resolved selection: a GPU tensor as it is, or CPU values gathered
-   * into the selection's present elements (or one row, broadcast).
+   * Lines `values` up with the resolved selection: a GPU tensor of this step's shape as it is,
+   * one of another shape read by position; CPU values gathered into the selection's present
+   * elements (or one row, broadcast).
    */
   #placeValues(
     values: HookValues,
@@ -310,24 +315,19 @@ export class HookedActivation {
     data?: Float32Array;
     shape?: number[];
     valuesAt: 'selection' | 'target';
+    /** With a GPU cache entry: the selection spelled out per axis, and where each reads. */
+    select?: Array<number[] | null>;
+    valuesIndex?: Array<number[] | null>;
   } {
     const fullSize = this.#original.size;
     const selectionShape = this.shape.map((d, i) => resolved.target[i]?.length ?? d);
     const compactSize = resolved.requested.reduce((a, b) => a * b, 1);
     const row = this.shape.at(-1)!;
-    const partial = resolved.source.some(
-      (s, i) => s !== null && s.length !== resolved.requested[i],
-    );
     if (isTensor(values)) {
       if (sameShape(values.shape, this.shape)) return { tensor: values, valuesAt: 'target' };
-      if (values.size === compactSize && !partial) return { tensor: values, valuesAt: 'selection' };
-      throw new ForwardError(
-        `${this.name}: a GPU tensor of values must have this step's shape [${this.shape.join(', ')}]` +
-          (partial
-            ? ` (part of the selection is not in this step, so values of the selection cannot be lined up; give the whole activation)`
-            : ` or the selection's [${selectionShape.join(', ')}]`) +
-          `, got [${values.shape.join(', ')}]`,
-      );
+      // A cache entry of a run on the sequence, on the GPU: read by absolute position.
+      const { lists } = this.#positionLists(values.shape, resolved);
+      return { tensor: values, valuesAt: 'selection', select: lists, valuesIndex: lists.mapped };
     }
     if (isActivation(values)) {
       return {
@@ -368,25 +368,45 @@ export class HookedActivation {
    * axis (heads, keys of a pattern, features) the same index.
    */
   #byPosition(cached: Activation, resolved: Resolved): Float32Array {
+    const { lists } = this.#positionLists(cached.shape, resolved);
+    return gather(cached.data, cached.shape, lists.mapped);
+  }
+
+  /**
+   * For values shaped as a cache entry of a run on the sequence (`shape`): the selection spelled
+   * out per axis (rows and keys listed, other axes whole: null), and per axis the index each
+   * selected element reads in the cache entry (a row's absolute position; the same index
+   * elsewhere). Throws unless the entry holds every position needed.
+   */
+  #positionLists(
+    shape: readonly number[],
+    resolved: Resolved,
+  ): { lists: Array<number[] | null> & { mapped: number[][] } } {
     const axes = this.axes;
     const rowAxis = axes.includes('pos') ? axes.indexOf('pos') : axes.indexOf('dest');
     const positions = this.positions();
-    const lists = this.shape.map((d, i) => resolved.target[i] ?? range(d));
-    lists[rowAxis] = lists[rowAxis]!.map((r) => positions[r]!);
+    const all = this.shape.map((d, i) => resolved.target[i] ?? range(d));
+    const mapped = all.map((l, i) => (i === rowAxis ? l.map((r) => positions[r]!) : l));
     const fits =
-      cached.shape.length === this.shape.length &&
-      cached.shape.every((d, i) => {
-        if (i === rowAxis || axes[i] === 'src') return lists[i]!.every((k) => k < d);
+      shape.length === this.shape.length &&
+      shape.every((d, i) => {
+        if (i === rowAxis || axes[i] === 'src') return mapped[i]!.every((k) => k < d);
         return d === this.shape[i];
       });
     if (!fits) {
+      const rows = mapped[rowAxis]!;
       throw new ForwardError(
-        `${this.name}: the cached activation [${cached.shape.join(', ')}] does not hold the selected ` +
-          `positions of this step [${this.shape.join(', ')}] (positions ${Math.min(...lists[rowAxis]!)}…` +
-          `${Math.max(...lists[rowAxis]!)}); cache a run of the same sequence, at least as long`,
+        `${this.name}: the cached activation [${shape.join(', ')}] does not hold the selected ` +
+          `positions of this step [${this.shape.join(', ')}]` +
+          (rows.length > 0 ? ` (positions ${Math.min(...rows)}…${Math.max(...rows)})` : '') +
+          '; cache a run of the same sequence, at least as long',
       );
     }
-    return gather(cached.data, cached.shape, lists);
+    const lists = Object.assign(
+      all.map((l, i) => (i === rowAxis || axes[i] === 'src' || resolved.target[i] ? l : null)),
+      { mapped },
+    );
+    return { lists };
   }
 
   /**

@@ -28,6 +28,7 @@ export {
 export { checkConfigAgainstTensors, checkpointConfig } from './checkpoint-config.js';
 export type { Activation, NeoXConfig, ParseConfigOptions } from './config.js';
 export { CONFIG_LIMITS, parseNeoXConfig } from './config.js';
+export { DeviceActivationCache } from './device-activation-cache.js';
 export {
   ConfigMismatchError,
   ContextOverflowError,
@@ -72,6 +73,7 @@ export {
   attentionPatterns,
   hookRunner,
   runWithCache,
+  runWithDeviceCache,
   runWithHooks,
   scoreTokens,
   tokenLogprobs,

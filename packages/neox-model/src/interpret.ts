@@ -1,4 +1,5 @@
 import { stepTokenLimit } from './batch.js';
+import { DeviceActivationCache } from './device-activation-cache.js';
 import { ForwardError } from './errors.js';
 import { type Activation, HookedActivation } from './hooked-activation.js';
 import { type HookRunner, hookAxes, hookNames } from './hooks.js';
@@ -212,6 +213,46 @@ export async function runWithCache(
     return cache;
   });
   return { logits: results, caches };
+}
+
+/**
+ * {@link runWithCache} of one sequence that keeps the activations on the GPU: a
+ * {@link DeviceActivationCache}, whose entries hooks take as values with no round trip through
+ * the CPU (patching, e.g. by `activationPatching`). Dispose it when done.
+ *
+ * @example
+ * ```ts
+ * const { cache } = await runWithDeviceCache(model, clean, { names: (n) => n.endsWith('hook_z') });
+ * const grid = await activationPatching(model, { corrupt, clean: cache, activation: 'z', by: 'head', metric });
+ * cache.dispose();
+ * ```
+ */
+export async function runWithDeviceCache<O extends RunOptions = Record<never, never>>(
+  model: NeoXModel,
+  ids: ArrayLike<number>,
+  options: { names: HookNames } & O,
+): Promise<{ logits: RunResult<O>; cache: DeviceActivationCache }> {
+  if (isBatch(ids)) {
+    throw new ForwardError(
+      'runWithDeviceCache takes one sequence; for a batch use runWithCache, which gives a cache per sequence',
+    );
+  }
+  const wanted = resolveHookNames(model, options.names);
+  const cache = new DeviceActivationCache();
+  const hooks: HookRunner = {
+    wants: (name) => wanted.has(name),
+    visit: (name, t) => {
+      cache.keep(name, t);
+      return t;
+    },
+  };
+  try {
+    const [result] = await run(model, [ids], hooks, options);
+    return { logits: result as RunResult<O>, cache };
+  } catch (error) {
+    cache.dispose();
+    throw error;
+  }
 }
 
 /** A hook function: changes the activation through `activation`'s methods. */

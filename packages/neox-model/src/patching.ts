@@ -2,9 +2,12 @@
 // one piece of one activation (a position, a head, or a head at a position) taken from the
 // clean run, scored by a metric, for every layer × piece. Each cell is one copy of the corrupted
 // prompt in a packed batch with its own patch, so a grid is a few passes, not hundreds.
+
+import type { Tensor } from '@pythiajs/tensor-core';
 import { stepTokenLimit } from './batch.js';
+import { DeviceActivationCache } from './device-activation-cache.js';
 import { ForwardError } from './errors.js';
-import type { Activation } from './hooked-activation.js';
+import type { Activation, HookedActivation } from './hooked-activation.js';
 import { type ActivationCache, type Hook, runWithCache, runWithHooks } from './interpret.js';
 import type { NeoXModel } from './model.js';
 
@@ -41,10 +44,11 @@ export interface PatchingOptions {
   /** The run patched into (TransformerLens' corrupted tokens). */
   corrupt: ArrayLike<number>;
   /**
-   * The run patched from: its ids (its activations are then computed here), or its cache from
-   * `runWithCache` holding the patched hook point of every layer. Same length as `corrupt`.
+   * The run patched from: its ids (its activations are then computed here), or its cache holding
+   * the patched hook point of every layer: from `runWithCache`, or from `runWithDeviceCache`,
+   * whose entries patch with no round trip through the CPU. Same length as `corrupt`.
    */
-  clean: ArrayLike<number> | ActivationCache;
+  clean: ArrayLike<number> | ActivationCache | DeviceActivationCache;
   /** The activation patched in each block. */
   activation: PatchedActivation;
   /**
@@ -113,8 +117,8 @@ export async function activationPatching(
     );
   }
   const names = Array.from({ length: numLayers }, (_, l) => `blocks.${l}.${suffix}`);
-  let clean: ActivationCache;
-  if (isCache(options.clean)) {
+  let clean: ActivationCache | DeviceActivationCache;
+  if (options.clean instanceof Map || options.clean instanceof DeviceActivationCache) {
     clean = options.clean;
   } else {
     if (options.clean.length !== corrupt.length) {
@@ -161,7 +165,7 @@ export async function activationPatching(
       const mine = pass.map((cell, b) => ({ ...cell, b })).filter((c) => c.layer === layer);
       if (mine.length === 0) continue;
       const source = clean.get(names[layer]!)!;
-      hooks[names[layer]!] = (a) => patchCells(a, source, mine, T, activation === 'pattern');
+      hooks[names[layer]!] = (a) => patchCells(a, source, mine, T);
     }
     const logits = await runWithHooks(
       model,
@@ -182,52 +186,24 @@ export async function activationPatching(
   return names.map(() => Array.from({ length: T }, () => take(numHeads)));
 }
 
-function isCache(clean: ArrayLike<number> | ActivationCache): clean is ActivationCache {
-  return clean instanceof Map;
-}
-
 /**
- * Sets each cell's piece of the packed activation (`cells[i].b` is the copy of the corrupt run
- * in batch row b, its rows b·T … b·T + T − 1) from the clean run's activation, one edit per head
- * (every cell of a head is a list of rows).
+ * Sets each cell's piece of the packed activation from the clean run's entry: cell b is the copy
+ * of the corrupt run in batch row b (rows b·T … b·T + T − 1, positions 0 … T − 1), and the entry
+ * is read by absolute position, so a row takes the clean run's row of its own position. One edit
+ * per head (every cell of a head is a list of rows).
  */
 function patchCells(
-  a: Parameters<Hook>[0],
-  source: Activation,
+  a: HookedActivation,
+  source: Activation | Tensor<'f32'>,
   cells: Array<Cell & { b: number }>,
   T: number,
-  pattern: boolean,
 ): void {
-  const heads = new Set(cells.map((c) => c.head));
-  for (const head of heads) {
-    const group = cells.filter((c) => c.head === head);
+  for (const head of new Set(cells.map((c) => c.head))) {
     const rows: number[] = [];
-    const sourceRows: number[] = [];
-    for (const c of group) {
-      for (let t = 0; t < T; t++) {
-        if (c.pos !== undefined && c.pos !== t) continue;
-        rows.push(c.b * T + t);
-        sourceRows.push(t);
-      }
+    for (const c of cells) {
+      if (c.head !== head) continue;
+      for (let t = 0; t < T; t++) if (c.pos === undefined || c.pos === t) rows.push(c.b * T + t);
     }
-    if (pattern) {
-      // [head, dest, src]: dest rows of one head, the clean run's keys (the first T of each row).
-      const keys = a.shape[2]!;
-      const values = new Float32Array(rows.length * keys);
-      sourceRows.forEach((t, i) => {
-        const from = (head! * T + t) * T;
-        values.set(source.data.subarray(from, from + T), i * keys);
-      });
-      a.set(values, { head: head!, rows });
-      continue;
-    }
-    const width = source.shape.slice(1).reduce((x, y) => x * y, 1);
-    const headWidth = head === undefined ? width : width / source.shape[1]!;
-    const values = new Float32Array(rows.length * headWidth);
-    sourceRows.forEach((t, i) => {
-      const from = t * width + (head ?? 0) * headWidth;
-      values.set(source.data.subarray(from, from + headWidth), i * headWidth);
-    });
-    a.set(values, head === undefined ? { rows } : { rows, head });
+    a.set(source, head === undefined ? { rows } : { rows, head });
   }
 }

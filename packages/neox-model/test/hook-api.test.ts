@@ -11,6 +11,7 @@ import {
   meanActivation,
   NeoXModel,
   runWithCache,
+  runWithDeviceCache,
   runWithHooks,
   type Selection,
   stackActivations,
@@ -423,5 +424,70 @@ describe('activation patching grids', () => {
     await expect(
       activationPatching(model, { corrupt, clean, activation: 'resid_mid', metric }),
     ).rejects.toThrow(/resid_mid exists only in sequential blocks/);
+  });
+});
+
+describe('caches on the GPU', () => {
+  it('runWithDeviceCache keeps what runWithCache reads; its entries patch as CPU entries do', async () => {
+    const names = [
+      'blocks.1.hook_resid_pre',
+      'blocks.0.attn.hook_z',
+      'blocks.1.attn.hook_z',
+      'blocks.1.attn.hook_pattern',
+    ];
+    const cpu = await runWithCache(model, other, { names });
+    const { logits, cache } = await runWithDeviceCache(model, other, { names, logits: 'last' });
+    expect(logits).toHaveLength(VOCAB);
+    for (const name of names) {
+      const read = await cache.read(name);
+      expect(read.shape).toEqual(cpu.cache.get(name)!.shape);
+      expect(maxAbsDiff(read.data, cpu.cache.get(name)!.data)).toBe(0);
+    }
+    // In generate, in a batch, and per head: the same as the CPU entry.
+    const name = 'blocks.1.hook_resid_pre';
+    const viaGpu = { [name]: (a: HookedActivation) => a.set(cache.get(name)!, { pos: [1, 3] }) };
+    const viaCpu = {
+      [name]: (a: HookedActivation) => a.set(cpu.cache.get(name)!, { pos: [1, 3] }),
+    };
+    const tokens = async (hooks: typeof viaGpu) => {
+      const out: number[] = [];
+      for await (const t of generate(model, {
+        ids,
+        maxNewTokens: 3,
+        temperature: 0,
+        eosTokenId: null,
+        hooks,
+      })) {
+        out.push(t.id);
+      }
+      return out;
+    };
+    expect(await tokens(viaGpu)).toEqual(await tokens(viaCpu));
+    const batch = [ids, ids.slice(0, 4)];
+    const [g0, g1] = await runWithHooks(model, batch, viaGpu, { logits: 'last' });
+    const [c0, c1] = await runWithHooks(model, batch, viaCpu, { logits: 'last' });
+    expect(maxAbsDiff(g0!, c0!)).toBe(0);
+    expect(maxAbsDiff(g1!, c1!)).toBe(0);
+    const metric = (l: Float32Array) => l[100]! - l[200]!;
+    const fromGpu = await activationPatching(model, {
+      corrupt: ids,
+      clean: cache,
+      activation: 'z',
+      by: 'head',
+      metric,
+    });
+    const fromCpu = await activationPatching(model, {
+      corrupt: ids,
+      clean: cpu.cache,
+      activation: 'z',
+      by: 'head',
+      metric,
+    });
+    expect(fromGpu).toEqual(fromCpu);
+    cache.dispose();
+    expect(() => cache.get(name)).toThrow(/disposed; run runWithDeviceCache again/);
+    // A batch, as plain JavaScript could pass it.
+    const twoSequences = [ids, other] as unknown as number[];
+    await expect(runWithDeviceCache(model, twoSequences, { names })).rejects.toThrow(/takes one sequence/);
   });
 });

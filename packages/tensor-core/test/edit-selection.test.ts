@@ -149,6 +149,47 @@ describe('editSelection', () => {
     });
   });
 
+  it('reads values at mapped coordinates with valuesIndex (rows of a batch from one cached run)', async () => {
+    // Target: a packed batch [2 sequences × 4 rows, 3 heads, 5]; values: one run's [6, 3, 5].
+    const values = randomFloats(6 * 3 * 5, 77);
+    for (const op of ['set', 'add'] as const) {
+      await expectMatches([8, 3, 5], {
+        op,
+        select: [[1, 6, 7], [2]],
+        valuesIndex: [[1, 2, 3]], // row 1 ← position 1; rows 6, 7 ← positions 2, 3; head 2 as is
+        values,
+        valuesShape: [6, 3, 5],
+      });
+    }
+    // Unselected axes and selected axes without a list read their own coordinate.
+    await expectMatches([4, 3, 5], {
+      op: 'set',
+      select: [
+        [0, 3],
+        [0, 2],
+      ],
+      valuesIndex: [[5, 4]],
+      values,
+      valuesShape: [6, 3, 5],
+    });
+    const target = device.zeros([4, 3, 5]);
+    const v = device.tensor(values, [6, 3, 5]);
+    expect(() =>
+      editSelection(target, { op: 'set', values: v, select: [[0]], valuesIndex: [[6]] }),
+    ).toThrow(/valuesIndex\[0\]\[0\] = 6 is out of range for axis 0/);
+    expect(() =>
+      editSelection(target, { op: 'set', values: v, select: [[0, 1]], valuesIndex: [[1]] }),
+    ).toThrow(/valuesIndex\[0\] has 1 entries but select\[0\] has 2/);
+    expect(() =>
+      editSelection(device.zeros([4, 2, 5]), {
+        op: 'set',
+        values: v,
+        select: [[0]],
+        valuesIndex: [[1]],
+      }),
+    ).toThrow(/its size on every axis without a valuesIndex list/);
+  });
+
   it('keeps -Infinity (and other non-finite values) that set writes', async () => {
     const values = new Float32Array([Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY]);
     const y = await expectMatches([3, 4], {

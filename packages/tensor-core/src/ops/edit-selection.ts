@@ -34,6 +34,15 @@ export interface TensorEdit {
    * another run's activation). Ignored by `'zero'` and `'scale'`.
    */
   valuesAt?: 'selection' | 'target';
+  /**
+   * Instead of `valuesAt`: values of the target's rank, read at mapped coordinates. Per axis,
+   * for each index of `select[a]` (in its order), the index along values' axis a to read; an
+   * axis without a list (or taken whole) reads the element's own coordinate, so values must
+   * have the target's size there. E.g. patching rows of a packed batch from one sequence's
+   * cached activation: `select: [[7, 8]], valuesIndex: [[1, 2]]` sets rows 7 and 8 from that
+   * activation's rows 1 and 2.
+   */
+  valuesIndex?: ReadonlyArray<ReadonlyArray<number> | null | undefined>;
 }
 
 const OPS: readonly EditOp[] = ['zero', 'scale', 'add', 'set'];
@@ -67,7 +76,7 @@ const OPS: readonly EditOp[] = ['zero', 'scale', 'add', 'set'];
  */
 export function editSelection(target: Tensor<'f32'>, edit: TensorEdit): Tensor<'f32'> {
   checkDType('editSelection', 'target', target, 'f32');
-  const { op, by, values, select = [], valuesAt = 'selection' } = edit;
+  const { op, by, values, select = [], valuesAt = 'selection', valuesIndex } = edit;
   if (!OPS.includes(op)) {
     throw new ShapeError(`editSelection: op must be one of ${OPS.join(', ')}, got ${String(op)}`);
   }
@@ -141,6 +150,29 @@ export function editSelection(target: Tensor<'f32'>, edit: TensorEdit): Tensor<'
       }
       table[index] = k;
     });
+    const mapped = valuesIndex?.[a];
+    if (values && valuesIndex && !mapped) {
+      // Mapped values, this axis unmapped: read at the element's own coordinate.
+      for (const index of indices) table[index] = index;
+    } else if (values && mapped) {
+      if (mapped.length !== indices.length) {
+        throw new ShapeError(
+          `editSelection: valuesIndex[${a}] has ${mapped.length} entries but select[${a}] has ` +
+            `${indices.length}; give one values index per selected index`,
+        );
+      }
+      const extent = values.shape[a] ?? 0;
+      indices.forEach((index, k) => {
+        const v = mapped[k]!;
+        if (!Number.isInteger(v) || v < 0 || v >= extent) {
+          throw new ShapeError(
+            `editSelection: valuesIndex[${a}][${k}] = ${v} is out of range for axis ${a} of ` +
+              `values ${values.toString()}`,
+          );
+        }
+        table[index] = v;
+      });
+    }
     tableOffsets[pad + a] = tableLength;
     tableParts.push(table);
     tableLength += size;
@@ -151,7 +183,17 @@ export function editSelection(target: Tensor<'f32'>, edit: TensorEdit): Tensor<'
   if (values) {
     const expected = selectionShape;
     const vShape = values.shape;
-    if (valuesAt === 'target') {
+    if (valuesIndex) {
+      const fits =
+        vShape.length === rank &&
+        vShape.every((d, a) => (valuesIndex[a] && select[a]) || d === shape[a]);
+      if (!fits) {
+        throw new ShapeError(
+          `editSelection: with valuesIndex, values must have the target's rank and its size on ` +
+            `every axis without a valuesIndex list ([${shape.join(', ')}]), got ${values.toString()}`,
+        );
+      }
+    } else if (valuesAt === 'target') {
       if (vShape.length !== rank || vShape.some((d, i) => d !== shape[i])) {
         throw new ShapeError(
           `editSelection: with valuesAt 'target', values must have the target's shape ` +
@@ -199,7 +241,8 @@ export function editSelection(target: Tensor<'f32'>, edit: TensorEdit): Tensor<'
   words.set(tableOffsets, 4);
   words.set(strides, 8);
   words[12] = target.size;
-  words[13] = valuesAt === 'target' ? 1 : 0;
+  // With valuesIndex the tables hold the values' indices, read like a selection's.
+  words[13] = valuesAt === 'target' && !valuesIndex ? 1 : 0;
   new Float32Array(params)[14] = by ?? 0;
   device.dispatch({
     code: editSelectionWgsl(op),

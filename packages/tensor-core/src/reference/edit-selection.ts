@@ -7,6 +7,7 @@ export interface EditSelectionReferenceEdit {
   valuesShape?: readonly number[];
   select?: ReadonlyArray<ReadonlyArray<number> | null | undefined>;
   valuesAt?: 'selection' | 'target';
+  valuesIndex?: ReadonlyArray<ReadonlyArray<number> | null | undefined>;
 }
 
 /**
@@ -15,7 +16,9 @@ export interface EditSelectionReferenceEdit {
  * null: the whole axis) becomes 0, x·by, x + v or v, rounded to f32. With `valuesAt`
  * `'selection'` (default), v is values at the element's position within the selection (the
  * rank of its coordinate in each index list), broadcast numpy-style from `valuesShape`; with
- * `'target'`, v is values at the element's own coordinates.
+ * `'target'`, v is values at the element's own coordinates; with `valuesIndex`, v is values
+ * at the coordinates mapped per axis (`valuesIndex[a][k]` for the k-th index of `select[a]`, the
+ * element's own coordinate on other axes).
  *
  * @example
  * ```ts
@@ -67,7 +70,14 @@ export function editSelectionReference(
       continue;
     }
     const v = () => {
-      const u = edit.valuesAt === 'target' ? coords : at;
+      const u = edit.valuesIndex
+        ? coords.map((c, a) => {
+            const mapped = edit.valuesIndex![a];
+            return mapped && select[a] ? mapped[at[a]!]! : c;
+          })
+        : edit.valuesAt === 'target'
+          ? coords
+          : at;
       // Broadcast: values' dim j meets axis j − (values rank − rank); size-1 dims repeat.
       let offset = 0;
       for (let j = 0; j < vShape.length; j++) {
