@@ -488,6 +488,8 @@ describe('caches on the GPU', () => {
     expect(() => cache.get(name)).toThrow(/disposed; run runWithDeviceCache again/);
     // A batch, as plain JavaScript could pass it.
     const twoSequences = [ids, other] as unknown as number[];
-    await expect(runWithDeviceCache(model, twoSequences, { names })).rejects.toThrow(/takes one sequence/);
+    await expect(runWithDeviceCache(model, twoSequences, { names })).rejects.toThrow(
+      /takes one sequence/,
+    );
   });
 });
