@@ -1,6 +1,6 @@
 // Activations kept on the GPU after a run, so that patching from them needs no round trip
 // through the CPU: a hook's `set(cache.get(name), …)` reads the entry where it lies.
-import { editSelection, type Tensor } from '@pythiajs/tensor-core';
+import { copy, type Tensor } from '@pythiajs/tensor-core';
 import { ForwardError } from './errors.js';
 import type { Activation } from './hooked-activation.js';
 
@@ -24,8 +24,7 @@ export class DeviceActivationCache {
 
   /** @internal Keeps a copy of `t` (the pass frees its own intermediates). */
   keep(name: string, t: Tensor<'f32'>): void {
-    // An edit with an empty selection is a copy.
-    this.#tensors.set(name, editSelection(t, { op: 'zero', select: [[]] }));
+    this.#tensors.set(name, copy(t));
   }
 
   /** The activation at `name` on the GPU (freed with the cache: do not dispose it). */

@@ -74,6 +74,12 @@ export interface ForwardHiddenOptions {
    * `hook_resid_pre`), without the final LayerNorm; the cache is left unadvanced.
    */
   stopAtLayer?: number | undefined;
+  /**
+   * Start at block `layer` from `residual`, the residual stream entering it ([tokens, hidden]),
+   * skipping the embedding and earlier blocks (whose cache layers stay unwritten). The pass
+   * takes `residual` over and frees it.
+   */
+  startAt?: { layer: number; residual: Tensor<'f32'> } | undefined;
 }
 
 /**
@@ -94,7 +100,7 @@ export function forwardHidden(
   cache: KVCache,
   options: ForwardHiddenOptions = {},
 ): Tensor<'f32'> {
-  const { hooks, stopAtLayer } = options;
+  const { hooks, stopAtLayer, startAt } = options;
   const starts = cache.sequences === 1 ? [cache.length] : cache.lengths;
   let packing: SequencePacking | undefined;
   let placement: Placement;
@@ -109,10 +115,15 @@ export function forwardHidden(
     placement = { packing };
   }
   const step: Step = { config, cache, placement, hooks, layout: { counts, starts } };
-  const idTensor = device.tensor(ids);
-  let x = replaced(step, 'hook_embed', embedding(idTensor, weights.embedIn));
-  idTensor.dispose();
-  for (let l = 0; l < config.numLayers; l++) {
+  let x: Tensor<'f32'>;
+  if (startAt) {
+    x = startAt.residual;
+  } else {
+    const idTensor = device.tensor(ids);
+    x = replaced(step, 'hook_embed', embedding(idTensor, weights.embedIn));
+    idTensor.dispose();
+  }
+  for (let l = startAt?.layer ?? 0; l < config.numLayers; l++) {
     x = replaced(step, `blocks.${l}.hook_resid_pre`, x);
     if (l === stopAtLayer) {
       packing?.dispose();

@@ -1,3 +1,4 @@
+import { copy, type Tensor } from '@pythiajs/tensor-core';
 import { stepTokenLimit } from './batch.js';
 import { DeviceActivationCache } from './device-activation-cache.js';
 import { ForwardError } from './errors.js';
@@ -95,6 +96,14 @@ export interface RunOptions {
    * it are not reached. `numLayers` returns the last block's output, before `ln_final`.
    */
   stopAtLayer?: number;
+  /**
+   * Start at block n from `residual`, the residual stream entering it (`[Σ tokens × d_model]`,
+   * packed for a batch, e.g. `blocks.{n}.hook_resid_pre` of an earlier run, f32 on the CPU or
+   * the GPU), as TransformerLens' `start_at_layer`: the embedding and blocks 0 … n − 1 are
+   * skipped, and their hooks do not run. `ids` still give the sequences' lengths (and the loss
+   * its targets).
+   */
+  startAtLayer?: { layer: number; residual: Float32Array | Tensor<'f32'> };
 }
 
 /** What a run returns for one sequence, given its options. */
@@ -107,6 +116,37 @@ export type RunResult<O extends RunOptions> = O extends { stopAtLayer: number }
       : Float32Array;
 
 /**
+ * The residual a run starts from (`startAtLayer`), checked against the model and the batch and
+ * made the pass's own: uploaded, or copied from the caller's GPU tensor.
+ */
+function startResidual(
+  model: NeoXModel,
+  sequences: Batch,
+  start: RunOptions['startAtLayer'],
+): { layer: number; residual: Tensor<'f32'> } | undefined {
+  if (start === undefined) return undefined;
+  const { numLayers, hiddenSize } = model.config;
+  const { layer, residual } = start;
+  if (!Number.isInteger(layer) || layer < 0 || layer >= numLayers) {
+    throw new ForwardError(
+      `startAtLayer's layer must be an integer from 0 to ${numLayers - 1}, got ${layer}`,
+    );
+  }
+  const tokens = sequences.reduce((n, s) => n + s.length, 0);
+  const size = residual instanceof Float32Array ? residual.length : residual.size;
+  if (size !== tokens * hiddenSize) {
+    throw new ForwardError(
+      `startAtLayer's residual has ${size} values; the batch needs [${tokens} tokens × ${hiddenSize}] = ${tokens * hiddenSize}`,
+    );
+  }
+  const own =
+    residual instanceof Float32Array
+      ? model.device.tensor(residual, [tokens, hiddenSize])
+      : copy(residual.reshape([tokens, hiddenSize]));
+  return { layer, residual: own };
+}
+
+/**
  * Runs a packed batch with `runner` and gives each sequence what `options` asks for. The step
  * limit is the hidden states' (a larger batch is refused with the limit named: hooks see one step).
  */
@@ -117,6 +157,8 @@ async function run(
   options: RunOptions,
 ): Promise<Array<Float32Array | number | undefined>> {
   const { returns = 'logits', stopAtLayer } = options;
+  const startAt = startResidual(model, sequences, options.startAtLayer);
+  const forward = { hooks: runner, startAt };
   if (stopAtLayer !== undefined) {
     const layers = model.config.numLayers;
     if (!Number.isInteger(stopAtLayer) || stopAtLayer < 0 || stopAtLayer > layers) {
@@ -124,7 +166,12 @@ async function run(
         `stopAtLayer must be an integer from 0 to ${layers}, got ${stopAtLayer}`,
       );
     }
-    const { hidden, counts } = model.hiddenBatch(sequences, { hooks: runner, stopAtLayer });
+    if (startAt && stopAtLayer < startAt.layer) {
+      throw new ForwardError(
+        `stopAtLayer ${stopAtLayer} comes before startAtLayer ${startAt.layer}`,
+      );
+    }
+    const { hidden, counts } = model.hiddenBatch(sequences, { ...forward, stopAtLayer });
     const data = await hidden.read().finally(() => hidden.dispose());
     const width = model.config.hiddenSize;
     const starts = rowStarts(counts);
@@ -132,10 +179,10 @@ async function run(
   }
   switch (returns) {
     case 'logits':
-      return model.forwardBatch(sequences, { hooks: runner, logits: options.logits ?? 'all' });
+      return model.forwardBatch(sequences, { ...forward, logits: options.logits ?? 'all' });
     case 'loss':
     case 'loss-per-token': {
-      const scores = await scoreBatch(model, sequences, runner);
+      const scores = await scoreBatch(model, sequences, forward);
       return scores.map(({ logprob }) => {
         const losses = logprob.map((lp) => -lp);
         if (returns === 'loss-per-token') return losses;
@@ -143,7 +190,7 @@ async function run(
       });
     }
     case 'none': {
-      const { hidden } = model.hiddenBatch(sequences, { hooks: runner });
+      const { hidden } = model.hiddenBatch(sequences, forward);
       hidden.dispose();
       await model.device.flush();
       return sequences.map(() => undefined);
@@ -370,9 +417,9 @@ export async function scoreTokens(model: NeoXModel, batch: Batch): Promise<Token
 async function scoreBatch(
   model: NeoXModel,
   batch: Batch,
-  hooks?: HookRunner,
+  forward: Parameters<NeoXModel['hiddenBatch']>[1] = {},
 ): Promise<TokenScores[]> {
-  const { hidden, counts } = model.hiddenBatch(batch, { hooks });
+  const { hidden, counts } = model.hiddenBatch(batch, forward);
   // Row t of each sequence predicts its token t + 1; its last row predicts nothing here.
   const rows: number[] = [];
   const targets: number[] = [];

@@ -93,6 +93,8 @@ export interface BatchForwardOptions {
    * `[Σ tokens, …]`, sequence after sequence.
    */
   hooks?: HookRunner;
+  /** @internal `RunOptions.startAtLayer` of the interpretability functions. */
+  startAt?: { layer: number; residual: Tensor<'f32'> } | undefined;
 }
 
 /**
@@ -300,13 +302,15 @@ export class NeoXModel {
       hooks?: HookRunner | undefined;
       /** See `RunOptions.stopAtLayer`; the result is then that residual stream (no cache given). */
       stopAtLayer?: number | undefined;
+      /** See `forwardHidden`'s `startAt` (no cache given). */
+      startAt?: { layer: number; residual: Tensor<'f32'> } | undefined;
     },
   ): { hidden: Tensor<'f32'>; counts: number[]; cachedBefore: number[] } {
     this.assertAlive();
     const { cache } = options;
-    if (cache && options.stopAtLayer !== undefined) {
+    if (cache && (options.stopAtLayer !== undefined || options.startAt !== undefined)) {
       throw new ForwardError(
-        'stopAtLayer leaves the later layers of a cache unwritten; run it without a cache',
+        'stopAtLayer and startAtLayer leave layers of a cache unwritten; run them without a cache',
       );
     }
     const step = this.packChecked(sequences, cache);
@@ -332,7 +336,7 @@ export class NeoXModel {
       step.ids,
       step.counts,
       target,
-      { hooks: options.hooks, stopAtLayer: options.stopAtLayer },
+      { hooks: options.hooks, stopAtLayer: options.stopAtLayer, startAt: options.startAt },
     );
     if (!cache) target.dispose();
     return { hidden, counts: step.counts, cachedBefore };

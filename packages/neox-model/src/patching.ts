@@ -1,14 +1,20 @@
 // Activation patching, as TransformerLens' `patching` module computes it: the corrupted run with
 // one piece of one activation (a position, a head, or a head at a position) taken from the
 // clean run, scored by a metric, for every layer × piece. Each cell is one copy of the corrupted
-// prompt in a packed batch with its own patch, so a grid is a few passes, not hundreds.
+// prompt in a packed batch with its own patch, so a grid is a few passes, not hundreds, and each
+// pass starts at the block it patches.
 
-import type { Tensor } from '@pythiajs/tensor-core';
+import { editSelection, type Tensor } from '@pythiajs/tensor-core';
 import { stepTokenLimit } from './batch.js';
 import { DeviceActivationCache } from './device-activation-cache.js';
 import { ForwardError } from './errors.js';
 import type { Activation, HookedActivation } from './hooked-activation.js';
-import { type ActivationCache, type Hook, runWithCache, runWithHooks } from './interpret.js';
+import {
+  type ActivationCache,
+  runWithCache,
+  runWithDeviceCache,
+  runWithHooks,
+} from './interpret.js';
 import type { NeoXModel } from './model.js';
 
 /** What {@link activationPatching} patches, by its TransformerLens hook name in each block. */
@@ -157,23 +163,32 @@ export async function activationPatching(
     false,
   );
   const batchSize = Math.max(1, Math.min(options.batchSize ?? 64, Math.floor(limit / T)));
+  // Block l of a copy patched at layer l starts from the corrupt run's residual entering it:
+  // the blocks before it are the corrupt run's own, so each pass starts at its layer.
+  const entering = Array.from({ length: numLayers }, (_, l) => `blocks.${l}.hook_resid_pre`);
+  const { cache: corruptRun } = await runWithDeviceCache(model, corrupt, {
+    names: entering,
+    returns: 'none',
+  });
   const values: number[] = [];
-  for (let first = 0; first < cells.length; first += batchSize) {
-    const pass = cells.slice(first, first + batchSize);
-    const hooks: Record<string, Hook> = {};
+  try {
     for (let layer = 0; layer < numLayers; layer++) {
-      const mine = pass.map((cell, b) => ({ ...cell, b })).filter((c) => c.layer === layer);
-      if (mine.length === 0) continue;
-      const source = clean.get(names[layer]!)!;
-      hooks[names[layer]!] = (a) => patchCells(a, source, mine, T);
+      const ofLayer = cells.filter((c) => c.layer === layer);
+      for (let first = 0; first < ofLayer.length; first += batchSize) {
+        const pass = ofLayer.slice(first, first + batchSize).map((cell, b) => ({ ...cell, b }));
+        const source = clean.get(names[layer]!)!;
+        const residual = tile(corruptRun.get(entering[layer]!)!, pass.length);
+        const logits = await runWithHooks(
+          model,
+          pass.map(() => corrupt),
+          { [names[layer]!]: (a) => patchCells(a, source, pass, T) },
+          { logits: options.logits ?? 'last', startAtLayer: { layer, residual } },
+        ).finally(() => residual.dispose());
+        for (const row of logits) values.push(metric(row));
+      }
     }
-    const logits = await runWithHooks(
-      model,
-      pass.map(() => corrupt),
-      hooks,
-      { logits: options.logits ?? 'last' },
-    );
-    for (const row of logits) values.push(metric(row));
+  } finally {
+    corruptRun.dispose();
   }
   // Back into the grid's shape, in the order the cells were made.
   let at = 0;
@@ -206,4 +221,19 @@ function patchCells(
     }
     a.set(source, head === undefined ? { rows } : { rows, head });
   }
+}
+
+/** `copies` copies of a run's activation [T, …] one after another, [copies·T, …], on the GPU. */
+function tile(run: Tensor<'f32'>, copies: number): Tensor<'f32'> {
+  const T = run.shape[0]!;
+  const rows = Array.from({ length: copies * T }, (_, r) => r);
+  const empty = run.device.zeros([copies * T, ...run.shape.slice(1)]);
+  const tiled = editSelection(empty, {
+    op: 'set',
+    values: run,
+    select: [rows],
+    valuesIndex: [rows.map((r) => r % T)],
+  });
+  empty.dispose();
+  return tiled;
 }

@@ -171,6 +171,49 @@ describe('what a run returns', () => {
     expect((await seen!).data).toHaveLength(ids.length * HIDDEN);
   });
 
+  it('startAtLayer runs from a residual stream, as the rest of a full run', async () => {
+    const name = 'blocks.1.hook_resid_pre';
+    const { cache } = await runWithCache(model, ids, { names: [name] });
+    const resid = cache.get(name)!.data;
+    const full = await model.forward(ids);
+    const fromCpu = await runWithHooks(
+      model,
+      ids,
+      {},
+      { startAtLayer: { layer: 1, residual: resid } },
+    );
+    expect(maxAbsDiff(fromCpu, full)).toBeLessThanOrEqual(1e-5);
+    // From a GPU tensor (which stays the caller's), with hooks after the start, and the loss.
+    const onGpu = device.tensor(resid, [ids.length, HIDDEN]);
+    const hooks = { 'blocks.1.hook_mlp_out': (a: HookedActivation) => a.zero() };
+    const hooked = await runWithHooks(model, ids, hooks, {
+      startAtLayer: { layer: 1, residual: onGpu },
+      returns: 'loss',
+    });
+    expect(hooked).toBeCloseTo(await runWithHooks(model, ids, hooks, { returns: 'loss' }), 5);
+    expect((await onGpu.read()).length).toBe(resid.length);
+    // Hooks before the start do not run.
+    let embedSeen = false;
+    await runWithHooks(
+      model,
+      ids,
+      {
+        hook_embed: () => {
+          embedSeen = true;
+        },
+      },
+      { startAtLayer: { layer: 1, residual: resid } },
+    );
+    expect(embedSeen).toBe(false);
+    await expect(
+      runWithHooks(model, ids, {}, { startAtLayer: { layer: 1, residual: resid.subarray(1) } }),
+    ).rejects.toThrow(/the batch needs \[6 tokens × 64\] = 384/);
+    await expect(
+      runWithHooks(model, ids, {}, { startAtLayer: { layer: 2, residual: resid } }),
+    ).rejects.toThrow(/from 0 to 1, got 2/);
+    onGpu.dispose();
+  });
+
   it('stopAtLayer returns the residual stream entering that block', async () => {
     const { cache } = await runWithCache(model, ids, {
       names: ['blocks.1.hook_resid_pre', 'blocks.1.hook_resid_post'],

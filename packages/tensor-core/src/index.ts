@@ -51,7 +51,7 @@ export {
   attentionScores,
   causalSoftmax,
 } from './ops/attention-parts.js';
-export { editSelection, type TensorEdit } from './ops/edit-selection.js';
+export { copy, editSelection, type TensorEdit } from './ops/edit-selection.js';
 export { embedding } from './ops/embedding.js';
 export { type GeluOptions, gelu } from './ops/gelu.js';
 export { type HeadOutputsOptions, headOutputs, sumHeads } from './ops/head-outputs.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Device, editSelection, ShapeError, type TensorEdit } from '../src/index.js';
+import { copy, type Device, editSelection, ShapeError, type TensorEdit } from '../src/index.js';
 import { type EditSelectionReferenceEdit, editSelectionReference } from '../src/reference/index.js';
 import { testDevice } from './gpu.js';
 import { randomFloats } from './numbers.js';
@@ -200,6 +200,16 @@ describe('editSelection', () => {
     });
     expect(Array.from(y.filter((_, i) => i % 4 === 2))).toEqual(new Array(3).fill(-Infinity));
     expect(Array.from(y.filter((_, i) => i % 4 === 0))).toEqual(new Array(3).fill(Infinity));
+  });
+
+  it('copy gives the same values in a buffer of its own', async () => {
+    const x = device.tensor(randomFloats(3 * 5, 9), [3, 5]);
+    const y = copy(x);
+    expect(y.shape).toEqual([3, 5]);
+    expect(y.buffer).not.toBe(x.buffer);
+    const expected = await x.read();
+    x.dispose();
+    expect(Array.from(await y.read())).toEqual(Array.from(expected));
   });
 
   it('copies the target when a selection is empty', async () => {

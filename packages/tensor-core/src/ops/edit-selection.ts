@@ -256,3 +256,15 @@ export function editSelection(target: Tensor<'f32'>, edit: TensorEdit): Tensor<'
   tableTensor.dispose();
   return y;
 }
+
+/**
+ * A copy of an f32 tensor (rank 1 to 4) in a buffer of its own: an edit of nothing, one dispatch.
+ *
+ * @example
+ * ```ts
+ * const kept = copy(activation); // survives activation.dispose()
+ * ```
+ */
+export function copy(t: Tensor<'f32'>): Tensor<'f32'> {
+  return editSelection(t, { op: 'zero', select: [[]] });
+}
