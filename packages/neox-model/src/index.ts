@@ -87,6 +87,7 @@ export type { BatchForwardOptions, ForwardOptions, LoadOptions, LoadProgress } f
 export { NeoXModel } from './model.js';
 export type { ModelSource, ResolvedSource, ResolveSourceOptions } from './model-source.js';
 export { resolveModelSource } from './model-source.js';
+export { parameterNames, readParameter } from './parameters.js';
 export type { PatchedActivation, PatchingOptions } from './patching.js';
 export { activationPatching } from './patching.js';
 export { pythiaConfig } from './pythia-config.js';
