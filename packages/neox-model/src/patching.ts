@@ -99,6 +99,18 @@ interface Cell {
  */
 export async function activationPatching(
   model: NeoXModel,
+  options: PatchingOptions & { by: 'head-position' },
+): Promise<number[][][]>;
+export async function activationPatching(
+  model: NeoXModel,
+  options: PatchingOptions & { by?: 'position' | 'head' },
+): Promise<number[][]>;
+export async function activationPatching(
+  model: NeoXModel,
+  options: PatchingOptions,
+): Promise<number[][] | number[][][]>;
+export async function activationPatching(
+  model: NeoXModel,
   options: PatchingOptions,
 ): Promise<number[][] | number[][][]> {
   const { corrupt, activation, metric } = options;

@@ -10,6 +10,7 @@ import {
   type HookedActivation,
   meanActivation,
   NeoXModel,
+  type PatchedActivation,
   runWithCache,
   runWithDeviceCache,
   runWithHooks,
@@ -378,41 +379,28 @@ describe('activation patching grids', () => {
       names: (n) => /attn\.hook_(z|pattern)$|hook_(attn|mlp)_out$/.test(n),
     });
     const T = clean.length;
-    const heads = (await activationPatching(model, {
-      corrupt,
-      clean: cache,
-      activation: 'z',
-      by: 'head',
-      metric,
-    })) as number[][];
+    const grid = (activation: PatchedActivation, by?: 'position' | 'head') =>
+      activationPatching(model, {
+        corrupt,
+        clean: cache,
+        activation,
+        metric,
+        ...(by ? { by } : {}),
+      });
+    const heads = await grid('z', 'head');
     expect([heads.length, heads[0]!.length]).toEqual([2, 4]);
-    const byPos = (await activationPatching(model, {
+    const byPos = await activationPatching(model, {
       corrupt,
       clean: cache,
       activation: 'z',
       by: 'head-position',
       metric,
-      batchSize: 7, // several passes, cells of different layers in one pass
-    })) as number[][][];
+      batchSize: 7, // several passes per layer
+    });
     expect([byPos.length, byPos[0]!.length, byPos[0]![0]!.length]).toEqual([2, T, 4]);
-    const attnOut = (await activationPatching(model, {
-      corrupt,
-      clean: cache,
-      activation: 'attn_out',
-      metric,
-    })) as number[][];
-    const mlpOut = (await activationPatching(model, {
-      corrupt,
-      clean: cache,
-      activation: 'mlp_out',
-      metric,
-    })) as number[][];
-    const pattern = (await activationPatching(model, {
-      corrupt,
-      clean: cache,
-      activation: 'pattern',
-      metric,
-    })) as number[][];
+    const attnOut = await grid('attn_out');
+    const mlpOut = await grid('mlp_out');
+    const pattern = await grid('pattern', 'head');
     for (let l = 0; l < 2; l++) {
       for (let h = 0; h < 4; h++) {
         const z = `blocks.${l}.attn.hook_z`;

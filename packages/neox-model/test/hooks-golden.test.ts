@@ -223,12 +223,12 @@ for (const fixture of FIXTURES) {
     it('patching resid_pre layer × position gives the reference grid, in few passes', async () => {
       const m = model();
       const { clean_top, corrupt_top, grid } = golden.patching;
-      const ours = (await activationPatching(m, {
+      const ours = await activationPatching(m, {
         corrupt: golden.corrupt_ids,
         clean: golden.ids,
         activation: 'resid_pre',
         metric: (logits) => logits[clean_top]! - logits[corrupt_top]!,
-      })) as number[][];
+      });
       expect(ours).toHaveLength(grid.length);
       for (const [l, row] of grid.entries()) {
         expect(maxAbsDiff(ours[l]!, row)).toBeLessThanOrEqual(1e-4);
