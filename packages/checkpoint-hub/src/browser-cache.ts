@@ -10,7 +10,8 @@ import {
 import { EntryNotFoundError, HubNetworkError, IntegrityError, NotCachedError } from './errors.js';
 import { fileChecksum } from './hash.js';
 import { type FileProgress, HubClient, type RepoFile } from './hub-client.js';
-import type { CheckpointStore } from './remote-store.js';
+import type { CheckpointStore, OpenFileOptions } from './remote-store.js';
+import { checkRepoType, type RepoOptions, type RepoType, repoOptions } from './repo-type.js';
 
 /** Options of {@link BrowserHubCache}. */
 export interface BrowserHubCacheOptions {
@@ -34,15 +35,39 @@ export interface BrowserCachedRevision {
 
 // Keys are built from checked values only (cache-paths.ts): a revision `../../blobs/<sha>` must
 // not name a blob's key, nor a listing's path or checksum anything but what the Hub sends.
-const refKey = (repo: string, revision: string) => `refs/${repo}/${revision}`;
-const treeKey = (repo: string, commit: string) => `trees/${repo}/${commit}`;
+// A model's keys are `refs/owner/name/<revision>` and `trees/owner/name/<commit>`, as they always
+// were. A dataset's are `dataset-refs/owner--name/<revision>` and `dataset-trees/owner--name/<commit>`:
+// its repo id is one part (a repo id holds no `--`), so that a revision with `/`
+// (`refs/convert/parquet`) is told from the repo's name however many parts each has. Blobs are
+// keyed by checksum alone and shared by both kinds.
+const KEY_PREFIX: Record<RepoType, { refs: string; trees: string }> = {
+  model: { refs: 'refs/', trees: 'trees/' },
+  dataset: { refs: 'dataset-refs/', trees: 'dataset-trees/' },
+};
+const repoKey = (repo: string, repoType: RepoType) =>
+  repoType === 'dataset' ? repo.split('/').join('--') : repo;
+const refKey = (repo: string, revision: string, repoType: RepoType) =>
+  `${KEY_PREFIX[repoType].refs}${repoKey(repo, repoType)}/${revision}`;
+const treeKey = (repo: string, commit: string, repoType: RepoType) =>
+  `${KEY_PREFIX[repoType].trees}${repoKey(repo, repoType)}/${commit}`;
 const blobKey = (etag: string) => `blobs/${etag}`;
+/** The repo id and the rest (revision or commit) of a ref or tree key of `repoType`. */
+function splitKey(key: string, repoType: RepoType): { repo: string; rest: string } {
+  // Every prefix is one part: `refs`, `trees`, `dataset-refs`, `dataset-trees`.
+  const [, ...parts] = key.split('/');
+  if (repoType === 'dataset') {
+    const [folder = '', ...rest] = parts;
+    return { repo: folder.split('--').join('/'), rest: rest.join('/') };
+  }
+  const [owner, name, ...rest] = parts;
+  return { repo: `${owner}/${name}`, rest: rest.join('/') };
+}
 
 /**
  * The browser's cache of Hub files: blobs keyed by their sha256 (git sha1 for small files), so a
  * file identical across checkpoints is stored once, plus the revision → commit refs and file
  * listings, so a second visit loads without the network. Every download is verified before it
- * is stored.
+ * is stored. Dataset repositories are served alike, with `{ repoType: 'dataset' }`.
  *
  * @example
  * ```ts
@@ -75,29 +100,38 @@ export class BrowserHubCache implements CheckpointStore {
   }
 
   /**
-   * The commit a revision points to: from the Hub, or from the cached ref offline.
+   * The commit a revision points to: from the Hub, or from the cached ref offline. The last
+   * argument is a signal, or {@link RepoOptions} (`{ repoType: 'dataset' }`).
    *
    * @throws {UnsafeHubValueError} a repo id or revision that is not one, or a commit id from the
    *   Hub that is not 40 hex digits; nothing was stored.
    */
-  async resolve(repo: string, revision: string, signal?: AbortSignal): Promise<string> {
+  async resolve(
+    repo: string,
+    revision: string,
+    options?: AbortSignal | RepoOptions,
+  ): Promise<string> {
+    const { repoType, signal } = repoOptions(options);
     checkRepoId(repo, '');
     checkRevision(revision, '');
+    const tree = treeKey(repo, revision, repoType);
     // A commit never changes: with its listing cached there is nothing to ask the Hub.
-    if (isCommitId(revision) && (await this.storage.get(treeKey(repo, revision)))) return revision;
+    if (isCommitId(revision) && (await this.storage.get(tree))) return revision;
+    const ref = refKey(repo, revision, repoType);
     if (!this.offline) {
       try {
-        const { commit } = await this.client.revision(repo, revision, signal);
+        const { commit } = await this.client.revision(repo, revision, { repoType, signal });
         checkCommitId(commit, this.client.endpoint);
-        if (commit !== revision) await this.storage.put(refKey(repo, revision), new Blob([commit]));
+        if (commit !== revision) await this.storage.put(ref, new Blob([commit]));
         return commit;
       } catch (error) {
         if (!(error instanceof HubNetworkError)) throw error;
       }
     }
-    if (isCommitId(revision) && (await this.storage.get(treeKey(repo, revision)))) return revision;
-    const commit = (await this.text(refKey(repo, revision)))?.trim();
-    if (!commit || !isCommitId(commit)) throw new NotCachedError(repo, revision);
+    if (isCommitId(revision) && (await this.storage.get(tree))) return revision;
+    const commit = (await this.text(ref))?.trim();
+    if (!commit || !isCommitId(commit))
+      throw new NotCachedError(repo, revision, undefined, repoType);
     return commit;
   }
 
@@ -106,16 +140,22 @@ export class BrowserHubCache implements CheckpointStore {
    *
    * @throws {UnsafeHubValueError} the listing has a path or checksum that is not a Hub's.
    */
-  async files(repo: string, revision: string, signal?: AbortSignal): Promise<RepoFile[]> {
-    const commit = await this.resolve(repo, revision, signal);
-    const cached = await this.text(treeKey(repo, commit));
+  async files(
+    repo: string,
+    revision: string,
+    options?: AbortSignal | RepoOptions,
+  ): Promise<RepoFile[]> {
+    const { repoType, signal } = repoOptions(options);
+    const commit = await this.resolve(repo, revision, { repoType, signal });
+    const key = treeKey(repo, commit, repoType);
+    const cached = await this.text(key);
     if (cached) return checkListing(JSON.parse(cached) as RepoFile[], '');
-    if (this.offline) throw new NotCachedError(repo, revision);
+    if (this.offline) throw new NotCachedError(repo, revision, undefined, repoType);
     const files = checkListing(
-      await this.client.listFiles(repo, commit, signal),
+      await this.client.listFiles(repo, commit, { repoType, signal }),
       this.client.endpoint,
     );
-    await this.storage.put(treeKey(repo, commit), new Blob([JSON.stringify(files)]));
+    await this.storage.put(key, new Blob([JSON.stringify(files)]));
     return files;
   }
 
@@ -123,16 +163,19 @@ export class BrowserHubCache implements CheckpointStore {
     repo: string,
     revision: string,
     path: string,
-    options: { onProgress?: (progress: FileProgress) => void; signal?: AbortSignal } = {},
+    options: OpenFileOptions = {},
   ): Promise<ByteSource> {
-    const commit = await this.resolve(repo, revision, options.signal);
-    const file = (await this.files(repo, commit, options.signal)).find((f) => f.path === path);
-    if (!file) throw new EntryNotFoundError(repo, revision, path);
+    const { repoType, signal } = repoOptions(options);
+    const commit = await this.resolve(repo, revision, { repoType, signal });
+    const file = (await this.files(repo, commit, { repoType, signal })).find(
+      (f) => f.path === path,
+    );
+    if (!file) throw new EntryNotFoundError(repo, revision, path, repoType);
     const { etag, create } = fileChecksum(file, this.client.endpoint);
     let blob = await this.storage.get(blobKey(etag));
     if (!blob) {
-      if (this.offline) throw new NotCachedError(repo, revision, path);
-      blob = await this.download(repo, commit, file, etag, create(), options);
+      if (this.offline) throw new NotCachedError(repo, revision, path, repoType);
+      blob = await this.download(repo, commit, file, etag, create(), { ...options, repoType });
     }
     options.onProgress?.({ path, loaded: file.size, total: file.size });
     return blobSource(blob);
@@ -144,7 +187,9 @@ export class BrowserHubCache implements CheckpointStore {
     file: RepoFile,
     etag: string,
     hash: ReturnType<ReturnType<typeof fileChecksum>['create']>,
-    options: { onProgress?: (progress: FileProgress) => void; signal?: AbortSignal },
+    options: { onProgress?: (progress: FileProgress) => void; signal?: AbortSignal } & {
+      repoType: RepoType;
+    },
   ): Promise<Blob> {
     let parts: Uint8Array[] = [];
     let length = 0;
@@ -169,7 +214,12 @@ export class BrowserHubCache implements CheckpointStore {
           digest = fresh();
         },
       },
-      { size: file.size, onProgress: options.onProgress, signal: options.signal },
+      {
+        size: file.size,
+        onProgress: options.onProgress,
+        signal: options.signal,
+        repoType: options.repoType,
+      },
     );
     const actual = digest.hex();
     if (actual !== etag) throw new IntegrityError(file.path, etag, actual);
@@ -185,29 +235,31 @@ export class BrowserHubCache implements CheckpointStore {
     return blob;
   }
 
-  /** The cached revisions with their sizes. */
-  async list(): Promise<BrowserCachedRevision[]> {
+  /** The cached revisions with their sizes: the models', or the datasets' with `{ repoType: 'dataset' }`. */
+  async list(options: { repoType?: RepoType } = {}): Promise<BrowserCachedRevision[]> {
+    const repoType = checkRepoType(options.repoType);
+    const prefix = KEY_PREFIX[repoType];
     const keys = await this.storage.keys();
     const blobSizes = new Map<string, number>();
     for (const key of keys.filter((k) => k.startsWith('blobs/'))) {
       blobSizes.set(key.slice(6), (await this.storage.get(key))?.size ?? 0);
     }
     const refs = new Map<string, string[]>();
-    for (const key of keys.filter((k) => k.startsWith('refs/'))) {
-      const [, owner, name, ...rest] = key.split('/');
+    for (const key of keys.filter((k) => k.startsWith(prefix.refs))) {
+      const { repo, rest } = splitKey(key, repoType);
       const commit = await this.text(key);
-      const id = `${owner}/${name}@${commit}`;
-      refs.set(id, [...(refs.get(id) ?? []), rest.join('/')]);
+      const id = `${repo}@${commit}`;
+      refs.set(id, [...(refs.get(id) ?? []), rest]);
     }
     const out: BrowserCachedRevision[] = [];
-    for (const key of keys.filter((k) => k.startsWith('trees/'))) {
-      const [, owner, name, commit] = key.split('/') as [string, string, string, string];
+    for (const key of keys.filter((k) => k.startsWith(prefix.trees))) {
+      const { repo, rest: commit } = splitKey(key, repoType);
       const files = JSON.parse((await this.text(key)) ?? '[]') as RepoFile[];
       const present = files.filter((f) => blobSizes.has(etagOf(f) ?? ''));
       out.push({
-        repo: `${owner}/${name}`,
+        repo,
         commit,
-        refs: (refs.get(`${owner}/${name}@${commit}`) ?? []).sort(),
+        refs: (refs.get(`${repo}@${commit}`) ?? []).sort(),
         size: present.reduce((n, f) => n + f.size, 0),
         complete: present.length === files.length,
       });
@@ -215,23 +267,35 @@ export class BrowserHubCache implements CheckpointStore {
     return out.sort((a, b) => a.repo.localeCompare(b.repo) || a.commit.localeCompare(b.commit));
   }
 
-  /** Deletes a revision (or every revision of a repo) and the blobs nothing else uses. */
-  async remove(repo: string, revision?: string): Promise<void> {
+  /**
+   * Deletes a revision (or every revision of a repo) and the blobs nothing else uses (a blob a
+   * dataset and a model share stays). A dataset's with `{ repoType: 'dataset' }`.
+   */
+  async remove(
+    repo: string,
+    revision?: string,
+    options: { repoType?: RepoType } = {},
+  ): Promise<void> {
+    const repoType = checkRepoType(options.repoType);
     checkRepoId(repo, '');
     if (revision !== undefined) checkRevision(revision, '');
     const keys = await this.storage.keys();
+    const trees = `${KEY_PREFIX[repoType].trees}${repoKey(repo, repoType)}/`;
+    const refs = `${KEY_PREFIX[repoType].refs}${repoKey(repo, repoType)}/`;
     const commits =
       revision === undefined
-        ? keys.filter((k) => k.startsWith(`trees/${repo}/`)).map((k) => k.split('/')[3]!)
-        : [await this.resolve(repo, revision).catch(() => revision)];
+        ? keys.filter((k) => k.startsWith(trees)).map((k) => k.slice(trees.length))
+        : [await this.resolve(repo, revision, { repoType }).catch(() => revision)];
     for (const commit of commits) {
-      await this.storage.delete(treeKey(repo, commit));
-      for (const key of keys.filter((k) => k.startsWith(`refs/${repo}/`))) {
+      await this.storage.delete(treeKey(repo, commit, repoType));
+      for (const key of keys.filter((k) => k.startsWith(refs))) {
         if ((await this.text(key)) === commit) await this.storage.delete(key);
       }
     }
     const used = new Set<string>();
-    for (const key of (await this.storage.keys()).filter((k) => k.startsWith('trees/'))) {
+    const listings = (k: string) =>
+      k.startsWith(KEY_PREFIX.model.trees) || k.startsWith(KEY_PREFIX.dataset.trees);
+    for (const key of (await this.storage.keys()).filter(listings)) {
       for (const f of JSON.parse((await this.text(key)) ?? '[]') as RepoFile[])
         used.add(etagOf(f) ?? '');
     }

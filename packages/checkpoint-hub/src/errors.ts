@@ -1,3 +1,10 @@
+import type { RepoType } from './repo-type.js';
+
+/** How a repository is named in messages: `EleutherAI/pythia-70m`, `dataset Rowan/hellaswag`. */
+function label(repo: string, repoType: RepoType): string {
+  return repoType === 'dataset' ? `dataset ${repo}` : repo;
+}
+
 /** Base class of every error this package throws. */
 export class CheckpointHubError extends Error {
   override name = 'CheckpointHubError';
@@ -60,9 +67,14 @@ export class UnsupportedDtypeError extends CheckpointHubError {
 /** The Hub has no such repository (or it is private and no token was sent). */
 export class RepoNotFoundError extends CheckpointHubError {
   override name = 'RepoNotFoundError';
-  constructor(readonly repo: string) {
+  constructor(
+    readonly repo: string,
+    readonly repoType: RepoType = 'model',
+  ) {
     super(
-      `the Hub has no repository ${repo}; check its name (e.g. EleutherAI/pythia-70m-deduped), or set HF_TOKEN if it is private`,
+      repoType === 'dataset'
+        ? `the Hub has no dataset ${repo}; check its name (e.g. EleutherAI/lambada_openai), or set HF_TOKEN if it is private`
+        : `the Hub has no repository ${repo}; check its name (e.g. EleutherAI/pythia-70m-deduped), or set HF_TOKEN if it is private`,
     );
   }
 }
@@ -73,10 +85,16 @@ export class RevisionNotFoundError extends CheckpointHubError {
   constructor(
     readonly repo: string,
     readonly revision: string,
+    readonly repoType: RepoType = 'model',
   ) {
     super(
-      `${repo} has no revision ${revision}; Pythia checkpoints are step0, step1, step2, step4 … step512, ` +
-        "step1000 … step143000 and main (list a repo's branches with `pythia refs`)",
+      repoType === 'dataset'
+        ? `dataset ${repo} has no revision ${revision}` +
+            (revision === 'refs/convert/parquet'
+              ? ': the Hub has not converted it to Parquet (it converts public datasets only, and not every one)'
+              : '')
+        : `${repo} has no revision ${revision}; Pythia checkpoints are step0, step1, step2, step4 … step512, ` +
+            "step1000 … step143000 and main (list a repo's branches with `pythia refs`)",
     );
   }
 }
@@ -88,8 +106,9 @@ export class EntryNotFoundError extends CheckpointHubError {
     readonly repo: string,
     readonly revision: string,
     readonly path: string,
+    readonly repoType: RepoType = 'model',
   ) {
-    super(`${repo}@${revision} has no file ${path}`);
+    super(`${label(repo, repoType)}@${revision} has no file ${path}`);
   }
 }
 
@@ -99,9 +118,10 @@ export class HubAccessError extends CheckpointHubError {
   constructor(
     readonly repo: string,
     readonly status: number,
+    readonly repoType: RepoType = 'model',
   ) {
     super(
-      `the Hub refused access to ${repo} (HTTP ${status}): it is gated or private. Accept its terms on ` +
+      `the Hub refused access to ${label(repo, repoType)} (HTTP ${status}): it is gated or private. Accept its terms on ` +
         'the Hub and set HF_TOKEN to a token of an account that may read it',
     );
   }
@@ -143,10 +163,11 @@ export class NotCachedError extends CheckpointHubError {
     readonly repo: string,
     readonly revision: string,
     readonly path?: string,
+    readonly repoType: RepoType = 'model',
   ) {
     super(
-      `${path ? `${path} of ` : ''}${repo}@${revision} is not in the cache and offline mode (HF_HUB_OFFLINE=1) ` +
-        'forbids downloading it; download it first (pythia download) or unset HF_HUB_OFFLINE',
+      `${path ? `${path} of ` : ''}${label(repo, repoType)}@${revision} is not in the cache and offline mode (HF_HUB_OFFLINE=1) ` +
+        `forbids downloading it; download it first (${repoType === 'dataset' ? 'with a run online' : 'pythia download'}) or unset HF_HUB_OFFLINE`,
     );
   }
 }
@@ -330,11 +351,13 @@ export class IncompleteListingError extends HubResponseError {
     readonly listed: number,
     /** Some of the files the listing lacks. */
     readonly missing: readonly string[],
+    readonly repoType: RepoType = 'model',
   ) {
-    super(url, `a listing of ${listed} of the ${expected} files of ${repo}@${revision}`);
+    const named = label(repo, repoType);
+    super(url, `a listing of ${listed} of the ${expected} files of ${named}@${revision}`);
     const shown = missing.slice(0, 3).join(', ') + (missing.length > 3 ? ', …' : '');
     this.message =
-      `could not list all files of ${repo}@${revision}: the listing ended after ${listed} of its ` +
+      `could not list all files of ${named}@${revision}: the listing ended after ${listed} of its ` +
       `${expected} files (missing ${shown}). Its next page was not readable: a Hub mirror or proxy ` +
       'must send the Link header, and expose it to browsers (Access-Control-Expose-Headers: Link)';
   }

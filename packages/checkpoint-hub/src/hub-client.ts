@@ -1,3 +1,4 @@
+import { checkRepoFilePath } from './cache-paths.js';
 import { env, millisecondsFromEnv } from './env.js';
 import {
   CheckpointHubError,
@@ -19,6 +20,13 @@ import {
   parseTreePage,
   quote,
 } from './hub-answers.js';
+import {
+  checkRepoType,
+  type RepoOptions,
+  type RepoType,
+  repoOptions,
+  repoTypePlural,
+} from './repo-type.js';
 import { backoff, parseRetryAfter, RetryBudget, sleep } from './retry.js';
 import { SilenceError, TimedExchange } from './timed-fetch.js';
 
@@ -56,6 +64,15 @@ export interface HubClientOptions {
    * out resumes with a Range request. Default: `HF_HUB_DOWNLOAD_TIMEOUT` seconds, else 10 s.
    */
   downloadTimeoutMs?: number;
+}
+
+/** Options of {@link HubClient.listFiles}. */
+export interface ListFilesOptions extends RepoOptions {
+  /**
+   * List only this folder of the revision (and its subfolders), e.g. `default/test` of a dataset's
+   * Parquet branch: `/api/…/tree/{revision}/{path}`. Default: the whole revision.
+   */
+  path?: string;
 }
 
 /** A file of a revision, as the Hub's tree listing describes it. */
@@ -113,6 +130,7 @@ interface Patience {
 
 interface Context {
   repo: string;
+  repoType: RepoType;
   revision?: string;
   path?: string;
 }
@@ -189,22 +207,37 @@ export class HubClient {
     };
   }
 
-  /** URL of a file at a revision (`/{repo}/resolve/{revision}/{path}`, revision URL-encoded). */
-  fileUrl(repo: string, revision: string, path: string): string {
+  /**
+   * URL of a file at a revision: `/{repo}/resolve/{revision}/{path}` for a model,
+   * `/datasets/{repo}/resolve/{revision}/{path}` for a dataset. The revision is one URL-encoded
+   * part (`refs%2Fconvert%2Fparquet`), each part of the path is encoded, as huggingface_hub does.
+   */
+  fileUrl(repo: string, revision: string, path: string, options: RepoOptions = {}): string {
+    const repoType = checkRepoType(options.repoType);
     const encodedPath = path.split('/').map(encodeURIComponent).join('/');
-    return `${this.endpoint}/${repo}/resolve/${encodeURIComponent(revision)}/${encodedPath}`;
+    const prefix = repoType === 'dataset' ? 'datasets/' : '';
+    return `${this.endpoint}/${prefix}${repo}/resolve/${encodeURIComponent(revision)}/${encodedPath}`;
   }
 
-  /** The commit a branch, tag or commit id points to, and the files it holds. */
+  /** `{endpoint}/api/models/{repo}` or `{endpoint}/api/datasets/{repo}`. */
+  private apiUrl(repo: string, repoType: RepoType): string {
+    return `${this.endpoint}/api/${repoTypePlural(repoType)}/${repo}`;
+  }
+
+  /**
+   * The commit a branch, tag or commit id points to, and the files it holds. The last argument is
+   * a signal, or {@link RepoOptions} (`{ repoType: 'dataset', signal }` for a dataset).
+   */
   async revision(
     repo: string,
     revision: string,
-    signal?: AbortSignal,
+    options?: AbortSignal | RepoOptions,
   ): Promise<{ commit: string; files: string[] }> {
-    const url = `${this.endpoint}/api/models/${repo}/revision/${encodeURIComponent(revision)}`;
-    const { answer } = await this.getJson(url, signal, { repo, revision });
+    const { repoType, signal } = repoOptions(options);
+    const url = `${this.apiUrl(repo, repoType)}/revision/${encodeURIComponent(revision)}`;
+    const { answer } = await this.getJson(url, signal, { repo, repoType, revision });
     const parsed = parseRevision(url, answer);
-    this.siblings.set(`${repo}@${parsed.commit}`, parsed.files);
+    this.siblings.set(`${repoType}:${repo}@${parsed.commit}`, parsed.files);
     return parsed;
   }
 
@@ -215,16 +248,26 @@ export class HubClient {
    * Where this client has resolved the commit (with {@link revision}, as the caches do before
    * they list it), the listing is checked against the revision's file names: one that holds fewer
    * files ended early, which is an {@link IncompleteListingError} rather than a listing taken as
-   * complete (browsers read `Link` only where the server exposes it).
+   * complete (browsers read `Link` only where the server exposes it). With `path`, only the
+   * folder is listed, and checked against the revision's files in it.
    */
-  async listFiles(repo: string, revision: string, signal?: AbortSignal): Promise<RepoFile[]> {
+  async listFiles(
+    repo: string,
+    revision: string,
+    options?: AbortSignal | ListFilesOptions,
+  ): Promise<RepoFile[]> {
+    const { repoType, signal } = repoOptions(options);
+    const given = options && 'path' in options ? options.path : undefined;
+    // A folder becomes part of the URL, where `..` parts would leave the repository's tree.
+    const folder = given ? checkRepoFilePath(given, '') : '';
     const files: RepoFile[] = [];
     const fetched = new Set<string>();
+    const encodedFolder = folder ? `/${folder.split('/').map(encodeURIComponent).join('/')}` : '';
     let url: string | undefined =
-      `${this.endpoint}/api/models/${repo}/tree/${encodeURIComponent(revision)}?recursive=true`;
+      `${this.apiUrl(repo, repoType)}/tree/${encodeURIComponent(revision)}${encodedFolder}?recursive=true`;
     while (url) {
       fetched.add(url);
-      const { answer, headers } = await this.getJson(url, signal, { repo, revision });
+      const { answer, headers } = await this.getJson(url, signal, { repo, repoType, revision });
       for (const file of parseTreePage(url, answer)) files.push(file);
       const next = nextPage(headers.get('link'), url);
       if (next && fetched.has(next))
@@ -239,7 +282,9 @@ export class HubClient {
         );
       url = next;
     }
-    const expected = this.siblings.get(`${repo}@${revision}`);
+    const expected = this.siblings
+      .get(`${repoType}:${repo}@${revision}`)
+      ?.filter((path) => !folder || path.startsWith(`${folder}/`));
     // Fewer files, not other names: a listing whose entries are wrong is the path checks' to refuse.
     if (expected && files.length < expected.length) {
       const listed = new Set(files.map((f) => f.path));
@@ -250,15 +295,17 @@ export class HubClient {
         expected.length,
         files.length,
         expected.filter((path) => !listed.has(path)),
+        repoType,
       );
     }
     return files;
   }
 
   /** The branches of a repository (for Pythia: `main` and the 154 `step…` checkpoints). */
-  async refs(repo: string, signal?: AbortSignal): Promise<RepoRef[]> {
-    const url = `${this.endpoint}/api/models/${repo}/refs`;
-    const { answer } = await this.getJson(url, signal, { repo });
+  async refs(repo: string, options?: AbortSignal | RepoOptions): Promise<RepoRef[]> {
+    const { repoType, signal } = repoOptions(options);
+    const url = `${this.apiUrl(repo, repoType)}/refs`;
+    const { answer } = await this.getJson(url, signal, { repo, repoType });
     return parseRefs(url, answer);
   }
 
@@ -272,10 +319,11 @@ export class HubClient {
     path: string,
     offset: number,
     length: number,
-    signal?: AbortSignal,
+    options?: AbortSignal | RepoOptions,
   ): Promise<Uint8Array> {
     if (length === 0) return new Uint8Array(0);
-    const url = this.fileUrl(repo, revision, path);
+    const { repoType, signal } = repoOptions(options);
+    const url = this.fileUrl(repo, revision, path, { repoType });
     const out = new Uint8Array(length);
     const budget = this.budget();
     let got = 0;
@@ -286,7 +334,7 @@ export class HubClient {
         url,
         { Range: range },
         signal,
-        { repo, revision, path },
+        { repo, repoType, revision, path },
         budget,
         this.content,
       );
@@ -341,10 +389,13 @@ export class HubClient {
       size?: number;
       onProgress?: (progress: FileProgress) => void;
       signal?: AbortSignal;
+      /** Default `'model'`. */
+      repoType?: RepoType;
     } = {},
   ): Promise<void> {
     const { size, onProgress, signal } = options;
-    const url = this.fileUrl(repo, revision, path);
+    const repoType = checkRepoType(options.repoType);
+    const url = this.fileUrl(repo, revision, path, { repoType });
     const budget = this.budget();
     // The most the target has held: an attempt that goes past it made progress.
     let reached = target.length;
@@ -357,7 +408,7 @@ export class HubClient {
         url,
         headers,
         signal,
-        { repo, revision, path },
+        { repo, repoType, revision, path },
         budget,
         this.content,
       );
@@ -535,19 +586,20 @@ export class HubClient {
     patience: Patience,
   ): Promise<Error> {
     const code = response.headers.get('x-error-code');
-    const { repo, revision = 'main', path } = context;
+    const { repo, repoType, revision = 'main', path } = context;
     const { status } = response;
     if (status === 401 || status === 403) {
       // The Hub answers 401 for repos that do not exist too, unless a token was sent.
       return code === 'RepoNotFound'
-        ? new RepoNotFoundError(repo)
-        : new HubAccessError(repo, status);
+        ? new RepoNotFoundError(repo, repoType)
+        : new HubAccessError(repo, status, repoType);
     }
     if (status === 404) {
-      if (code === 'RevisionNotFound') return new RevisionNotFoundError(repo, revision);
-      if (code === 'EntryNotFound' && path) return new EntryNotFoundError(repo, revision, path);
-      if (code === 'RepoNotFound' || !path) return new RepoNotFoundError(repo);
-      return new EntryNotFoundError(repo, revision, path);
+      if (code === 'RevisionNotFound') return new RevisionNotFoundError(repo, revision, repoType);
+      if (code === 'EntryNotFound' && path)
+        return new EntryNotFoundError(repo, revision, path, repoType);
+      if (code === 'RepoNotFound' || !path) return new RepoNotFoundError(repo, repoType);
+      return new EntryNotFoundError(repo, revision, path, repoType);
     }
     // Say what the server answered. A web page where the API should be means HF_ENDPOINT is not
     // a Hub; the same with 429 or 502–504 is a gateway's rate limit or outage page, and stays a

@@ -42,10 +42,13 @@ export type {
   DownloadTarget,
   FileProgress,
   HubClientOptions,
+  ListFilesOptions,
   RepoFile,
   RepoRef,
 } from './hub-client.js';
 export { HubClient } from './hub-client.js';
+export type { ListParquetFilesOptions, ParquetSplit } from './parquet-files.js';
+export { listParquetFiles, ParquetSplitNotFoundError, pickParquetFiles } from './parquet-files.js';
 export type { ModelRef, PythiaModel } from './pythia.js';
 export {
   PYTHIA_MODELS,
@@ -57,8 +60,10 @@ export {
 } from './pythia.js';
 export type { MemorySink, RandomAccessSink } from './random-access-sink.js';
 export { memorySink } from './random-access-sink.js';
-export type { CheckpointStore } from './remote-store.js';
+export type { CheckpointStore, OpenFileOptions } from './remote-store.js';
 export { RemoteStore } from './remote-store.js';
+export type { RepoOptions, RepoType } from './repo-type.js';
+export { PARQUET_REVISION } from './repo-type.js';
 export type { SafetensorsHeader } from './safetensors.js';
 export { readSafetensorsHeader, readTensorBytes } from './safetensors.js';
 export type {

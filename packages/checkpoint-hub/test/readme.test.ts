@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serveTestPage } from '@pythiajs/vitest-config/browser-page';
@@ -38,17 +38,37 @@ function pythia70mBin(): Uint8Array {
   return writeTorchZip({ tensors, storages });
 }
 
-const hub = new FakeHub({
-  'EleutherAI/pythia-70m-deduped': {
-    branches: { step3000: COMMIT },
-    commits: {
-      [COMMIT]: {
-        'config.json': CONFIG,
-        'pytorch_model.bin': pythia70mBin(),
+// What the dataset example lists: lambada_openai's Parquet conversion, as far as it looks.
+const PARQUET_COMMIT = '4'.repeat(40);
+const PARQUET_BYTES = new TextEncoder().encode('PAR1 … PAR1');
+
+const hub = new FakeHub(
+  {
+    'EleutherAI/pythia-70m-deduped': {
+      branches: { step3000: COMMIT },
+      commits: {
+        [COMMIT]: {
+          'config.json': CONFIG,
+          'pytorch_model.bin': pythia70mBin(),
+        },
       },
     },
   },
-});
+  {
+    datasets: {
+      'EleutherAI/lambada_openai': {
+        branches: { main: '5'.repeat(40), 'refs/convert/parquet': PARQUET_COMMIT },
+        commits: {
+          ['5'.repeat(40)]: { 'README.md': '# lambada_openai' },
+          [PARQUET_COMMIT]: {
+            'default/test/0000.parquet': PARQUET_BYTES,
+            'de/test/0000.parquet': PARQUET_BYTES,
+          },
+        },
+      },
+    },
+  },
+);
 const cache = mkdtempSync(join(tmpdir(), 'readme-hub-cache-'));
 beforeAll(() => hub.start());
 afterAll(async () => {
@@ -70,6 +90,23 @@ async function runsTheNodeExample(block: ReadmeBlock) {
   const last = run.stderr.trim().split('\n').at(-1);
   expect(last).toMatch(/^pytorch_model\.bin: /);
   expect(last).toContain(`${CONFIG.length + pythia70mBin().length}`);
+}
+
+async function runsTheDatasetExample(block: ReadmeBlock) {
+  const run = await runReadmeExample(README, {
+    block: block.index,
+    env: { HF_ENDPOINT: hub.hubOrigin, HF_HUB_CACHE: cache, HF_HUB_OFFLINE: undefined },
+  });
+  expect(run.exitCode).toBe(0);
+  expect(run.printed).toEqual(run.promised);
+  // The file and the ref lie where huggingface_hub puts them.
+  const root = join(cache, 'datasets--EleutherAI--lambada_openai');
+  expect(run.printed[1]).toBe(
+    join(root, 'snapshots', PARQUET_COMMIT, 'default', 'test', '0000.parquet'),
+  );
+  expect(readFileSync(join(root, 'refs', 'refs', 'convert', 'parquet'), 'utf8')).toBe(
+    PARQUET_COMMIT,
+  );
 }
 
 // The browser example, as a page: its mirror's address becomes the stand-in's origin (another
@@ -137,5 +174,10 @@ checkReadmeBlocks(README, {
     language: 'js',
     name: `(browser) opens the checkpoint in headless Chromium, from the local Hub stand-in's origin in place of ${MIRROR}`,
     test: runsTheBrowserExample,
+  },
+  3: {
+    language: 'js',
+    name: '(Node, datasets) lists and downloads a Parquet split from the local Hub into datasets--…',
+    test: runsTheDatasetExample,
   },
 });

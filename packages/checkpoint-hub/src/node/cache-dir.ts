@@ -1,6 +1,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { env } from '../env.js';
+import { checkRepoType, type RepoType, repoTypePlural } from '../repo-type.js';
 
 /**
  * The Hugging Face hub cache directory, resolved as `huggingface_hub` resolves it so both share
@@ -15,7 +16,11 @@ export function defaultCacheDir(): string {
   return join(home, 'hub');
 }
 
-/** `EleutherAI/pythia-70m` → `models--EleutherAI--pythia-70m`. */
-export function repoFolderName(repo: string): string {
-  return `models--${repo.split('/').join('--')}`;
+/**
+ * `EleutherAI/pythia-70m` → `models--EleutherAI--pythia-70m`; with `'dataset'`,
+ * `EleutherAI/lambada_openai` → `datasets--EleutherAI--lambada_openai` (huggingface_hub's
+ * `repo_folder_name`).
+ */
+export function repoFolderName(repo: string, repoType: RepoType = 'model'): string {
+  return `${repoTypePlural(checkRepoType(repoType))}--${repo.split('/').join('--')}`;
 }

@@ -38,8 +38,15 @@ import {
   UnsafeHubValueError,
 } from '../errors.js';
 import { blobName } from '../hash.js';
-import { type FileProgress, HubClient, type RepoFile } from '../hub-client.js';
-import type { CheckpointStore } from '../remote-store.js';
+import { HubClient, type RepoFile } from '../hub-client.js';
+import type { CheckpointStore, OpenFileOptions } from '../remote-store.js';
+import {
+  checkRepoType,
+  type RepoOptions,
+  type RepoType,
+  repoOptions,
+  repoTypePlural,
+} from '../repo-type.js';
 import { defaultCacheDir, repoFolderName } from './cache-dir.js';
 import { cacheWriteError, freeBytes, writing } from './cache-errors.js';
 import { fileSource } from './file-source.js';
@@ -103,6 +110,8 @@ function checksum(file: RepoFile, source: string): { etag: string; hash: () => H
  *       blobs/<sha256 or git sha1>            file contents, verified, written atomically
  *       snapshots/<commit>/<path>             relative symlinks into blobs/
  *       refs/<branch>                         the commit a branch pointed to when last resolved
+ *     datasets--EleutherAI--lambada_openai/    a dataset ({ repoType: 'dataset' }), laid out alike
+ *       refs/refs/convert/parquet             a revision with `/` is a path under refs/
  *
  * A download goes to `blobs/<etag>.incomplete` (resumed if a previous process left one), is
  * verified against the checksum the Hub lists, then renamed into place, under a lock so that
@@ -129,6 +138,7 @@ export class NodeHubCache implements CheckpointStore {
   readonly offline: boolean;
   readonly client: HubClient;
   private readonly lockTimings: NonNullable<NodeHubCacheOptions['lock']>;
+  /** By `{repoType}:{repo}@{revision}`. */
   private readonly commits = new Map<string, Promise<string>>();
   private readonly listings = new Map<string, Promise<RepoFile[]>>();
 
@@ -155,8 +165,8 @@ export class NodeHubCache implements CheckpointStore {
     return path;
   }
 
-  private repoDir(repo: string): string {
-    return this.inside(join(this.dir, repoFolderName(checkRepoId(repo, ''))));
+  private repoDir(repo: string, repoType: RepoType): string {
+    return this.inside(join(this.dir, repoFolderName(checkRepoId(repo, ''), repoType)));
   }
 
   private snapshotPath(root: string, commit: string, path: string): string {
@@ -164,12 +174,22 @@ export class NodeHubCache implements CheckpointStore {
     return this.inside(join(root, 'snapshots', checkCommitId(commit, this.endpoint), ...parts));
   }
 
-  /** The commit a revision points to: from the Hub, or from `refs/` when offline or unreachable. */
-  resolve(repo: string, revision: string, signal?: AbortSignal): Promise<string> {
-    const key = `${repo}@${revision}`;
+  /**
+   * The commit a revision points to: from the Hub, or from `refs/` when offline or unreachable.
+   * The last argument is a signal, or {@link RepoOptions} (`{ repoType: 'dataset' }`).
+   */
+  resolve(repo: string, revision: string, options?: AbortSignal | RepoOptions): Promise<string> {
+    let repoType: RepoType;
+    let signal: AbortSignal | undefined;
+    try {
+      ({ repoType, signal } = repoOptions(options));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const key = `${repoType}:${repo}@${revision}`;
     let commit = this.commits.get(key);
     if (!commit) {
-      commit = this.resolveUncached(repo, revision, signal);
+      commit = this.resolveUncached(repo, revision, repoType, signal);
       commit.catch(() => this.commits.delete(key));
       this.commits.set(key, commit);
     }
@@ -179,45 +199,51 @@ export class NodeHubCache implements CheckpointStore {
   private async resolveUncached(
     repo: string,
     revision: string,
+    repoType: RepoType,
     signal?: AbortSignal,
   ): Promise<string> {
     // The caller's own values become `models--…` and `refs/<revision>`: checked before anything.
-    const root = this.repoDir(repo);
+    const root = this.repoDir(repo, repoType);
     checkRevision(revision, '');
     // A commit never changes: with its snapshot on disk there is nothing to ask the Hub.
     const snapshot = isCommitId(revision) && (await exists(join(root, 'snapshots', revision)));
-    if (this.offline || snapshot) return this.resolveOffline(repo, revision);
+    if (this.offline || snapshot) return this.resolveOffline(repo, revision, repoType);
     try {
-      const { commit } = await this.client.revision(repo, revision, signal);
+      const { commit } = await this.client.revision(repo, revision, { repoType, signal });
       // Before writeRef and before any snapshot path is built from it.
       checkCommitId(commit, this.endpoint);
-      if (commit !== revision) await this.writeRef(repo, revision, commit);
+      if (commit !== revision) await this.writeRef(root, revision, commit);
       return commit;
     } catch (error) {
       // As huggingface_hub: when the Hub cannot be reached, what is cached still serves.
       if (error instanceof HubNetworkError) {
-        const cached = await this.resolveOffline(repo, revision).catch(() => undefined);
+        const cached = await this.resolveOffline(repo, revision, repoType).catch(() => undefined);
         if (cached) return cached;
       }
       throw error;
     }
   }
 
-  private async resolveOffline(repo: string, revision: string): Promise<string> {
-    const root = this.repoDir(repo);
+  private async resolveOffline(
+    repo: string,
+    revision: string,
+    repoType: RepoType,
+  ): Promise<string> {
+    const root = this.repoDir(repo, repoType);
     checkRevision(revision, '');
     if (isCommitId(revision) && (await exists(join(root, 'snapshots', revision)))) return revision;
     const ref = await readFile(this.refPath(root, revision), 'utf8').catch(() => undefined);
     if (ref && isCommitId(ref.trim())) return ref.trim();
-    throw new NotCachedError(repo, revision);
+    throw new NotCachedError(repo, revision, undefined, repoType);
   }
 
   private refPath(root: string, revision: string): string {
     return this.inside(join(root, 'refs', ...checkRevision(revision, '').split('/')));
   }
 
-  private async writeRef(repo: string, revision: string, commit: string): Promise<void> {
-    const path = this.refPath(this.repoDir(repo), revision);
+  /** `refs/<revision>`, a revision with `/` as folders (`refs/refs/convert/parquet`). */
+  private async writeRef(root: string, revision: string, commit: string): Promise<void> {
+    const path = this.refPath(root, revision);
     if ((await readFile(path, 'utf8').catch(() => undefined)) === commit) return;
     await writing(dirname(path), () => mkdir(dirname(path), { recursive: true }));
     const temporary = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
@@ -226,18 +252,24 @@ export class NodeHubCache implements CheckpointStore {
   }
 
   /**
-   * The files of a revision with sizes and checksums (from the Hub; from the snapshot offline).
+   * The files of a revision with sizes and checksums (from the Hub; from the snapshot offline,
+   * where only the files cached are known).
    *
    * @throws {UnsafeHubValueError} the listing has a path or checksum that is not a Hub's.
    */
-  async files(repo: string, revision: string, signal?: AbortSignal): Promise<RepoFile[]> {
-    const commit = await this.resolve(repo, revision, signal);
-    if (this.offline) return this.snapshotFiles(repo, commit);
-    const key = `${repo}@${commit}`;
+  async files(
+    repo: string,
+    revision: string,
+    options?: AbortSignal | RepoOptions,
+  ): Promise<RepoFile[]> {
+    const { repoType, signal } = repoOptions(options);
+    const commit = await this.resolve(repo, revision, { repoType, signal });
+    if (this.offline) return this.snapshotFiles(repo, commit, repoType);
+    const key = `${repoType}:${repo}@${commit}`;
     let listing = this.listings.get(key);
     if (!listing) {
       listing = this.client
-        .listFiles(repo, commit, signal)
+        .listFiles(repo, commit, { repoType, signal })
         .then((files) => checkListing(files, this.endpoint));
       listing.catch(() => this.listings.delete(key));
       this.listings.set(key, listing);
@@ -245,8 +277,12 @@ export class NodeHubCache implements CheckpointStore {
     return listing;
   }
 
-  private async snapshotFiles(repo: string, commit: string): Promise<RepoFile[]> {
-    const root = this.repoDir(repo);
+  private async snapshotFiles(
+    repo: string,
+    commit: string,
+    repoType: RepoType,
+  ): Promise<RepoFile[]> {
+    const root = this.repoDir(repo, repoType);
     const folder = join(root, 'snapshots', checkCommitId(commit, ''));
     const out: RepoFile[] = [];
     for (const path of await walk(folder)) {
@@ -291,6 +327,7 @@ export class NodeHubCache implements CheckpointStore {
 
   /**
    * The local path of a file of a revision, downloading (and verifying) it first if needed.
+   * A dataset's file with `{ repoType: 'dataset' }`, under `datasets--owner--name/`.
    *
    * @throws {NotCachedError} offline and not cached.
    * @throws {EntryNotFoundError} the revision has no such file.
@@ -304,21 +341,27 @@ export class NodeHubCache implements CheckpointStore {
     repo: string,
     revision: string,
     path: string,
-    options: { onProgress?: (progress: FileProgress) => void; signal?: AbortSignal } = {},
+    options: OpenFileOptions = {},
   ): Promise<string> {
+    const repoType = checkRepoType(options.repoType);
+    const { signal } = options;
     // `path` may come from a server too (a shard index): checked before it is joined to anything.
     checkRepoFilePath(path, '');
-    const commit = await this.resolve(repo, revision, options.signal);
-    const root = this.repoDir(repo);
+    const commit = await this.resolve(repo, revision, { repoType, signal });
+    const root = this.repoDir(repo, repoType);
     const snapshotPath = this.snapshotPath(root, commit, path);
     if ((await this.snapshotEntry(root, snapshotPath)).state === 'file') return snapshotPath;
-    if (this.offline) throw new NotCachedError(repo, revision, path);
+    if (this.offline) throw new NotCachedError(repo, revision, path, repoType);
 
-    const file = (await this.files(repo, commit, options.signal)).find((f) => f.path === path);
-    if (!file) throw new EntryNotFoundError(repo, revision, path);
+    const file = (await this.files(repo, commit, { repoType, signal })).find(
+      (f) => f.path === path,
+    );
+    if (!file) throw new EntryNotFoundError(repo, revision, path, repoType);
     const { etag, hash } = checksum(file, this.endpoint);
     const blobPath = this.inside(join(root, 'blobs', etag));
-    const lockPath = this.inside(join(this.dir, '.locks', repoFolderName(repo), `${etag}.lock`));
+    const lockPath = this.inside(
+      join(this.dir, '.locks', repoFolderName(repo, repoType), `${etag}.lock`),
+    );
     await writing(dirname(blobPath), () => mkdir(dirname(blobPath), { recursive: true }));
     await withLock(
       lockPath,
@@ -326,7 +369,7 @@ export class NodeHubCache implements CheckpointStore {
         if (await isPlainFile(blobPath)) return;
         // A link or folder where a blob belongs is not one: replaced by the download.
         await writing(blobPath, () => rm(blobPath, { force: true, recursive: true }));
-        await this.download(repo, commit, file, blobPath, hash, options);
+        await this.download(repo, commit, file, blobPath, hash, { ...options, repoType });
       },
       {
         ...this.lockTimings,
@@ -374,7 +417,7 @@ export class NodeHubCache implements CheckpointStore {
     file: RepoFile,
     blobPath: string,
     hash: () => Hash,
-    options: { onProgress?: (progress: FileProgress) => void; signal?: AbortSignal },
+    options: OpenFileOptions & { repoType: RepoType },
   ): Promise<void> {
     const incomplete = `${blobPath}.incomplete`;
     let length = await this.resumable(incomplete, file.size);
@@ -421,7 +464,12 @@ export class NodeHubCache implements CheckpointStore {
             length = 0;
           },
         },
-        { size: file.size, onProgress: options.onProgress, signal: options.signal },
+        {
+          size: file.size,
+          onProgress: options.onProgress,
+          signal: options.signal,
+          repoType: options.repoType,
+        },
       );
     } finally {
       await handle.close();
@@ -467,17 +515,22 @@ export class NodeHubCache implements CheckpointStore {
     repo: string,
     revision: string,
     path: string,
-    options: { onProgress?: (p: FileProgress) => void; signal?: AbortSignal } = {},
+    options: OpenFileOptions = {},
   ): Promise<ByteSource & { close(): Promise<void> }> {
     return fileSource(await this.file(repo, revision, path, options));
   }
 
-  /** Every cached repository with its revisions, files and sizes. */
-  async list(): Promise<CachedRepo[]> {
+  /**
+   * Every cached repository with its revisions, files and sizes: the models (`models--…`), or
+   * with `{ repoType: 'dataset' }` the datasets (`datasets--…`).
+   */
+  async list(options: { repoType?: RepoType } = {}): Promise<CachedRepo[]> {
+    const repoType = checkRepoType(options.repoType);
+    const prefix = `${repoTypePlural(repoType)}--`;
     const repos: CachedRepo[] = [];
     for (const folder of (await readdir(this.dir).catch(() => [] as string[])).sort()) {
-      if (!folder.startsWith('models--')) continue;
-      const repo = folder.slice('models--'.length).replace('--', '/');
+      if (!folder.startsWith(prefix)) continue;
+      const repo = folder.slice(prefix.length).replace('--', '/');
       // A folder no repo id names cannot be asked for, nor removed through this API.
       if (!isRepoId(repo)) continue;
       const root = join(this.dir, folder);
@@ -512,16 +565,22 @@ export class NodeHubCache implements CheckpointStore {
 
   /**
    * Deletes a revision (its snapshot, the refs pointing to it, and blobs no other revision uses),
-   * or the whole repository when no revision is given. Returns the bytes freed.
+   * or the whole repository when no revision is given. Returns the bytes freed. A dataset's with
+   * `{ repoType: 'dataset' }`.
    */
-  async remove(repo: string, revision?: string): Promise<number> {
-    const root = this.repoDir(repo);
+  async remove(
+    repo: string,
+    revision?: string,
+    options: { repoType?: RepoType } = {},
+  ): Promise<number> {
+    const repoType = checkRepoType(options.repoType);
+    const root = this.repoDir(repo, repoType);
     const before = await dirSize(join(root, 'blobs'));
     if (revision === undefined) {
       await writing(root, () => rm(root, { recursive: true, force: true }));
       return before;
     }
-    const commit = await this.resolveOffline(repo, revision);
+    const commit = await this.resolveOffline(repo, revision, repoType);
     const snapshot = join(root, 'snapshots', commit);
     await writing(snapshot, () => rm(snapshot, { recursive: true, force: true }));
     for (const [name, target] of await readRefs(root)) {
@@ -544,13 +603,18 @@ export class NodeHubCache implements CheckpointStore {
 
   /**
    * Re-hashes every blob (of one repository, or all); returns the damaged or incomplete ones,
-   * blobs that are not files, and snapshot links that lead out of the repo's `blobs/`.
+   * blobs that are not files, and snapshot links that lead out of the repo's `blobs/`. The
+   * models', or with `{ repoType: 'dataset' }` the datasets'.
    */
-  async verify(repo?: string): Promise<Array<{ repo: string; blob: string; problem: string }>> {
+  async verify(
+    repo?: string,
+    options: { repoType?: RepoType } = {},
+  ): Promise<Array<{ repo: string; blob: string; problem: string }>> {
+    const repoType = checkRepoType(options.repoType);
     const problems: Array<{ repo: string; blob: string; problem: string }> = [];
-    for (const cached of await this.list()) {
+    for (const cached of await this.list({ repoType })) {
       if (repo !== undefined && cached.repo !== repo) continue;
-      const root = this.repoDir(cached.repo);
+      const root = this.repoDir(cached.repo, repoType);
       const blobs = join(root, 'blobs');
       for (const blob of await readdir(blobs).catch(() => [] as string[])) {
         if (blob.endsWith('.incomplete')) {

@@ -5,7 +5,10 @@ import type { AddressInfo } from 'node:net';
 /** A commit: path → content. */
 export type FakeCommit = Record<string, Uint8Array | string>;
 
-/** A repository: branches pointing at commits, and the commits' files. */
+/**
+ * A repository: branches pointing at commits, and the commits' files. A dataset's branches may
+ * include `refs/convert/parquet` (the Hub's Parquet conversion), served in its refs as a convert.
+ */
 export interface FakeRepo {
   branches: Record<string, string>;
   commits: Record<string, FakeCommit>;
@@ -46,7 +49,15 @@ export interface Fault {
   times: number;
 }
 
-const LFS = (path: string) => /\.(bin|safetensors)$/.test(path);
+/** Options of {@link FakeHub} beside its model repositories. */
+export interface FakeHubOptions {
+  /** Dataset repositories, served at `/api/datasets/…` and `/datasets/{repo}/resolve/…`. */
+  datasets?: Record<string, FakeRepo>;
+}
+
+type FakeRepoType = 'model' | 'dataset';
+
+const LFS = (path: string) => /\.(bin|safetensors|parquet)$/.test(path);
 const bytesOf = (content: Uint8Array | string) =>
   typeof content === 'string' ? new TextEncoder().encode(content) : content;
 
@@ -60,7 +71,9 @@ export const sha256Hex = (content: Uint8Array) =>
 
 /**
  * A local stand-in for the Hugging Face Hub, for tests (Node only): the API endpoints pythiajs
- * uses (revision, paginated tree, refs), `resolve` with 302s for LFS files to a second origin
+ * uses (revision, paginated tree, of a folder too, refs) for models and datasets (given as
+ * `{ datasets }`, with their `refs/convert/parquet` branch), `resolve` with 302s for LFS files
+ * (weights, Parquet) to a second origin
  * (the "CDN", which must never see the token), Range requests, CORS for browser tests, and
  * injectable faults (status codes, Retry-After, connections cut mid-body or stalled, requests never
  * answered, error pages, rewritten API answers and headers).
@@ -72,6 +85,19 @@ export const sha256Hex = (content: Uint8Array) =>
  *   'EleutherAI/pythia-tiny': { branches: { main: 'a'.repeat(40) }, commits: { ['a'.repeat(40)]: { 'config.json': '{}' } } },
  * }).start();
  * process.env.HF_ENDPOINT = hub.hubOrigin;
+ * ```
+ *
+ * A dataset with its Parquet conversion:
+ * ```ts
+ * const hub = await new FakeHub({}, {
+ *   datasets: {
+ *     'EleutherAI/lambada_openai': {
+ *       branches: { main: 'b'.repeat(40), 'refs/convert/parquet': 'c'.repeat(40) },
+ *       commits: { ['b'.repeat(40)]: { 'README.md': '# lambada' },
+ *                  ['c'.repeat(40)]: { 'default/test/0000.parquet': parquetBytes } },
+ *     },
+ *   },
+ * }).start();
  * ```
  */
 export class FakeHub {
@@ -87,7 +113,15 @@ export class FakeHub {
   hubOrigin = '';
   cdnOrigin = '';
 
-  constructor(readonly repos: Record<string, FakeRepo>) {}
+  /** The dataset repositories, by id. */
+  readonly datasets: Record<string, FakeRepo>;
+
+  constructor(
+    readonly repos: Record<string, FakeRepo>,
+    options: FakeHubOptions = {},
+  ) {
+    this.datasets = options.datasets ?? {};
+  }
 
   async start(): Promise<this> {
     this.hub = createServer((req, res) => this.handle('hub', req, res));
@@ -159,25 +193,40 @@ export class FakeHub {
     }
     if (origin === 'cdn') return this.cdnFile(url, req, res, fault);
     const path = new URL(url, 'http://x').pathname;
-    let m = /^\/api\/models\/([^/]+\/[^/]+)\/(revision|tree)\/([^/?]+)$/.exec(path);
-    if (m) return this.api(m[1]!, m[2]!, decodeURIComponent(m[3]!), url, req, res, fault);
-    m = /^\/api\/models\/([^/]+\/[^/]+)\/refs$/.exec(path);
-    if (m) {
-      const repo = this.repo(m[1]!, req, res);
-      if (!repo) return;
-      const branches = Object.entries(repo.branches).map(([name, commit]) => ({
-        name,
-        ref: `refs/heads/${name}`,
-        targetCommit: commit,
-      }));
-      return json(res, { branches, tags: [], converts: [] }, {}, url, fault);
+    // The revision is one part of the path: `refs/convert/parquet` arrives as `refs%2Fconvert%2Fparquet`.
+    let m =
+      /^\/api\/(models|datasets)\/([^/]+\/[^/]+)\/(revision|tree)\/([^/?]+)(?:\/([^?]+))?$/.exec(
+        path,
+      );
+    if (m && (m[3] === 'tree' || m[5] === undefined)) {
+      const type = m[1] === 'datasets' ? 'dataset' : 'model';
+      const folder = m[5] === undefined ? '' : decodeURIComponent(m[5]);
+      return this.api(type, m[2]!, m[3]!, decodeURIComponent(m[4]!), folder, url, req, res, fault);
     }
-    m = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(path);
+    m = /^\/api\/(models|datasets)\/([^/]+\/[^/]+)\/refs$/.exec(path);
+    if (m) {
+      const repo = this.repo(m[1] === 'datasets' ? 'dataset' : 'model', m[2]!, req, res);
+      if (!repo) return;
+      const all = Object.entries(repo.branches);
+      const branches = all
+        .filter(([name]) => !name.startsWith('refs/'))
+        .map(([name, commit]) => ({ name, ref: `refs/heads/${name}`, targetCommit: commit }));
+      const converts = all
+        .filter(([name]) => name.startsWith('refs/convert/'))
+        .map(([name, commit]) => ({
+          name: name.slice('refs/convert/'.length),
+          ref: name,
+          targetCommit: commit,
+        }));
+      return json(res, { branches, tags: [], converts }, {}, url, fault);
+    }
+    m = /^\/(datasets\/)?([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(path);
     if (m)
       return this.resolve(
-        m[1]!,
-        decodeURIComponent(m[2]!),
+        m[1] ? 'dataset' : 'model',
+        m[2]!,
         decodeURIComponent(m[3]!),
+        decodeURIComponent(m[4]!),
         req,
         res,
         fault,
@@ -185,8 +234,13 @@ export class FakeHub {
     res.writeHead(404).end();
   }
 
-  private repo(name: string, req: IncomingMessage, res: ServerResponse): FakeRepo | undefined {
-    const repo = this.repos[name];
+  private repo(
+    type: FakeRepoType,
+    name: string,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): FakeRepo | undefined {
+    const repo = (type === 'dataset' ? this.datasets : this.repos)[name];
     if (!repo) {
       res.writeHead(401, { 'X-Error-Code': 'RepoNotFound' }).end();
       return undefined;
@@ -212,19 +266,28 @@ export class FakeHub {
   }
 
   private api(
+    type: FakeRepoType,
     name: string,
     kind: string,
     revision: string,
+    folder: string,
     url: string,
     req: IncomingMessage,
     res: ServerResponse,
     fault?: Fault,
   ) {
-    const repo = this.repo(name, req, res);
+    const repo = this.repo(type, name, req, res);
     if (!repo) return;
     const found = this.commit(repo, revision, res);
     if (!found) return;
-    const [sha, files] = found;
+    const [sha, all] = found;
+    const files = folder
+      ? Object.fromEntries(Object.entries(all).filter(([path]) => path.startsWith(`${folder}/`)))
+      : all;
+    if (folder && Object.keys(files).length === 0) {
+      res.writeHead(404, { 'X-Error-Code': 'EntryNotFound' }).end();
+      return;
+    }
     if (kind === 'revision') {
       return json(
         res,
@@ -250,12 +313,14 @@ export class FakeHub {
     const page = entries.slice(cursor, cursor + this.pageSize);
     const headers: Record<string, string> = {};
     if (cursor + this.pageSize < entries.length) {
-      headers.Link = `<${this.hubOrigin}/api/models/${name}/tree/${encodeURIComponent(revision)}?recursive=true&cursor=${cursor + this.pageSize}>; rel="next"`;
+      const at = folder ? `/${folder.split('/').map(encodeURIComponent).join('/')}` : '';
+      headers.Link = `<${this.hubOrigin}/api/${type}s/${name}/tree/${encodeURIComponent(revision)}${at}?recursive=true&cursor=${cursor + this.pageSize}>; rel="next"`;
     }
     return json(res, page, headers, url, fault);
   }
 
   private resolve(
+    type: FakeRepoType,
     name: string,
     revision: string,
     path: string,
@@ -263,7 +328,7 @@ export class FakeHub {
     res: ServerResponse,
     fault?: Fault,
   ) {
-    const repo = this.repo(name, req, res);
+    const repo = this.repo(type, name, req, res);
     if (!repo) return;
     const found = this.commit(repo, revision, res);
     if (!found) return;
@@ -277,7 +342,7 @@ export class FakeHub {
     if (LFS(path)) {
       const digest = sha256Hex(bytesOf(content));
       res.writeHead(302, {
-        Location: `${this.cdnOrigin}/lfs/${digest}?name=${encodeURIComponent(name)}&path=${encodeURIComponent(path)}&commit=${sha}`,
+        Location: `${this.cdnOrigin}/lfs/${digest}?type=${type}&name=${encodeURIComponent(name)}&path=${encodeURIComponent(path)}&commit=${sha}`,
         'X-Repo-Commit': sha,
         'X-Linked-Etag': `"${digest}"`,
         'X-Linked-Size': String(bytes.length),
@@ -296,7 +361,8 @@ export class FakeHub {
 
   private cdnFile(url: string, req: IncomingMessage, res: ServerResponse, fault?: Fault) {
     const params = new URL(url, 'http://x').searchParams;
-    const repo = this.repos[params.get('name') ?? ''];
+    const repos = params.get('type') === 'dataset' ? this.datasets : this.repos;
+    const repo = repos[params.get('name') ?? ''];
     const content = repo?.commits[params.get('commit') ?? '']?.[params.get('path') ?? ''];
     if (content === undefined) {
       res.writeHead(404).end();

@@ -1,3 +1,3 @@
-export type { FakeCommit, FakeRepo, Fault, RecordedRequest } from './fake-hub.js';
+export type { FakeCommit, FakeHubOptions, FakeRepo, Fault, RecordedRequest } from './fake-hub.js';
 export { FakeHub, gitBlobId, sha256Hex } from './fake-hub.js';
 export { damagedBlobs, folderState } from './folder-state.js';
