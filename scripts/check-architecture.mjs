@@ -9,6 +9,7 @@ import ts from 'typescript';
 const ALLOWED = {
   '@pythiajs/tokenizer': [],
   '@pythiajs/sampler': [],
+  '@pythiajs/evals': [],
   '@pythiajs/checkpoint-hub': [],
   '@pythiajs/tensor-core': [],
   '@pythiajs/neox-model': [

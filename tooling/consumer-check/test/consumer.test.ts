@@ -44,10 +44,11 @@ beforeAll(async () => {
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 describe('the packed packages, installed into a fresh project', () => {
-  it('are the six published packages', () => {
+  it('are the seven published packages', () => {
     expect([...tarballs.keys()].sort()).toEqual([
       '@pythiajs/checkpoint-hub',
       '@pythiajs/cli',
+      '@pythiajs/evals',
       '@pythiajs/neox-model',
       '@pythiajs/sampler',
       '@pythiajs/tensor-core',

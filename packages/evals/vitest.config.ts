@@ -1,0 +1,3 @@
+import { packageProject } from '@pythiajs/vitest-config';
+
+export default packageProject('evals');
