@@ -409,3 +409,48 @@ export class IncompleteSafetensorsError extends SafetensorsWriteError {
     );
   }
 }
+
+/**
+ * A dataset file whose rows cannot be read: a Parquet file that is truncated, corrupt or uses an
+ * encoding this reader lacks, or a JSON Lines file with a line that is not a JSON object
+ * (`line`, 1-based, names it). `file` says which file: a cached Hub download is checked against
+ * the Hub's checksum before it is cached, so a corrupt one there came from elsewhere.
+ */
+export class InvalidDatasetFileError extends CheckpointHubError {
+  override name = 'InvalidDatasetFileError';
+  constructor(
+    readonly file: string,
+    readonly problem: string,
+    readonly line?: number,
+  ) {
+    super(
+      line === undefined
+        ? `cannot read the rows of ${file}: ${problem}. Check that it is a Parquet file (a ` +
+            'dataset split converted by the Hub), and download it again if it was cut short'
+        : `${file} line ${line} is not a JSON object: ${problem}. Each line of a .jsonl file ` +
+            'must hold one JSON object (blank lines are skipped)',
+    );
+  }
+}
+
+/**
+ * A dataset value that JavaScript's numbers cannot hold exactly: a Parquet `INT64` beyond
+ * `Number.MAX_SAFE_INTEGER` (2^53 − 1). Rows are plain numbers, so it is refused rather than
+ * rounded; read such a file with `hyparquet` itself to get `BigInt`s.
+ */
+export class UnsafeDatasetIntegerError extends CheckpointHubError {
+  override name = 'UnsafeDatasetIntegerError';
+  constructor(
+    readonly file: string,
+    /** 0-based row of the file. */
+    readonly row: number,
+    /** Where in the row: `label`, `choices.text[2]`. */
+    readonly field: string,
+    readonly value: bigint,
+  ) {
+    super(
+      `${file} row ${row} field ${field} holds ${value}, an integer beyond ±2^53 − 1 that a ` +
+        'JavaScript number cannot hold exactly; read this file with hyparquet itself to get BigInt values',
+    );
+  }
+}

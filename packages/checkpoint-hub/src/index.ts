@@ -10,6 +10,14 @@ export { openCheckpoint } from './checkpoint.js';
 export type { ShardIndex, WeightFiles } from './checkpoint-files.js';
 export { parseShardIndex, pickWeightFiles } from './checkpoint-files.js';
 export { parseConfigJson, readConfigJson } from './config-json.js';
+export type {
+  DatasetRow,
+  DatasetValue,
+  ReadDatasetRowsOptions,
+  ReadJsonlRowsOptions,
+  ReadParquetRowsOptions,
+} from './dataset-rows.js';
+export { readDatasetRows, readJsonlRows, readParquetRows } from './dataset-rows.js';
 export type { DuplicateCheckpoints } from './duplicates.js';
 export { findDuplicateCheckpoints } from './duplicates.js';
 export {
@@ -26,6 +34,7 @@ export {
   IncompleteListingError,
   IncompleteSafetensorsError,
   IntegrityError,
+  InvalidDatasetFileError,
   InvalidModelRefError,
   LocalFolderNotFoundError,
   NotCachedError,
@@ -34,6 +43,7 @@ export {
   RevisionNotFoundError,
   SafetensorsWriteError,
   TensorMismatchError,
+  UnsafeDatasetIntegerError,
   UnsafeHubValueError,
   UnsupportedDtypeError,
   UnsupportedTorchCheckpointError,

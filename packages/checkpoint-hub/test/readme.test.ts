@@ -8,6 +8,7 @@ import {
   type ReadmeBlock,
   runReadmeExample,
 } from '@pythiajs/vitest-config/readme-example';
+import { parquetWriteBuffer } from 'hyparquet-writer';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { FakeHub } from '../src/testing/index.js';
 import { type StorageSpec, type TensorSpec, writeTorchZip } from './support/torch-zip-writer.js';
@@ -42,6 +43,20 @@ function pythia70mBin(): Uint8Array {
 const PARQUET_COMMIT = '4'.repeat(40);
 const PARQUET_BYTES = new TextEncoder().encode('PAR1 … PAR1');
 
+// What the rows example reads: piqa's validation split in two shards (it reads only the first).
+const PIQA_COMMIT = '6'.repeat(40);
+const piqaShard = (goals: string[], labels: bigint[]) =>
+  new Uint8Array(
+    parquetWriteBuffer({
+      columnData: [
+        { name: 'goal', data: goals, type: 'STRING' },
+        { name: 'sol1', data: goals.map((g) => `${g} (1)`), type: 'STRING' },
+        { name: 'sol2', data: goals.map((g) => `${g} (2)`), type: 'STRING' },
+        { name: 'label', data: labels, type: 'INT64' },
+      ],
+    }),
+  );
+
 const hub = new FakeHub(
   {
     'EleutherAI/pythia-70m-deduped': {
@@ -63,6 +78,18 @@ const hub = new FakeHub(
           [PARQUET_COMMIT]: {
             'default/test/0000.parquet': PARQUET_BYTES,
             'de/test/0000.parquet': PARQUET_BYTES,
+          },
+        },
+      },
+      'ybisk/piqa': {
+        branches: { 'refs/convert/parquet': PIQA_COMMIT },
+        commits: {
+          [PIQA_COMMIT]: {
+            'plain_text/validation/0000.parquet': piqaShard(
+              ['How do I ready a guinea pig cage for its new occupants?', 'dresser'],
+              [0n, 1n],
+            ),
+            'plain_text/validation/0001.parquet': piqaShard(['never read'], [1n]),
           },
         },
       },
@@ -107,6 +134,21 @@ async function runsTheDatasetExample(block: ReadmeBlock) {
   expect(readFileSync(join(root, 'refs', 'refs', 'convert', 'parquet'), 'utf8')).toBe(
     PARQUET_COMMIT,
   );
+}
+
+async function runsTheRowsExample(block: ReadmeBlock) {
+  const before = hub.requests.length;
+  const run = await runReadmeExample(README, {
+    block: block.index,
+    env: { HF_ENDPOINT: hub.hubOrigin, HF_HUB_CACHE: cache, HF_HUB_OFFLINE: undefined },
+  });
+  expect(run.exitCode).toBe(0);
+  expect(run.printed).toEqual(run.promised);
+  expect(run.printed[1]).toContain('label: 0');
+  // It stopped at its limit, inside the first shard: the second was never downloaded.
+  const urls = hub.requests.slice(before).map((r) => r.url);
+  expect(urls.some((u) => u.endsWith('0000.parquet'))).toBe(true);
+  expect(urls.some((u) => u.endsWith('0001.parquet'))).toBe(false);
 }
 
 // The browser example, as a page: its mirror's address becomes the stand-in's origin (another
@@ -179,5 +221,10 @@ checkReadmeBlocks(README, {
     language: 'js',
     name: '(Node, datasets) lists and downloads a Parquet split from the local Hub into datasets--…',
     test: runsTheDatasetExample,
+  },
+  4: {
+    language: 'js',
+    name: '(Node, datasets) reads the first rows of a Parquet split from the local Hub, and JSON Lines',
+    test: runsTheRowsExample,
   },
 });
