@@ -171,11 +171,14 @@ export class HookedActivation {
       throw new ForwardError(`${this.name}: ${edit.op} needs values`);
     }
     const resolved = this.#resolve(select);
+    const placed = values === undefined ? undefined : this.#placeValues(values, resolved);
+    // Nothing of the selection is in this step (a prompt position while decoding): the values
+    // were checked above, and there is nothing to upload or copy.
+    if (resolved.target.some((list) => list?.length === 0)) return;
     const device = this.#original.device;
     let upload: Tensor<'f32'> | undefined;
     let full: TensorEdit = { ...edit, select: resolved.target };
-    if (values !== undefined) {
-      const placed = this.#placeValues(values, resolved);
+    if (placed) {
       if (placed.valuesIndex) {
         const valuesIndex = placed.valuesIndex;
         full = { ...full, values: placed.tensor!, select: placed.select!, valuesIndex };

@@ -7,6 +7,7 @@ import {
   activationPatching,
   ForwardError,
   generate,
+  type Hook,
   type HookedActivation,
   meanActivation,
   NeoXModel,
@@ -38,6 +39,26 @@ afterAll(() => {
   model?.dispose();
   device?.destroy();
 });
+
+/** `n` greedy tokens of `generate` after `ids`, with `hooks` on at every step (KV cache). */
+async function generated(n: number, hooks?: Record<string, Hook>): Promise<number[]> {
+  const out: number[] = [];
+  const options = { ids, maxNewTokens: n, temperature: 0, eosTokenId: null };
+  for await (const t of generate(model, hooks ? { ...options, hooks } : options)) out.push(t.id);
+  return out;
+}
+
+/** The same tokens by rerunning the whole sequence with `hooks` at each step, with no cache. */
+async function rerun(n: number, hooks: Record<string, Hook>): Promise<number[]> {
+  const sequence = [...ids];
+  for (let i = 0; i < n; i++) {
+    const logits = await runWithHooks(model, sequence, hooks, { logits: 'last' });
+    let best = 0;
+    for (let v = 1; v < VOCAB; v++) if (logits[v]! > logits[best]!) best = v;
+    sequence.push(best);
+  }
+  return sequence.slice(ids.length);
+}
 
 describe('selections', () => {
   it('pos selects absolute positions: patching position 2 changes only positions ≥ 2', async () => {
@@ -257,39 +278,11 @@ describe('mean ablation and hooks during generation', () => {
   it('a steering vector in generate acts at every step as rerunning the whole sequence would', async () => {
     const steer = Float32Array.from({ length: HIDDEN }, (_, i) => Math.cos(i) * 0.8);
     const hooks = {
-      'blocks.1.hook_resid_pre': (a: { add(v: Float32Array): void }) => a.add(steer),
+      'blocks.1.hook_resid_pre': (a: HookedActivation) => a.add(steer),
     };
-    const generated: number[] = [];
-    for await (const t of generate(model, {
-      ids,
-      maxNewTokens: 4,
-      temperature: 0,
-      eosTokenId: null,
-      hooks,
-    })) {
-      generated.push(t.id);
-    }
-    // Recompute each step on the whole sequence, without a cache.
-    const rerun: number[] = [];
-    const sequence = [...ids];
-    for (let i = 0; i < 4; i++) {
-      const logits = await runWithHooks(model, sequence, hooks, { logits: 'last' });
-      let best = 0;
-      for (let v = 1; v < VOCAB; v++) if (logits[v]! > logits[best]!) best = v;
-      rerun.push(best);
-      sequence.push(best);
-    }
-    expect(generated).toEqual(rerun);
-    const plain: number[] = [];
-    for await (const t of generate(model, {
-      ids,
-      maxNewTokens: 4,
-      temperature: 0,
-      eosTokenId: null,
-    })) {
-      plain.push(t.id);
-    }
-    expect(plain).not.toEqual(generated);
+    const steered = await generated(4, hooks);
+    expect(steered).toEqual(await rerun(4, hooks));
+    expect(await generated(4)).not.toEqual(steered);
   });
 });
 
@@ -326,22 +319,7 @@ describe('patching from a cache, by absolute position', () => {
     const { cache } = await runWithCache(model, other, { names: [name] });
     const hooks = { [name]: (a: HookedActivation) => a.set(cache.get(name)!, { pos: [1, 3] }) };
     // Generation: the decoding steps hold no position 1 or 3, the prompt's step does.
-    const generated: number[] = [];
-    for await (const t of generate(model, {
-      ids,
-      maxNewTokens: 3,
-      temperature: 0,
-      eosTokenId: null,
-      hooks,
-    })) {
-      generated.push(t.id);
-    }
-    const sequence = [...ids];
-    for (let i = 0; i < 3; i++) {
-      const logits = await runWithHooks(model, sequence, hooks, { logits: 'last' });
-      sequence.push(logits.indexOf(Math.max(...logits)));
-    }
-    expect(generated).toEqual(sequence.slice(ids.length));
+    expect(await generated(3, hooks)).toEqual(await rerun(3, hooks));
     // A batch: the same positions of each sequence take the cached rows.
     const [a, b] = await runWithHooks(model, [ids, ids.slice(0, 5)], hooks, { logits: 'last' });
     expect(maxAbsDiff(a!, await runWithHooks(model, ids, hooks, { logits: 'last' }))).toBeLessThan(
@@ -480,20 +458,7 @@ describe('caches on the GPU', () => {
     const viaCpu = {
       [name]: (a: HookedActivation) => a.set(cpu.cache.get(name)!, { pos: [1, 3] }),
     };
-    const tokens = async (hooks: typeof viaGpu) => {
-      const out: number[] = [];
-      for await (const t of generate(model, {
-        ids,
-        maxNewTokens: 3,
-        temperature: 0,
-        eosTokenId: null,
-        hooks,
-      })) {
-        out.push(t.id);
-      }
-      return out;
-    };
-    expect(await tokens(viaGpu)).toEqual(await tokens(viaCpu));
+    expect(await generated(3, viaGpu)).toEqual(await generated(3, viaCpu));
     const batch = [ids, ids.slice(0, 4)];
     const [g0, g1] = await runWithHooks(model, batch, viaGpu, { logits: 'last' });
     const [c0, c1] = await runWithHooks(model, batch, viaCpu, { logits: 'last' });

@@ -1,4 +1,4 @@
-import { packingBindingWgsl } from './packing.js';
+import { packingBindingWgsl, rowPlacementWgsl } from './packing.js';
 
 /**
  * The attention output from a given pattern (TransformerLens' hook_z), one workgroup of 64 per
@@ -15,12 +15,7 @@ import { packingBindingWgsl } from './packing.js';
  * the 64 invocations read the same weight and consecutive dims of each value row.
  */
 export function applyPatternWgsl(packed: boolean): string {
-  const place = packed
-    ? `let entry = packing[t]; // (cache_start, position)
-  let keys = entry.y + 1u;
-  let head = (h * params.max_positions + entry.x) * D;`
-    : `let keys = params.position_offset + t + 1u;
-  let head = h * params.max_positions * D;`;
+  const place = rowPlacementWgsl(packed);
   return /* wgsl */ `// apply-pattern: out[t, h*D + d] = sum_{j<=p} pattern[h,t,j] v[h,j,d]; pattern [H,T,S], out [T,H*D]
 struct Params { tokens: u32, heads: u32, head_dim: u32, max_positions: u32, position_offset: u32,
   keys: u32 }

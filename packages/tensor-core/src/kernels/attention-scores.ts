@@ -1,4 +1,4 @@
-import { packingBindingWgsl } from './packing.js';
+import { packingBindingWgsl, rowPlacementWgsl } from './packing.js';
 
 /**
  * Scaled, causally masked attention scores (TransformerLens' hook_attn_scores: pre-softmax), one
@@ -20,12 +20,7 @@ import { packingBindingWgsl } from './packing.js';
  * in a private variable and only stored, never computed with.
  */
 export function attentionScoresWgsl(packed: boolean): string {
-  const place = packed
-    ? `let entry = packing[t]; // (cache_start, position)
-  let position = entry.y;
-  let head = (h * params.max_positions + entry.x) * D;`
-    : `let position = params.position_offset + t;
-  let head = h * params.max_positions * D;`;
+  const place = rowPlacementWgsl(packed);
   return /* wgsl */ `// attention-scores: scores[h,t,j] = q[t,h].k[h,j] / sqrt(D) for j <= p, else -inf; f32 [H,T,S]
 struct Params { tokens: u32, heads: u32, head_dim: u32, max_positions: u32, position_offset: u32,
   keys: u32, scale: f32 }

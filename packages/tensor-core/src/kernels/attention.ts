@@ -1,4 +1,4 @@
-import { packingBindingWgsl } from './packing.js';
+import { packingBindingWgsl, rowPlacementWgsl } from './packing.js';
 
 /**
  * The Params struct of the attention kernels. Field 5 is the position of query row 0 for one
@@ -39,16 +39,8 @@ function tableWgsl(packed: boolean, binding: number): string {
  * Masked scores use a finite sentinel: WGSL may assume there are no infinities.
  */
 export function attentionWgsl(withProbs: boolean, vec4: boolean, packed: boolean): string {
-  // Row t's position, its key count, and where key 0 of its head starts (packed: cache row
-  // cache_start); S is the probs row length.
-  const place = packed
-    ? `let entry = packing[t]; // (cache_start, position)
-  let position = entry.y;
-  let keys = position + 1u;
-  let head = (h * params.max_positions + entry.x) * D;`
-    : `let position = params.position_offset + t;
-  let keys = position + 1u;
-  let head = h * params.max_positions * D;`;
+  const place = rowPlacementWgsl(packed);
+  // The probs row length.
   const S = packed ? 'params.max_keys' : '(params.position_offset + params.tokens)';
   const uniform = (withProbs ? 5 : 4) + (packed ? 1 : 0);
   return /* wgsl */ `// attention: causal softmax(q k^T / sqrt(D)) v over caches [H,P,D]; q [T,H,D], out [T,H*D]

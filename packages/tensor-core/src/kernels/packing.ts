@@ -9,3 +9,20 @@
 export function packingBindingWgsl(binding: number): string {
   return `@group(0) @binding(${binding}) var<storage, read> packing: array<vec2u>; // (cache_start, position) per row`;
 }
+
+/**
+ * WGSL statements placing query row t of head h (with t, h and D = head_dim in scope): its
+ * absolute `position` p, its key count `keys` = p + 1, and `head`, where key 0 of its head starts
+ * in a cache [H, max_positions, D] (`packed`: at its sequence's cache_start; else at row 0, with
+ * p = params.position_offset + t).
+ */
+export function rowPlacementWgsl(packed: boolean): string {
+  return packed
+    ? `let entry = packing[t]; // (cache_start, position)
+  let position = entry.y;
+  let keys = position + 1u;
+  let head = (h * params.max_positions + entry.x) * D;`
+    : `let position = params.position_offset + t;
+  let keys = position + 1u;
+  let head = h * params.max_positions * D;`;
+}
