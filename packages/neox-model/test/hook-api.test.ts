@@ -7,6 +7,7 @@ import {
   activationPatching,
   ForwardError,
   generate,
+  generateBatch,
   type Hook,
   type HookedActivation,
   meanActivation,
@@ -113,6 +114,19 @@ describe('selections', () => {
       ),
     ).toBeLessThan(1e-5);
     expect(maxAbsDiff(got.data.subarray(16), v.slice(4 * 64, 4 * 64 + 16))).toBe(0);
+  });
+
+  it('src selects keys of a pattern: the same edit as the whole pattern with those keys zeroed', async () => {
+    const name = 'blocks.1.attn.hook_pattern';
+    const { cache } = await runWithCache(model, ids, { names: [name] });
+    const pattern = cache.get(name)!.data.slice(); // [4 heads, 6, 6]
+    for (let dest = 0; dest < 6; dest++) pattern[(2 * 6 + dest) * 6 + 0] = 0; // head 2, key 0
+    const selected = await runWithHooks(model, ids, {
+      [name]: (a) => a.scale(0, { head: 2, src: 0 }),
+    });
+    const explicit = await runWithHooks(model, ids, { [name]: (a) => a.set(pattern) });
+    expect(maxAbsDiff(selected, explicit)).toBeLessThanOrEqual(1e-6);
+    expect(maxAbsDiff(selected, await model.forward(ids))).toBeGreaterThan(1e-3);
   });
 
   it('refuses selections and values that do not fit, saying what would', async () => {
@@ -286,6 +300,20 @@ describe('mean ablation and hooks during generation', () => {
   });
 });
 
+describe('hooks in generateBatch', () => {
+  it('a hook on one request of the batch steers it as generate would, and leaves the others', async () => {
+    const steer = Float32Array.from({ length: HIDDEN }, (_, i) => Math.cos(i) * 0.8);
+    const hooks = { 'blocks.1.hook_resid_pre': (a: HookedActivation) => a.add(steer) };
+    const request = { ids, maxNewTokens: 4, temperature: 0, eosTokenId: null };
+    const [plain, steered] = await generateBatch(model, [request, request], {
+      hooks: { 'blocks.1.hook_resid_pre': (a) => a.add(steer, { batch: 1 }) },
+    });
+    expect(steered!.ids).toEqual(await generated(4, hooks));
+    expect(plain!.ids).toEqual(await generated(4));
+    expect(steered!.ids).not.toEqual(plain!.ids);
+  });
+});
+
 describe('stacking caches', () => {
   it('stackActivations puts the batch axis first, as TransformerLens caches a batch', async () => {
     const name = 'blocks.1.attn.hook_pattern';
@@ -404,6 +432,33 @@ describe('activation patching grids', () => {
     }
     // Patching every position of the last layer's mlp_out from the clean run gives the clean logits.
     expect(mlpOut[1]!.some((v) => Math.abs(v - mlpOut[0]![0]!) > 1e-3)).toBe(true);
+  });
+
+  it("logits: 'all' hands the metric every position's logits", async () => {
+    const { cache } = await runWithCache(model, clean, {
+      names: (n) => n.endsWith('hook_mlp_out'),
+    });
+    // The mean over positions of a logit difference: earlier positions count too.
+    const overAll = (logits: Float32Array) => {
+      let sum = 0;
+      for (let t = 0; t < logits.length / VOCAB; t++)
+        sum += logits[t * VOCAB + 100]! - logits[t * VOCAB + 200]!;
+      return sum / (logits.length / VOCAB);
+    };
+    const grid = await activationPatching(model, {
+      corrupt,
+      clean: cache,
+      activation: 'mlp_out',
+      metric: overAll,
+      logits: 'all',
+    });
+    for (const p of [0, 2, 5]) {
+      const logits = await runWithHooks(model, corrupt, {
+        'blocks.1.hook_mlp_out': (a) => a.set(cache.get('blocks.1.hook_mlp_out')!, { pos: p }),
+      });
+      expect(logits).toHaveLength(6 * VOCAB);
+      expect(grid[1]![p]).toBeCloseTo(overAll(logits), 4);
+    }
   });
 
   it('refuses what a grid cannot do', async () => {
