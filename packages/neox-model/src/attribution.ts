@@ -7,11 +7,12 @@
 // by ln_final's weight), and ln_final's bias adds the constant b_ln · W_U[token], reported apart.
 // With it, the attributions of a decomposition of the final residual stream sum to the logit:
 //   logit[t] = Σ_c ((x_c − mean(x_c)) / scale) · (w_ln ⊙ W_U[t]) + b_ln · W_U[t].
-import { embedding, f16BitsToF32Array, type Tensor } from '@pythiajs/tensor-core';
+import { embedding } from '@pythiajs/tensor-core';
 import { ForwardError } from './errors.js';
 import type { Activation } from './hooked-activation.js';
 import { type ActivationCache, runWithCache } from './interpret.js';
 import type { NeoXModel } from './model.js';
+import { readF32 } from './parameters.js';
 
 /**
  * Components of the residual stream at some positions: `data` is row-major
@@ -449,12 +450,6 @@ export function stackHeadResults(
   return buildStack(model, components, positions, scale);
 }
 
-/** A weight vector's values as f32 (f16 weights converted). */
-async function readVector(t: Tensor<'f32' | 'f16'>): Promise<Float32Array> {
-  const data = await t.read();
-  return t.dtype === 'f16' ? f16BitsToF32Array(data as Uint16Array) : (data as Float32Array);
-}
-
 /** `tokens` as one id per position, each checked against the vocabulary. */
 function tokensPerPosition(
   model: NeoXModel,
@@ -536,8 +531,8 @@ export async function logitAttrs(
       : tokensPerPosition(model, options.incorrectTokens, P, 'incorrectTokens');
   const [rows, w, b] = await Promise.all([
     unembedRows(model, [...tokens, ...(incorrect ?? [])]),
-    readVector(model.weights.finalNormWeight),
-    readVector(model.weights.finalNormBias),
+    readF32(model.weights.finalNormWeight),
+    readF32(model.weights.finalNormBias),
   ]);
   // Per position: the unembedding difference u = W_U[t] (− W_U[incorrect]) and the direction w ⊙ u.
   const directions = new Float64Array(P * d);
@@ -668,7 +663,7 @@ export async function directLogitAttribution(
   } else {
     const reader = new CacheReader(model, cache, 'the names directLogitAttribution asks for');
     const d = model.config.hiddenSize;
-    const denseBias = await Promise.all(model.weights.layers.map((w) => readVector(w.denseBias)));
+    const denseBias = await Promise.all(model.weights.layers.map((w) => readF32(w.denseBias)));
     const components: Component[] = [reader.row('embed', 'hook_embed')];
     for (let l = 0; l < numLayers; l++) {
       const bias = denseBias[l]!;

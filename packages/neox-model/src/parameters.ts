@@ -27,7 +27,8 @@ export function parameterNames(model: NeoXModel): string[] {
   return names;
 }
 
-async function readF32(t: Tensor<'f16' | 'f32'>): Promise<Float32Array> {
+/** A parameter's values as f32, whatever dtype it is stored in (f16 widened exactly). */
+export async function readF32(t: Tensor<'f16' | 'f32'>): Promise<Float32Array> {
   const data = await t.read();
   return data instanceof Float32Array ? data : f16BitsToF32Array(data as Uint16Array);
 }
