@@ -12,6 +12,12 @@ export {
   pythonLength,
   sampleStddev,
 } from './metrics.js';
+export {
+  type OfficialResult,
+  officialModels,
+  officialResults,
+  parseOfficialCsv,
+} from './official-results.js';
 export { PythonRandom } from './python-random.js';
 export {
   HARNESS_LOGIT_COLUMNS,
