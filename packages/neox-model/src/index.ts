@@ -28,6 +28,12 @@ export {
 export { checkConfigAgainstTensors, checkpointConfig } from './checkpoint-config.js';
 export type { Activation, NeoXConfig, ParseConfigOptions } from './config.js';
 export { CONFIG_LIMITS, parseNeoXConfig } from './config.js';
+export type {
+  ContinuationRequest,
+  ContinuationScore,
+  ScoreContinuationsOptions,
+} from './continuation-scores.js';
+export { scoreContinuations } from './continuation-scores.js';
 export { DeviceActivationCache } from './device-activation-cache.js';
 export {
   ConfigMismatchError,

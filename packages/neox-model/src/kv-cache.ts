@@ -1,4 +1,4 @@
-import { add, type Device, type Tensor } from '@pythiajs/tensor-core';
+import { add, copyCacheRows, type Device, type Tensor } from '@pythiajs/tensor-core';
 import type { NeoXConfig } from './config.js';
 import { ForwardError } from './errors.js';
 
@@ -154,6 +154,59 @@ export class KVCache {
       throw new ForwardError(`cannot truncate a sequence of ${current} tokens to ${length}`);
     }
     this.#lengths[sequence] = length;
+  }
+
+  /**
+   * Copies the first `length` cached tokens of sequence `from` into each sequence of `to` (the
+   * keys and values of every layer, on the GPU) and sets their lengths to `length`: they then
+   * continue from that prompt as if each had run it, without running it again (scoring several
+   * continuations of one context). What the targets cached before is forgotten.
+   *
+   * @example
+   * ```ts
+   * const cache = model.createCache([16, 16, 16]);
+   * await model.forwardBatch([prompt, [], []], { cache, logits: 'last' });
+   * cache.copyPrefix(0, [1, 2], prompt.length);
+   * await model.forwardBatch([[a], [b], [c]], { cache }); // three continuations of prompt
+   * ```
+   * @throws {ForwardError} an index out of range, `from` among `to`, a target listed twice,
+   *   `length` beyond what `from` has cached or a target can hold.
+   */
+  copyPrefix(from: number, to: readonly number[], length: number): void {
+    const sequence = (i: number, what: string) => {
+      if (!Number.isInteger(i) || i < 0 || i >= this.sequences) {
+        throw new ForwardError(
+          `copyPrefix: ${what} ${i} is not a sequence of this cache (it holds ${this.sequences}, numbered from 0)`,
+        );
+      }
+      return i;
+    };
+    sequence(from, 'from');
+    for (const t of to) sequence(t, 'target');
+    if (to.includes(from)) {
+      throw new ForwardError(
+        `copyPrefix: sequence ${from} is both the source and a target; copy to other sequences`,
+      );
+    }
+    if (new Set(to).size !== to.length) {
+      throw new ForwardError(`copyPrefix: targets [${to.join(', ')}] repeat a sequence`);
+    }
+    const cached = this.#lengths[from]!;
+    if (!Number.isInteger(length) || length < 0 || length > cached) {
+      throw new ForwardError(
+        `copyPrefix: cannot copy ${length} tokens of sequence ${from}, which has cached ${cached}`,
+      );
+    }
+    for (const t of to) {
+      if (length > this.#capacities[t]!) {
+        throw new ForwardError(
+          `copyPrefix: sequence ${t} holds at most ${this.#capacities[t]} tokens, not ${length}; create the cache with more room for it`,
+        );
+      }
+    }
+    const options = { from: this.#starts[from]!, to: to.map((t) => this.#starts[t]!), length };
+    for (const t of [...this.keys, ...this.values]) copyCacheRows(t, options);
+    for (const t of to) this.#lengths[t] = length;
   }
 
   /** An independent copy, to branch several continuations from one prompt. */

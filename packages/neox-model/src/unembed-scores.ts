@@ -27,6 +27,12 @@ export interface UnembedRowsOptions {
   topK?: number;
   /** Also read back every row's logits, `[rows × vocab]`. */
   logits?: boolean;
+  /**
+   * Score over the first `vocabSize` columns of each row only (`scoreRows`' option: the softmax,
+   * rank and argmax ignore the rest; `topK` and `logits` still cover the whole row). Default: the
+   * whole row.
+   */
+  vocabSize?: number;
 }
 
 /** What {@link unembedRows} reads back. */
@@ -78,7 +84,11 @@ export function unembedRows(
     const logits = matmul(x, weights.embedOut);
     x.dispose();
     scoreReads.push(
-      readAndDispose(scoreRows(logits, options.targets?.subarray(first, first + block))),
+      readAndDispose(
+        scoreRows(logits, options.targets?.subarray(first, first + block), {
+          vocabSize: options.vocabSize,
+        }),
+      ),
     );
     if (options.topK !== undefined) {
       const top = topk(logits, options.topK);
@@ -117,14 +127,15 @@ export function unembedRows(
 /**
  * Records the scoring of `rows` of `hidden` (f32 `[tokens, hidden]`): each row is unembedded
  * (after the final LayerNorm when `finalNorm`, as the logit lens needs for residual streams) and
- * scored against `targets[i]` when given. Kernels are recorded now, while `hidden` is alive;
- * the returned promise reads the scores back. {@link unembedRows} with only the scores.
+ * scored against `targets[i]` when given (over its first `vocabSize` columns, when given).
+ * Kernels are recorded now, while `hidden` is alive; the returned promise reads the scores back.
+ * {@link unembedRows} with only the scores.
  */
 export function unembedScores(
   model: NeoXModel,
   hidden: Tensor<'f32'>,
   rows: Uint32Array,
-  options: { targets?: Uint32Array; finalNorm?: boolean } = {},
+  options: Pick<UnembedRowsOptions, 'targets' | 'finalNorm' | 'vocabSize'> = {},
 ): Promise<RowScores> {
   return unembedRows(model, hidden, rows, options).then((r) => r.scores);
 }

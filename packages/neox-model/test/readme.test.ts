@@ -30,11 +30,24 @@ async function runsTheExample(block: ReadmeBlock) {
   expect(run.stdout.length).toBeGreaterThan(0);
 }
 
+async function runsTheScoringExample(block: ReadmeBlock) {
+  const run = await runReadmeExample(README, { block: block.index, env: hub.env });
+  expect(run.exitCode).toBe(0);
+  expect(run.printed).toEqual(run.promised);
+  expect(run.printed).toEqual(['3 true']);
+  expect(run.logs.at(-1)?.text).toMatch(/^best: ( Paris| Rome| a city on the Seine)$/);
+}
+
 checkReadmeBlocks(README, {
   0: { language: 'bash', skip: 'the install command' },
   1: {
     language: 'js',
     name: "runs against a local Hub on the machine's adapter",
     test: runsTheExample,
+  },
+  2: {
+    language: 'js',
+    name: 'scores a multiple-choice question against the local Hub',
+    test: runsTheScoringExample,
   },
 });

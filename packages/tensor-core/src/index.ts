@@ -51,6 +51,7 @@ export {
   attentionScores,
   causalSoftmax,
 } from './ops/attention-parts.js';
+export { type CopyCacheRowsOptions, copyCacheRows } from './ops/copy-cache-rows.js';
 export { copy, editSelection, type TensorEdit } from './ops/edit-selection.js';
 export { embedding } from './ops/embedding.js';
 export { type GeluOptions, gelu } from './ops/gelu.js';

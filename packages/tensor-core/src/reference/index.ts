@@ -12,6 +12,7 @@ export {
   splitQkvReference,
   splitQkvRotaryReference,
 } from './attention.js';
+export { copyCacheRowsReference } from './copy-cache-rows.js';
 export {
   type EditSelectionReferenceEdit,
   editSelectionReference,

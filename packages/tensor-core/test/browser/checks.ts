@@ -137,6 +137,10 @@ export const BROWSER_CHECKS = {
     title: 'causalSoftmax(attentionScores) equals attentionWithProbs probs and the reference',
     ...PATTERN,
   },
+  'copy-cache-rows': {
+    title: 'copyCacheRows, [3, 48, 80] rows 0…9 to rows 32 and 16 in the same buffer',
+    ...EXACT,
+  },
   'edit-selection-axis-0': {
     title: 'editSelection zero/scale/add/set on rows [3, 0] of axis 0 (target untouched)',
     ...EXACT,

@@ -10,6 +10,7 @@ import {
   attentionScores,
   attentionWithProbs,
   causalSoftmax,
+  copyCacheRows,
   createDevice,
   type Device,
   editSelection,
@@ -37,6 +38,7 @@ import {
   attentionReference,
   attentionScoresReference,
   causalSoftmaxReference,
+  copyCacheRowsReference,
   type EditSelectionReferenceEdit,
   editSelectionReference,
   embeddingReference,
@@ -574,6 +576,17 @@ async function runChecks(): Promise<PageReport> {
     'attention-parts',
     'attention-parts-probs',
   ]);
+
+  await run(async () => {
+    const shape = [3, 48, 80] as const;
+    const options = { from: 0, to: [32, 16], length: 10 };
+    const data = randomFloats(shape[0] * shape[1] * shape[2], 215);
+    const cache = t(data, [...shape]);
+    copyCacheRows(cache, options);
+    return {
+      'copy-cache-rows': [await cache.read(), copyCacheRowsReference(data, shape, options)],
+    };
+  }, ['copy-cache-rows']);
 
   /** A CPU-side edit: the reference's, with values f32 of their shape (default [length]). */
   type Edit = Omit<EditSelectionReferenceEdit, 'values'> & { values?: Float32Array };
