@@ -49,7 +49,8 @@ export function officialModels(): string[] {
 
 /** Parses the summary CSV: `model,step,model_args,num_fewshot,<task>.<metric>,…`. */
 export function parseOfficialCsv(csv: string): OfficialResult[] {
-  const lines = csv.split('\n').filter((line) => line !== '');
+  // The published file ends its lines with CRLF.
+  const lines = csv.split(/\r?\n/).filter((line) => line !== '');
   const header = splitCsvLine(lines[0] ?? '');
   const known = new Set<string>(TASK_NAMES);
   const rows = lines.slice(1).map((line, n) => {
