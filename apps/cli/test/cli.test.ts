@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { lstatSync, readFileSync, readlinkSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HubClient } from '@pythiajs/checkpoint-hub';
@@ -223,7 +223,7 @@ describe('pythia logits', () => {
   });
 });
 
-describe('pythia score, lens, sweep and eval (checked against the model package in-process)', () => {
+describe('pythia score, lens and sweep (checked against the model package in-process)', () => {
   let small: NeoXModel; // tiny-neox-bin: a context of 256 tokens
   let f16: NeoXModel;
   beforeAll(async () => {
@@ -625,80 +625,6 @@ describe('pythia score, lens, sweep and eval (checked against the model package 
     expect(table.stdout).toContain('⟨ìĭ⟩');
     expect(table.stdout).not.toContain('\uFFFD');
   });
-
-  it('computes LAMBADA accuracy and perplexity as lm-evaluation-harness does', async () => {
-    const texts = [
-      'My favorite food is fans', // " fans" is the model's greedy next token
-      'Hello, I am here',
-      'The quick brown fox jumps over the lazy dog',
-    ];
-    const file = join(cache, 'lambada.jsonl');
-    await writeFile(file, texts.map((text) => JSON.stringify({ text })).join('\n'));
-    const run = await pythia([
-      'eval',
-      'lambada',
-      '--model',
-      fixtureFolder('tiny-neox-f16'),
-      '--file',
-      file,
-      '--json',
-    ]);
-    expect(run.code, run.stderr).toBe(0);
-    const out = JSON.parse(run.stdout);
-
-    // The harness: context = all words but the last, target = " " + last word; the target's
-    // tokens are what follows the context's tokens in the encoding of the whole passage.
-    let sum = 0;
-    let correct = 0;
-    for (const text of texts) {
-      const cut = text.lastIndexOf(' ');
-      const context = tokenizer.encode(text.slice(0, cut));
-      const target = tokenizer.encode(text).slice(context.length);
-      const all = [...context, ...target];
-      const logprobs = await tokenLogprobs(f16, all);
-      sum += logprobs.slice(-target.length).reduce((a, b) => a + b, 0);
-      const logits = await f16.forward(all.slice(0, -1));
-      const greedy = target.every((id, j) => {
-        const row = logits.subarray((context.length - 1 + j) * 50304, (context.length + j) * 50304);
-        return row.indexOf(Math.max(...row)) === id;
-      });
-      if (greedy) correct++;
-    }
-    expect(correct).toBe(1);
-    expect(out).toMatchObject({ task: 'lambada_openai', examples: 3, acc: 1 / 3 });
-    expect(out.perplexity).toBeCloseTo(Math.exp(-sum / 3), 3);
-  });
-
-  it('gives the same LAMBADA accuracy and perplexity one example per step or three', async () => {
-    const texts = [
-      'My favorite food is fans',
-      'Hello, I am here',
-      'The quick brown fox jumps over the lazy dog',
-      'It was the best of all, and it was the one of them',
-    ];
-    const file = join(cache, 'lambada-batches.jsonl');
-    await writeFile(file, texts.map((text) => JSON.stringify({ text })).join('\n'));
-    const lambada = async (batch: number) => {
-      const run = await pythia([
-        'eval',
-        'lambada',
-        '--model',
-        fixtureFolder('tiny-neox-f16'),
-        '--file',
-        file,
-        '--batch-size',
-        `${batch}`,
-        '--json',
-      ]);
-      expect(run.code, run.stderr).toBe(0);
-      return JSON.parse(run.stdout) as { examples: number; acc: number; perplexity: number };
-    };
-    const one = await lambada(1);
-    const three = await lambada(3); // a batch of 3, then one of 1
-    expect(one).toMatchObject({ examples: 4, acc: 0.25 });
-    expect(three).toMatchObject({ examples: 4, acc: one.acc });
-    expect(three.perplexity / one.perplexity).toBeCloseTo(1, 6);
-  });
 });
 
 describe("--dtype: the checkpoint's own by default", () => {
@@ -1053,7 +979,7 @@ describe('errors: the exit code, and one line that says what to do', () => {
     ],
     [
       'a --batch-size that is not a number',
-      ['eval', 'lambada', '--file', 'lambada.jsonl', '--batch-size', 'junk'],
+      ['eval', 'lambada_openai', '--file', 'lambada.jsonl', '--batch-size', 'junk'],
       2,
       /--batch-size must be an integer ≥ 1, got "junk"/,
     ],

@@ -7,6 +7,7 @@ import { parseNeoXConfig, randomCheckpoint } from '@pythiajs/neox-model';
 import { checkReadmeBlocks, readmeShellLines } from '@pythiajs/vitest-config/readme-example';
 import { safetensorsOf } from '@pythiajs/vitest-config/safetensors';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { datasetRepos } from './eval-datasets.js';
 import { bin, type Run, runProcess } from './support.js';
 
 const README = new URL('../README.md', import.meta.url);
@@ -45,21 +46,24 @@ beforeAll(async () => {
   mkdirSync(join(scratch, 'bin'));
   writeFileSync(shim, `#!/bin/sh\nexec "${process.execPath}" "${bin}" "$@"\n`);
   chmodSync(shim, 0o755);
-  hub = await new FakeHub({
-    'EleutherAI/pythia-70m-deduped': {
-      branches: { main: COMMIT, step1000: STEP1000, step143000: COMMIT },
-      commits: {
-        [COMMIT]: {
-          'config.json': JSON.stringify(checkpoint.config),
-          'model.safetensors': await safetensorsOf(checkpoint),
-        },
-        [STEP1000]: {
-          'config.json': JSON.stringify(early.config),
-          'model.safetensors': await safetensorsOf(early),
+  hub = await new FakeHub(
+    {
+      'EleutherAI/pythia-70m-deduped': {
+        branches: { main: COMMIT, step1000: STEP1000, step3000: STEP1000, step143000: COMMIT },
+        commits: {
+          [COMMIT]: {
+            'config.json': JSON.stringify(checkpoint.config),
+            'model.safetensors': await safetensorsOf(checkpoint),
+          },
+          [STEP1000]: {
+            'config.json': JSON.stringify(early.config),
+            'model.safetensors': await safetensorsOf(early),
+          },
         },
       },
     },
-  }).start();
+    { datasets: datasetRepos() },
+  ).start();
 });
 afterAll(async () => {
   await hub?.stop();
@@ -220,6 +224,35 @@ async function benchesABatch() {
     expect(json[key]).toBeGreaterThan(0);
 }
 
+/**
+ * The eval section's first line, on the stand-in's pythia-70m-deduped and its datasets of a few
+ * rows (so --limit 200 takes them all): the JSON its comment promises. The other lines need real
+ * checkpoints, a cluster or files; eval.test.ts runs each of their kinds.
+ */
+async function evaluatesTwoTasks() {
+  const { command, comment } = line(
+    'pythia eval piqa arc_easy --model pythia-70m-deduped@step3000 --limit 200',
+  );
+  expect(comment).toBe(
+    '{"results": {"piqa": {"acc": ..., "acc_stderr": ..., "acc_norm": ..., "acc_norm_stderr": ...}, ...}, "versions": ..., "config": ..., "pythiajs": ...}',
+  );
+  const run = await bash(command);
+  expect(run.code, run.stderr).toBe(0);
+  const json = JSON.parse(run.stdout);
+  expect(Object.keys(json)).toEqual(['results', 'versions', 'config', 'pythiajs']);
+  expect(Object.keys(json.results)).toEqual(['piqa', 'arc_easy']);
+  expect(Object.keys(json.results.piqa)).toEqual([
+    'acc',
+    'acc_stderr',
+    'acc_norm',
+    'acc_norm_stderr',
+  ]);
+  expect(json.config).toMatchObject({
+    model_args: 'pretrained=EleutherAI/pythia-70m-deduped,revision=step3000',
+    limit: 200,
+  });
+}
+
 describe('every block of the README is run or says why not', () => {
   checkReadmeBlocks(README, {
     0: {
@@ -244,6 +277,11 @@ describe('every block of the README is run or says why not', () => {
       name: 'benches a batch and prints the fields its comment names',
       test: benchesABatch,
     },
-    5: { language: '', skip: "Dawn's own stderr lines, not a command" },
+    5: {
+      language: 'bash',
+      name: 'evaluates two tasks on one checkpoint and prints the JSON its comment shows',
+      test: evaluatesTwoTasks,
+    },
+    6: { language: '', skip: "Dawn's own stderr lines, not a command" },
   });
 });
