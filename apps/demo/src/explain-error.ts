@@ -1,3 +1,4 @@
+import { TASK_TABLE, type TaskName } from '@pythiajs/evals';
 import { DEFAULT_PARAMS } from './params.js';
 
 /** An error from the worker, as its class name and message. */
@@ -105,4 +106,64 @@ export function hubProblem(hub: string): string | undefined {
     return `?hub= must be an http or https URL, not "${hub}".`;
   }
   return undefined;
+}
+
+/** Any thrown value as a class name and a message, as errors cross the worker boundary. */
+export function namedError(error: unknown): NamedError {
+  return typeof error === 'object' && error !== null && 'message' in error
+    ? {
+        name: String((error as { name?: unknown }).name ?? 'Error'),
+        message: String(error.message),
+      }
+    : { name: 'Error', message: String(error) };
+}
+
+/** Where a live evaluation read its examples from. */
+export interface EvalErrorContext {
+  hub: string;
+  /** The visitor gave the Hub as `?hub=`. */
+  fromUrlHub: boolean;
+  /** The task run, e.g. `piqa`. */
+  task: TaskName;
+}
+
+/**
+ * A failure to get a task's examples (the Hub did not answer, the dataset is not there or not
+ * cached) as one sentence in the page's terms, naming the task and its dataset; `undefined` for
+ * any other error, which {@link explainError} explains as it would for the model.
+ */
+export function explainEvalError(error: NamedError, where: EvalErrorContext): string | undefined {
+  const { repo } = TASK_TABLE[where.task].hub;
+  const examples = `the ${where.task} examples (dataset ${repo})`;
+  const hub = where.hub === DEFAULT_PARAMS.hub ? 'the Hugging Face Hub' : `the Hub at ${where.hub}`;
+  const retry = where.fromUrlHub
+    ? 'Check that ?hub= gives the address of a running Hub or mirror of its API.'
+    : 'Check the internet connection, then run the examples again.';
+  switch (error.name) {
+    case 'HubNetworkError':
+    case 'HubTimeoutError':
+      return `${capital(hub)} did not answer, so ${examples} could not be downloaded. ${retry}`;
+    case 'NotCachedError':
+    case 'PartlyCachedError':
+      return `${capital(hub)} did not answer, and ${examples} are not cached in this browser. ${retry}`;
+    case 'RepoNotFoundError':
+      return `${capital(hub)} has no dataset ${repo}, so the ${where.task} examples cannot be read there. Pick another task.`;
+    case 'RevisionNotFoundError':
+      return (
+        `${capital(hub)} has no Parquet conversion of dataset ${repo}, which is where this page ` +
+        `reads the ${where.task} examples. Pick another task.`
+      );
+    case 'ParquetSplitNotFoundError':
+    case 'EntryNotFoundError':
+      return `${sentence(error.message.split('; ')[0]!)} Pick another task.`;
+    case 'HubAccessError':
+      return `${capital(hub)} refused access to dataset ${repo}: gated and private datasets are not supported here.`;
+    case 'IntegrityError':
+      return `A file of ${examples} arrived damaged and was discarded. Run the examples again.`;
+    case 'InvalidDatasetFileError':
+    case 'UnsafeDatasetIntegerError':
+      return `${sentence(error.message.split('; ')[0]!)} The examples cannot be read.`;
+    default:
+      return undefined;
+  }
 }

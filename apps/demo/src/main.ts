@@ -3,7 +3,7 @@ import { BrowserHubCache, HubClient, pythiaModel } from '@pythiajs/checkpoint-hu
 import { readBranches } from './branch-list.js';
 import { SUITE_ACROSS_TRAINING, spreadOverTraining } from './checkpoints.js';
 import { byTestId } from './dom.js';
-import { explainError, hubProblem } from './explain-error.js';
+import { explainError, explainEvalError, hubProblem, namedError } from './explain-error.js';
 import { formatBytes, formatSeconds } from './format.js';
 import { ModelClient } from './model-client.js';
 import { readParams } from './params.js';
@@ -11,6 +11,7 @@ import { type BranchList, type Chosen, sliderOffer } from './slider-offer.js';
 import { createStatusLine } from './status-line.js';
 import { createAcrossTrainingView } from './views/across-training-view.js';
 import { renderAttention } from './views/attention-view.js';
+import { createEvalView } from './views/eval-view.js';
 import { createGenerationView } from './views/generation-view.js';
 import { renderLens } from './views/lens-view.js';
 import { renderModelInfo } from './views/model-info.js';
@@ -30,6 +31,7 @@ const buttons = {
   stop: byTestId<HTMLButtonElement>('stop'),
   analyze: byTestId<HTMLButtonElement>('analyze'),
   across: byTestId<HTMLButtonElement>('run-across'),
+  evaluate: byTestId<HTMLButtonElement>('run-eval'),
 };
 const loadHint = byTestId('load-hint');
 const revisionsInput = byTestId<HTMLInputElement>('revisions');
@@ -70,6 +72,17 @@ const generation = createGenerationView(
   { ...params, text: params.prompt },
 );
 const across = createAcrossTrainingView(byTestId('across-training'), byTestId('across-status'));
+const evaluations = createEvalView({
+  task: byTestId<HTMLSelectElement>('eval-task'),
+  metric: byTestId<HTMLSelectElement>('eval-metric'),
+  examples: byTestId<HTMLInputElement>('eval-examples'),
+  run: buttons.evaluate,
+  plot: byTestId('eval-plot'),
+  note: byTestId('eval-note'),
+  status: byTestId('eval-status'),
+  documents: byTestId('eval-documents'),
+});
+evaluations.setChosen(picker.selection().repo);
 const storage = BrowserHubCache.create({ client: new HubClient({ endpoint: params.hub }) }).then(
   (cache) =>
     createStorageView(
@@ -83,15 +96,25 @@ const storage = BrowserHubCache.create({ client: new HubClient({ endpoint: param
 );
 
 /** What runs now; buttons follow it so that nothing is queued behind a long task by accident. */
-const state = { loaded: false, loading: false, generating: false, analyzing: false, across: false };
+const state = {
+  loaded: false,
+  loading: false,
+  generating: false,
+  analyzing: false,
+  across: false,
+  evaluating: false,
+};
 function updateButtons(): void {
-  // Loading and "across training" hold the worker for long: nothing else is offered meanwhile.
-  const idle = state.loaded && !state.loading && !state.across;
-  buttons.load.disabled = state.loading || state.across;
+  // Loading, "across training" and a live evaluation hold the worker for long: nothing else is
+  // offered meanwhile.
+  const busy = state.loading || state.across || state.evaluating;
+  const idle = state.loaded && !busy;
+  buttons.load.disabled = busy;
   buttons.generate.disabled = !idle || state.generating;
   buttons.stop.disabled = !state.generating;
   buttons.analyze.disabled = !idle || state.analyzing;
   buttons.across.disabled = !idle;
+  buttons.evaluate.disabled = !idle;
 }
 
 const sourceOf = (selection: Selection): ModelSource => ({
@@ -111,16 +134,8 @@ const fromUrl = (selection: Selection) => ({
     selection.revision === params.revision,
 });
 /** Any failure (a worker error, or one the page hit itself) as advice for this selection. */
-const explain = (error: unknown, selection: Selection = picker.selection()) => {
-  const named =
-    typeof error === 'object' && error !== null && 'message' in error
-      ? {
-          name: String((error as { name?: unknown }).name ?? 'Error'),
-          message: String(error.message),
-        }
-      : { name: 'Error', message: String(error) };
-  return explainError(named, { ...sourceOf(selection), fromUrl: fromUrl(selection) });
-};
+const explain = (error: unknown, selection: Selection = picker.selection()) =>
+  explainError(namedError(error), { ...sourceOf(selection), fromUrl: fromUrl(selection) });
 
 /** The branch list the slider was drawn from, kept to redraw it when the cache changes. */
 let shown: { repo: string; list: BranchList } = { repo: '', list: { state: 'loading' } };
@@ -194,6 +209,7 @@ function prepareSoon(): void {
 function selectionChanged(selection: Selection): void {
   // What was said about the previous selection (its error, its size) no longer applies.
   status.selectionChanged();
+  evaluations.setChosen(selection.repo);
   loadHint.textContent = '';
   if (selection.repo === shown.repo) prepareSoon();
   // Another model: its own branches first, so that the revision prepared is one it has.
@@ -207,6 +223,8 @@ async function load(): Promise<boolean> {
   updateButtons();
   status.show('loading', `Loading ${source.repo} @ ${source.revision}…`);
   progress.start();
+  // The worker frees the model it holds before it loads another.
+  evaluations.setLoaded(undefined);
   try {
     const prepared = await worker.call('prepare', source);
     if (prepared.problem) throw prepared.problem;
@@ -214,6 +232,7 @@ async function load(): Promise<boolean> {
     renderModelInfo(byTestId('model-info'), info);
     loadHint.textContent = 'In the browser cache: loads without the network.';
     state.loaded = true;
+    evaluations.setLoaded({ repo: info.repo, revision: info.revision });
     status.show(
       'ready',
       `Ready: ${info.repo} @ ${info.revision} (commit ${info.commit.slice(0, 7)}), ` +
@@ -293,6 +312,30 @@ async function acrossTraining(): Promise<void> {
   }
 }
 
+/** A live run of a few examples of one task on the loaded checkpoint. */
+async function evaluate(): Promise<void> {
+  const request = evaluations.request();
+  state.evaluating = true;
+  updateButtons();
+  evaluations.start(request);
+  try {
+    evaluations.finish(
+      await worker.call('evaluate', request, (event) => evaluations.update(event)),
+    );
+  } catch (error) {
+    evaluations.fail(
+      explainEvalError(namedError(error), {
+        hub: params.hub,
+        fromUrlHub: params.given.hub,
+        task: request.task,
+      }) ?? explain(error),
+    );
+  } finally {
+    state.evaluating = false;
+    updateButtons();
+  }
+}
+
 /** Checkpoints for "across training": a log-spaced set for the suite, else the repo's branches. */
 function suggestRevisions(repo: string, list: BranchList): void {
   revisionsInput.value = pythiaModel(repo)
@@ -333,6 +376,7 @@ buttons.generate.addEventListener('click', () => void generate());
 buttons.stop.addEventListener('click', () => void worker.call('stop', {}));
 buttons.analyze.addEventListener('click', () => void analyze());
 buttons.across.addEventListener('click', () => void acrossTraining());
+buttons.evaluate.addEventListener('click', () => void evaluate());
 
 async function start(): Promise<void> {
   updateButtons();

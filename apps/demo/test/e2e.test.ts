@@ -5,12 +5,32 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FakeHub } from '@pythiajs/checkpoint-hub/testing';
+import {
+  HARNESS_LOGIT_COLUMNS,
+  harnessShuffle,
+  type LoglikelihoodResult,
+  loglikelihoodTokens,
+  mean,
+  meanStderr,
+  officialResults,
+  piqa,
+  scoreRows,
+} from '@pythiajs/evals';
+import { NeoXModel } from '@pythiajs/neox-model';
+import { createDevice } from '@pythiajs/tensor-core';
 import { Tokenizer } from '@pythiajs/tokenizer';
 import { launchChromium } from '@pythiajs/vitest-config/chromium';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SiteServer, startSiteServer, unusedPort } from './support/site-server.js';
-import { startTinyHub, TINY_BRANCHES, TINY_REPO } from './support/tiny-hub.js';
+import {
+  OFFICIAL_REPO,
+  PIQA_DATASET,
+  PIQA_ROWS,
+  startTinyHub,
+  TINY_BRANCHES,
+  TINY_REPO,
+} from './support/tiny-hub.js';
 
 const demoDir = fileURLToPath(new URL('..', import.meta.url));
 const fixtures = new URL('../../../fixtures/', import.meta.url);
@@ -210,6 +230,22 @@ describe('the demo site in headless Chromium (SwiftShader, without shader-f16)',
     expect(await plot.locator('circle').count()).toBe(3 * 3);
   });
 
+  it('says plainly that pythia-tiny has no official evaluation results, and offers a live run', async () => {
+    const { page } = first;
+    const plot = page.getByTestId('eval-plot');
+    expect(await plot.getAttribute('data-state')).toBe('no-official');
+    expect(await plot.locator('svg').count()).toBe(0);
+    expect(await text(page, 'eval-note')).toMatch(
+      new RegExp(
+        `^EleutherAI published no per-checkpoint results for ${TINY_REPO}: they cover pythia-70m, pythia-160m and pythia-410m`,
+      ),
+    );
+    expect(await page.getByTestId('run-eval').isEnabled()).toBe(true);
+    expect(await text(page, 'run-eval')).toBe('Run 50 examples on this checkpoint');
+    // Nothing was run, so no dataset was asked for.
+    expect(hub.requests.some((r) => r.url.includes('/datasets/'))).toBe(false);
+  });
+
   it("runs the model in a Web Worker, with WebGPU of its own, off the page's thread", async () => {
     const workers = first.page.workers().filter((w) => w.url().includes('model-worker'));
     expect(workers).toHaveLength(1);
@@ -353,6 +389,202 @@ describe('the demo site in headless Chromium (SwiftShader, without shader-f16)',
     expect(long.page).toBeLessThanOrEqual(long.window);
     expect(errors).toEqual([]);
     await page.close();
+  });
+
+  it("plots pythia-70m's official piqa curve and runs 5 examples live, as Node scores them", async () => {
+    // A context of its own: its cache holds the dataset, not the other tests' checkpoints.
+    const fresh = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    try {
+      const { page, errors } = await visit(
+        fresh,
+        `?hub=${encodeURIComponent(hub.hubOrigin)}&model=${OFFICIAL_REPO}&revision=step3000`,
+      );
+      // The official curve needs no download: it is drawn before anything is loaded.
+      await waitForState(page, 'eval-plot', 'official');
+      const official = officialResults(OFFICIAL_REPO).map((r) => ({
+        step: r.step,
+        value: r.results.piqa!.acc!,
+      }));
+      expect(official).toHaveLength(27);
+      expect(official.at(-1)).toEqual({ step: 143_000, value: 0.5946681175190425 });
+      const officialDots = () =>
+        page
+          .locator('[data-testid="eval-chart"] circle[data-source="official"]')
+          .evaluateAll((dots) =>
+            dots.map((d) => ({
+              step: Number(d.getAttribute('data-step')),
+              value: Number(d.getAttribute('data-value')),
+            })),
+          );
+      expect(await officialDots()).toEqual(official);
+      expect(await text(page, 'eval-note')).toBe(
+        "EleutherAI's results for pythia-70m at 27 checkpoints (lm-evaluation-harness v0.3.0, " +
+          'zero-shot, all 1838 examples).',
+      );
+      // acc_norm is the other metric piqa has.
+      expect(
+        await page
+          .getByTestId('eval-metric')
+          .locator('option')
+          .evaluateAll((o) => o.map((option) => (option as HTMLOptionElement).value)),
+      ).toEqual(['acc', 'acc_norm']);
+      expect(await page.getByTestId('run-eval').isDisabled()).toBe(true);
+
+      await page.getByTestId('load').click();
+      await waitForState(page, 'status', 'ready', 120_000);
+      // A vertical line has no area: attached, not "visible".
+      await page.waitForSelector('[data-testid="eval-loaded"][data-step="3000"]', {
+        state: 'attached',
+      });
+      await page.getByTestId('eval-examples').fill('5');
+      expect(await text(page, 'run-eval')).toBe('Run 5 examples on this checkpoint');
+      await page.getByTestId('run-eval').click();
+      await page.waitForSelector(
+        '[data-testid="eval-status"][data-state="done"], [data-testid="eval-status"][data-state="error"]',
+        { timeout: 120_000 },
+      );
+      expect(await stateOf(page, 'eval-status')).toBe('done');
+      expect(await page.getByTestId('eval-status').getAttribute('data-done')).toBe('5');
+      // The dataset came from the Hub as a dataset repository, through its Parquet conversion.
+      expect(
+        hub.requests.some((r) =>
+          decodeURIComponent(r.url).includes(`/datasets/${PIQA_DATASET}/resolve/`),
+        ),
+      ).toBe(true);
+
+      const shown = await page
+        .getByTestId('eval-rows')
+        .locator('tr')
+        .evaluateAll((rows) =>
+          rows.map((row) => {
+            const data = (row as HTMLElement).dataset;
+            return {
+              row: Number(data.row),
+              logprobs: data.logprobs!.split(',').map(Number),
+              acc: Number(data.acc),
+              accNorm: Number(data.acc_norm),
+            };
+          }),
+        );
+      // The first 5 rows in the harness's order (its shuffle with random.Random(42)).
+      const chosen = harnessShuffle(PIQA_ROWS.map((row, index) => ({ row, index }))).slice(0, 5);
+      expect(shown.map((d) => d.row)).toEqual(chosen.map((c) => c.index));
+
+      // The same documents scored in Node: the same checkpoint's logits from neox-model's
+      // forward pass on Dawn, and evals' float64 log-softmax over the harness's 50 257 columns.
+      const device = await createDevice();
+      const expected: Array<{ results: LoglikelihoodResult[]; acc: number; accNorm: number }> = [];
+      try {
+        const model = await NeoXModel.load(
+          { folder: fileURLToPath(new URL('tiny-neox-f16/', fixtures)) },
+          { device },
+        );
+        const vocab = model.config.vocabSize;
+        for (const { row } of chosen) {
+          const doc = piqa.document(row);
+          const results: LoglikelihoodResult[] = [];
+          for (const request of doc.requests) {
+            const window = loglikelihoodTokens(
+              tokenizer,
+              request.context,
+              request.continuation,
+              2048,
+            );
+            const logits = await model.forward(window.input);
+            const rows = window.positions.map((p) => logits.subarray(p * vocab, (p + 1) * vocab));
+            results.push(scoreRows(window, rows, { columns: HARNESS_LOGIT_COLUMNS }));
+          }
+          const values = piqa.score(doc, results);
+          expected.push({ results, acc: values.acc!, accNorm: values.acc_norm! });
+        }
+        model.dispose();
+      } finally {
+        device.destroy();
+      }
+      shown.forEach((doc, i) => {
+        const want = expected[i]!;
+        // f32 GPU sums of f16 weights against a float64 log-softmax of f32 logits.
+        want.results.forEach((r, j) => {
+          expect(Math.abs(doc.logprobs[j]! - r.logprob)).toBeLessThanOrEqual(
+            5e-4 * Math.max(1, Math.abs(r.logprob)),
+          );
+        });
+        // The two choices of each of these documents are nats apart, far beyond that error:
+        // the same answers.
+        const [a, b] = want.results.map((r) => r.logprob) as [number, number];
+        expect(Math.abs(a - b)).toBeGreaterThan(1);
+        expect({ acc: doc.acc, accNorm: doc.accNorm }).toEqual({
+          acc: want.acc,
+          accNorm: want.accNorm,
+        });
+      });
+      // The live point is the mean of those values, its bar their standard error.
+      const accs = shown.map((d) => d.acc);
+      const live = page.locator('[data-testid="eval-chart"] circle[data-source="live"]');
+      expect(await live.count()).toBe(1);
+      expect(await live.getAttribute('data-step')).toBe('3000');
+      expect(Number(await live.getAttribute('data-value'))).toBe(mean(accs));
+      expect(Number(await live.getAttribute('data-stderr'))).toBe(meanStderr(accs));
+      expect(await text(page, 'eval-summary')).toBe(
+        `acc ${mean(accs).toFixed(2)} ± ${meanStderr(accs).toFixed(2)} on 5 examples at step 3000 ` +
+          '(official, all 1838 examples: 0.58)',
+      );
+      expect(await text(page, 'eval-status')).toContain('5 of 1838 examples is a noisy estimate');
+      // The official curve is still there, beside the live point.
+      expect(await officialDots()).toEqual(official);
+      // The official point it is compared with is ringed.
+      expect(
+        await page
+          .locator('[data-testid="eval-chart"] .compared')
+          .getAttribute('data-compared-step'),
+      ).toBe('3000');
+      await page.locator('.eval-documents summary').click();
+      await mkdir(dirname(screenshot), { recursive: true });
+      await page
+        .getByTestId('eval-plot')
+        .locator('..')
+        .screenshot({ path: join(dirname(screenshot), 'evals.png') });
+
+      // acc_norm: the same run, another metric, and its own official curve.
+      await page.getByTestId('eval-metric').selectOption('acc_norm');
+      const norms = shown.map((d) => d.accNorm);
+      expect(Number(await live.getAttribute('data-value'))).toBe(mean(norms));
+      expect(await text(page, 'eval-summary')).toMatch(
+        /^acc_norm \d\.\d\d ± \d\.\d\d on 5 examples at step 3000 \(official, all 1838 examples: 0\.58\)$/,
+      );
+      expect((await officialDots())[12]).toEqual({
+        step: 3000,
+        value: officialResults(OFFICIAL_REPO)[12]!.results.piqa!.acc_norm!,
+      });
+
+      // A task whose dataset this Hub lacks: one clear message, in the panel only.
+      await page.getByTestId('eval-task').selectOption('arc_easy');
+      await page.getByTestId('run-eval').click();
+      await waitForState(page, 'eval-status', 'error');
+      expect(await text(page, 'eval-status')).toBe(
+        `The Hub at ${hub.hubOrigin} has no dataset allenai/ai2_arc, so the arc_easy examples ` +
+          'cannot be read there. Pick another task.',
+      );
+      const whole = (await page.locator('body').textContent()) ?? '';
+      expect(whole.split('has no dataset')).toHaveLength(2);
+      expect(whole).not.toMatch(/FakeHub|@pythiajs|HF_/);
+      expect(await stateOf(page, 'status')).toBe('ready');
+      // Back to piqa: its run is shown again.
+      await page.getByTestId('eval-task').selectOption('piqa');
+      expect(await stateOf(page, 'eval-status')).toBe('done');
+      expect(await text(page, 'eval-summary')).toMatch(/ on 5 examples at step 3000 /);
+
+      // A model without official results: said plainly, instead of an empty plot.
+      await page.getByTestId('model-select').selectOption('EleutherAI/pythia-1b');
+      expect(await stateOf(page, 'eval-plot')).toBe('no-official');
+      expect(await page.getByTestId('eval-plot').locator('svg').count()).toBe(0);
+      expect(await text(page, 'eval-note')).toMatch(
+        /^EleutherAI published no per-checkpoint results for EleutherAI\/pythia-1b/,
+      );
+      expect(errors).toEqual([]);
+    } finally {
+      await fresh.close();
+    }
   });
 
   it('lists the cached checkpoints in the storage panel and deletes them', async () => {

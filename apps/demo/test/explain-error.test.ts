@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { explainError, hubProblem } from '../src/explain-error.js';
+import { explainError, explainEvalError, hubProblem, namedError } from '../src/explain-error.js';
 
 const picked = { hub: false, model: false, revision: false };
 const where = {
@@ -127,5 +127,74 @@ describe('error messages', () => {
     expect(hubProblem('localhost:8080')).toContain('http');
     expect(hubProblem('huggingface.co')).toContain('not a URL');
     expect(hubProblem('https://huggingface.co')).toBeUndefined();
+  });
+});
+
+describe("error messages of a live evaluation's examples", () => {
+  const onPage = { hub: 'https://huggingface.co', fromUrlHub: false, task: 'piqa' as const };
+  const fromUrl = { hub: 'http://127.0.0.1:9', fromUrlHub: true, task: 'piqa' as const };
+
+  it('say the Hub did not answer, naming the task and its dataset, with no Node-only advice', () => {
+    const network = explainEvalError(
+      {
+        name: 'HubNetworkError',
+        message:
+          'could not fetch http://127.0.0.1:9/api/datasets/ybisk/piqa after 3 attempts (fetch failed); check the connection or HF_ENDPOINT',
+      },
+      onPage,
+    );
+    expect(network).toBe(
+      'The Hugging Face Hub did not answer, so the piqa examples (dataset ybisk/piqa) could not ' +
+        'be downloaded. Check the internet connection, then run the examples again.',
+    );
+    const offline = explainEvalError(
+      {
+        name: 'NotCachedError',
+        message:
+          'plain_text/validation/0000.parquet of dataset ybisk/piqa@… is not in the cache and offline mode (HF_HUB_OFFLINE=1) forbids downloading it',
+      },
+      fromUrl,
+    );
+    expect(offline).toBe(
+      'The Hub at http://127.0.0.1:9 did not answer, and the piqa examples (dataset ybisk/piqa) ' +
+        'are not cached in this browser. Check that ?hub= gives the address of a running Hub or ' +
+        'mirror of its API.',
+    );
+    expect(`${network} ${offline}`).not.toMatch(INTERNAL);
+  });
+
+  it('say to pick another task where the Hub lacks the dataset or its Parquet conversion', () => {
+    expect(
+      explainEvalError(
+        {
+          name: 'RepoNotFoundError',
+          message: 'the Hub has no dataset allenai/ai2_arc; check its name',
+        },
+        { ...fromUrl, task: 'arc_easy' },
+      ),
+    ).toBe(
+      'The Hub at http://127.0.0.1:9 has no dataset allenai/ai2_arc, so the arc_easy examples ' +
+        'cannot be read there. Pick another task.',
+    );
+    expect(
+      explainEvalError(
+        {
+          name: 'RevisionNotFoundError',
+          message: 'dataset ybisk/piqa has no revision refs/convert/parquet',
+        },
+        onPage,
+      ),
+    ).toBe(
+      'The Hugging Face Hub has no Parquet conversion of dataset ybisk/piqa, which is where this ' +
+        'page reads the piqa examples. Pick another task.',
+    );
+  });
+
+  it('leave other errors to the explanation the model gets', () => {
+    expect(explainEvalError({ name: 'WebGPUUnavailableError', message: 'x' }, onPage)).toBe(
+      undefined,
+    );
+    expect(namedError(new RangeError('bad'))).toEqual({ name: 'RangeError', message: 'bad' });
+    expect(namedError('plain')).toEqual({ name: 'Error', message: 'plain' });
   });
 });

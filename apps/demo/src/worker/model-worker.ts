@@ -31,10 +31,17 @@ const handlers: { [K in RequestType]: Handler<K> } = {
   },
   analyze: ({ text }) => session.analyze(text),
   acrossTraining: ({ text, revisions }, emit) => session.acrossTraining(text, revisions, emit),
+  evaluate: (request, emit) => session.evaluate(request, emit),
 };
 
 /** Requests that use the GPU run one after another; the others (stop above all) at once. */
-const QUEUED: ReadonlySet<RequestType> = new Set(['load', 'generate', 'analyze', 'acrossTraining']);
+const QUEUED: ReadonlySet<RequestType> = new Set([
+  'load',
+  'generate',
+  'analyze',
+  'acrossTraining',
+  'evaluate',
+]);
 let queue: Promise<unknown> = Promise.resolve();
 
 scope.addEventListener('message', (message) => {

@@ -139,6 +139,47 @@ export type AcrossTrainingEvent =
     }
   | { kind: 'failed'; revision: string; error: ErrorInfo };
 
+/** A live run of one task on the loaded checkpoint. */
+export interface EvaluateRequest {
+  /** A task of `@pythiajs/evals` (`piqa`, `lambada_openai` …). */
+  task: string;
+  /** How many of its examples: the first ones in the harness's order (`harnessShuffle`). */
+  examples: number;
+}
+
+export type EvaluateEvent =
+  /** The split is read: `total` documents of its `splitSize` will be scored. */
+  | { kind: 'documents'; total: number; splitSize: number; dataset: string }
+  /** `done` of `total` documents are scored. */
+  | { kind: 'progress'; done: number; total: number };
+
+/** One scored document, as the harness would have scored it. */
+export interface EvaluatedDocument {
+  /** Its row in the dataset split. */
+  row: number;
+  /** The context of its first request, cut to a readable length. */
+  context: string;
+  /** The continuation of each request (the answer choices, or LAMBADA's last word). */
+  continuations: string[];
+  gold: number;
+  /** Per request: the summed log-likelihood of the continuation, and whether it is greedy. */
+  results: Array<{ logprob: number; isGreedy: boolean }>;
+  /** The task's metric values for this document (`{ acc, acc_norm }`, `{ ppl, acc }` …). */
+  values: Record<string, number>;
+}
+
+export interface Evaluation {
+  repo: string;
+  revision: string;
+  commit: string;
+  task: string;
+  /** Documents in the split (the official results score all of them). */
+  splitSize: number;
+  documents: EvaluatedDocument[];
+  /** The harness's aggregates: each metric and its `_stderr`. */
+  results: Record<string, number>;
+}
+
 /** An error as it crosses the worker boundary: its class name says which kind. */
 export interface ErrorInfo {
   name: string;
@@ -163,6 +204,7 @@ export interface Api {
     event: AcrossTrainingEvent;
     result: null;
   };
+  evaluate: { request: EvaluateRequest; event: EvaluateEvent; result: Evaluation };
 }
 
 export type RequestType = keyof Api;

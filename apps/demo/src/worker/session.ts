@@ -11,10 +11,14 @@ import { createDevice, type Device } from '@pythiajs/tensor-core';
 import type { Tokenizer } from '@pythiajs/tokenizer';
 import { analysisIds, analyze } from './analysis.js';
 import { errorInfo } from './errors.js';
+import { evaluate } from './evaluation.js';
 import type {
   AcrossTrainingEvent,
   Analysis,
   CachedCheckpoint,
+  EvaluateEvent,
+  EvaluateRequest,
+  Evaluation,
   GenerateRequest,
   GenerateSummary,
   LoadEvent,
@@ -217,6 +221,21 @@ export class Session {
       }
     }
     return null;
+  }
+
+  /**
+   * A live run of a few examples of one task on the loaded checkpoint. The task's dataset comes
+   * from the same Hub as the model, through the same browser cache (as a dataset repository).
+   */
+  async evaluate(
+    request: EvaluateRequest,
+    onEvent: (event: EvaluateEvent) => void,
+  ): Promise<Evaluation> {
+    const model = this.needModel();
+    const source = this.needSource();
+    const tokenizer = await this.needTokenizer();
+    const store = await this.store(source.hub);
+    return evaluate(model, tokenizer, store, source, request, onEvent);
   }
 
   private store(hub: string): Promise<BrowserHubCache> {
