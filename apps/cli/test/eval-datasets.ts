@@ -1,7 +1,7 @@
 import { PARQUET_REVISION } from '@pythiajs/checkpoint-hub';
 import type { FakeRepo } from '@pythiajs/checkpoint-hub/testing';
 import { TASK_NAMES, TASK_TABLE, type TaskName } from '@pythiajs/evals';
-import { parquetWriteBuffer } from 'hyparquet-writer';
+import { parquetOf } from '@pythiajs/vitest-config/parquet';
 
 // Datasets for the tests of `pythia eval`: a few rows of each task in the schema of its Hub
 // dataset, as the Hub's Parquet conversion serves them.
@@ -194,42 +194,6 @@ export const ROWS: Record<TaskName, Record<string, unknown>[]> = {
     },
   ],
 };
-
-const STRING = { type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' } as const;
-
-/** Rows as the Hub's Parquet conversion stores them: strings, INT64, lists, a struct of lists. */
-export function parquetOf(rows: readonly Record<string, unknown>[]): Uint8Array {
-  const names = Object.keys(rows[0]!);
-  const list = (name: string) => [
-    { name, repetition_type: 'OPTIONAL', converted_type: 'LIST', num_children: 1 },
-    { name: 'list', repetition_type: 'REPEATED', num_children: 1 },
-    { name: 'element', ...STRING },
-  ];
-  const schema: Record<string, unknown>[] = [{ name: 'schema', num_children: names.length }];
-  const columnData = names.map((name) => {
-    const first = rows[0]![name];
-    if (typeof first === 'number') {
-      schema.push({ name, type: 'INT64', repetition_type: 'OPTIONAL' });
-      return { name, data: rows.map((r) => BigInt(r[name] as number)) };
-    }
-    if (Array.isArray(first)) schema.push(...list(name));
-    else if (typeof first === 'object')
-      schema.push(
-        { name, repetition_type: 'OPTIONAL', num_children: 2 },
-        ...list('text'),
-        ...list('label'),
-      );
-    else schema.push({ name, ...STRING });
-    return { name, data: rows.map((r) => r[name]) };
-  });
-  type WriteOptions = Parameters<typeof parquetWriteBuffer>[0];
-  return new Uint8Array(
-    parquetWriteBuffer({
-      columnData: columnData as WriteOptions['columnData'],
-      schema: schema as unknown as WriteOptions['schema'],
-    }),
-  );
-}
 
 /** Every task's dataset repo with its `refs/convert/parquet` branch (ai2_arc holds two configs). */
 export function datasetRepos(): Record<string, FakeRepo> {

@@ -18,9 +18,10 @@ import {
 import { NeoXModel, parseNeoXConfig, randomCheckpoint } from '@pythiajs/neox-model';
 import { createDevice, type Device } from '@pythiajs/tensor-core';
 import { Tokenizer } from '@pythiajs/tokenizer';
+import { parquetOf } from '@pythiajs/vitest-config/parquet';
 import { safetensorsOf } from '@pythiajs/vitest-config/safetensors';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { datasetRepos, parquetOf, ROWS } from './eval-datasets.js';
+import { datasetRepos, ROWS } from './eval-datasets.js';
 import { fixtureFolder, pythia, type Run } from './support.js';
 
 // `pythia eval` end to end, through the built CLI, against a local Hub: three training

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parquetOf } from '@pythiajs/vitest-config/parquet';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -19,7 +20,8 @@ import {
 import { NodeHubCache } from '../src/node/index.js';
 import { FakeHub } from '../src/testing/index.js';
 
-// Shards in the schemas the Hub's Parquet conversion gives two lm-evaluation-harness datasets.
+// Rows in the schemas the Hub's Parquet conversion gives two lm-evaluation-harness datasets
+// (ybisk/piqa; allenai/ai2_arc, whose choices are a struct of two string lists).
 
 interface Piqa {
   goal: string;
@@ -28,64 +30,11 @@ interface Piqa {
   label: number;
 }
 
-const STRING = { type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' } as const;
-
-/** ybisk/piqa: goal, sol1, sol2 (string), label (int64), in row groups of `rowGroupSize`. */
-function piqaShard(rows: Piqa[], rowGroupSize = 1000): Uint8Array {
-  const column = (name: keyof Piqa) => ({ name, data: rows.map((r) => r[name]) });
-  return new Uint8Array(
-    parquetWriteBuffer({
-      columnData: [
-        column('goal'),
-        column('sol1'),
-        column('sol2'),
-        { name: 'label', data: rows.map((r) => BigInt(r.label)) },
-      ],
-      schema: [
-        { name: 'schema', num_children: 4 },
-        { name: 'goal', ...STRING },
-        { name: 'sol1', ...STRING },
-        { name: 'sol2', ...STRING },
-        { name: 'label', type: 'INT64', repetition_type: 'OPTIONAL' },
-      ],
-      rowGroupSize,
-    }),
-  );
-}
-
 interface Arc {
   id: string;
   question: string;
   choices: { text: string[]; label: string[] };
   answerKey: string;
-}
-
-/** allenai/ai2_arc: id, question, choices {text: list<string>, label: list<string>}, answerKey. */
-function arcShard(rows: Arc[]): Uint8Array {
-  const list = (name: string) => [
-    { name, repetition_type: 'OPTIONAL', converted_type: 'LIST', num_children: 1 } as const,
-    { name: 'list', repetition_type: 'REPEATED', num_children: 1 } as const,
-    { name: 'element', ...STRING },
-  ];
-  return new Uint8Array(
-    parquetWriteBuffer({
-      columnData: [
-        { name: 'id', data: rows.map((r) => r.id) },
-        { name: 'question', data: rows.map((r) => r.question) },
-        { name: 'choices', data: rows.map((r) => r.choices) },
-        { name: 'answerKey', data: rows.map((r) => r.answerKey) },
-      ],
-      schema: [
-        { name: 'schema', num_children: 4 },
-        { name: 'id', ...STRING },
-        { name: 'question', ...STRING },
-        { name: 'choices', repetition_type: 'OPTIONAL', num_children: 2 },
-        ...list('text'),
-        ...list('label'),
-        { name: 'answerKey', ...STRING },
-      ],
-    }),
-  );
 }
 
 const piqa = (n: number): Piqa => ({
@@ -131,9 +80,9 @@ const hub = new FakeHub(
         commits: {
           [PIQA_COMMIT]: {
             // Row groups of 2: a limit inside the first shard reads part of it.
-            'plain_text/validation/0000.parquet': piqaShard(PIQA_0, 2),
-            'plain_text/validation/0001.parquet': piqaShard(PIQA_1),
-            'plain_text/train/0000.parquet': piqaShard([piqa(9)]),
+            'plain_text/validation/0000.parquet': parquetOf(PIQA_0, { rowGroupSize: 2 }),
+            'plain_text/validation/0001.parquet': parquetOf(PIQA_1),
+            'plain_text/train/0000.parquet': parquetOf([piqa(9)]),
           },
         },
       },
@@ -141,8 +90,8 @@ const hub = new FakeHub(
         branches: { [PARQUET_REVISION]: ARC_COMMIT },
         commits: {
           [ARC_COMMIT]: {
-            'ARC-Easy/test/0000.parquet': arcShard(ARC_0),
-            'ARC-Easy/test/0001.parquet': arcShard(ARC_1),
+            'ARC-Easy/test/0000.parquet': parquetOf(ARC_0),
+            'ARC-Easy/test/0001.parquet': parquetOf(ARC_1),
           },
         },
       },
@@ -150,7 +99,7 @@ const hub = new FakeHub(
         branches: { [PARQUET_REVISION]: BROKEN_COMMIT },
         commits: {
           // Served with its own checksum: it passes the download checks and fails as Parquet.
-          [BROKEN_COMMIT]: { 'default/test/0000.parquet': piqaShard(PIQA_0).subarray(0, 100) },
+          [BROKEN_COMMIT]: { 'default/test/0000.parquet': parquetOf(PIQA_0).subarray(0, 100) },
         },
       },
     },
@@ -264,7 +213,7 @@ describe('readDatasetRows', () => {
 });
 
 describe('readParquetRows', () => {
-  const bytes = piqaShard(PIQA_0, 2);
+  const bytes = parquetOf(PIQA_0, { rowGroupSize: 2 });
 
   it('reads bytes or a ByteSource, up to a limit', async () => {
     expect(await readParquetRows(bytes)).toEqual(PIQA_0);

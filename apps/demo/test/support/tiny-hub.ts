@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { FakeHub } from '@pythiajs/checkpoint-hub/testing';
 import type { PiqaRow } from '@pythiajs/evals';
-import { parquetWriteBuffer } from 'hyparquet-writer';
+import { parquetOf } from '@pythiajs/vitest-config/parquet';
 
 const fixture = (path: string) =>
   new Uint8Array(readFileSync(new URL(`../../../../fixtures/${path}`, import.meta.url)));
@@ -56,30 +56,6 @@ export const PIQA_ROWS: PiqaRow[] = [
     : { goal: goal!, sol1: wrong!, sol2: right!, label: 1 },
 );
 
-const STRING = { type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' } as const;
-
-/** A Parquet shard as the Hub's conversion writes piqa: three strings and an INT64 label. */
-function piqaShard(rows: readonly PiqaRow[]): Uint8Array {
-  const column = (name: 'goal' | 'sol1' | 'sol2') => ({ name, data: rows.map((r) => r[name]) });
-  return new Uint8Array(
-    parquetWriteBuffer({
-      columnData: [
-        column('goal'),
-        column('sol1'),
-        column('sol2'),
-        { name: 'label', data: rows.map((r) => BigInt(r.label)) },
-      ],
-      schema: [
-        { name: 'schema', num_children: 4 },
-        { name: 'goal', ...STRING },
-        { name: 'sol1', ...STRING },
-        { name: 'sol2', ...STRING },
-        { name: 'label', type: 'INT64', repetition_type: 'OPTIONAL' },
-      ],
-    }),
-  );
-}
-
 /**
  * A local Hub (API, `resolve` with 302s to a CDN origin, CORS, Range) serving
  * `fixtures/tiny-neox-f16` under three branches. The weights are the same file on each (the
@@ -118,7 +94,7 @@ export async function startTinyHub(): Promise<FakeHub> {
           commits: {
             [PIQA_BRANCHES.main]: { 'README.md': '# piqa\n' },
             [PIQA_BRANCHES['refs/convert/parquet']]: {
-              'plain_text/validation/0000.parquet': piqaShard(PIQA_ROWS),
+              'plain_text/validation/0000.parquet': parquetOf(PIQA_ROWS),
             },
           },
         },
