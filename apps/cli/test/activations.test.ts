@@ -9,7 +9,7 @@ import { NeoXModel, runWithCache } from '@pythiajs/neox-model';
 import { f16BitsToF32Array } from '@pythiajs/tensor-core';
 import { Tokenizer } from '@pythiajs/tokenizer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fixtureCommit, fixtureFolder, maxAbsDiff, pythia } from './support.js';
+import { fixtureCommit, fixtureFolder, hubEnv, maxAbsDiff, pythia } from './support.js';
 
 // tiny-neox-f16: 2 layers, d_model 32, 2 heads of 16, d_mlp 128, 50 304 ids, context 2048.
 const F16 = fixtureFolder('tiny-neox-f16');
@@ -161,12 +161,7 @@ describe('pythia activations', () => {
         '--json',
       ],
       {
-        env: {
-          HF_ENDPOINT: hub.hubOrigin,
-          HF_HUB_CACHE: join(dir, 'hub'),
-          HF_HUB_OFFLINE: undefined,
-          HF_TOKEN: undefined,
-        },
+        env: hubEnv(hub.hubOrigin, join(dir, 'hub')),
       },
     );
     expect(run.code, run.stderr).toBe(0);

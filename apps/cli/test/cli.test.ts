@@ -16,6 +16,7 @@ import {
   fixtureCommit,
   fixtureFolder,
   golden,
+  hubEnv,
   logitTolerance,
   maxAbsDiff,
   pythia,
@@ -60,12 +61,7 @@ let env: Record<string, string | undefined>;
 beforeAll(async () => {
   hub = await new FakeHub(hubRepos()).start();
   cache = await mkdtemp(join(tmpdir(), 'pythia-cli-'));
-  env = {
-    HF_ENDPOINT: hub.hubOrigin,
-    HF_HUB_CACHE: cache,
-    HF_HUB_OFFLINE: undefined,
-    HF_TOKEN: undefined,
-  };
+  env = hubEnv(hub.hubOrigin, cache);
 });
 afterAll(async () => {
   await hub?.stop();
@@ -797,7 +793,7 @@ describe('pythia download, cache and refs', () => {
       const run = await pythia(
         ['download', 'EleutherAI/pythia-small', '--all-revisions', '--json'],
         {
-          env: { HF_ENDPOINT: own.hubOrigin, HF_HUB_CACHE: dir, HF_HUB_OFFLINE: undefined },
+          env: hubEnv(own.hubOrigin, dir),
         },
       );
       expect(run.code, run.stderr).toBe(0);
@@ -850,7 +846,7 @@ describe('pythia download, cache and refs', () => {
     const own = await new FakeHub(hubRepos()).start();
     const dir = await mkdtemp(join(tmpdir(), 'pythia-offline-'));
     try {
-      const online = { HF_ENDPOINT: own.hubOrigin, HF_HUB_CACHE: dir, HF_HUB_OFFLINE: undefined };
+      const online = hubEnv(own.hubOrigin, dir);
       const download = await pythia(['download', 'EleutherAI/pythia-tiny', '--revision', 'main'], {
         env: online,
       });
@@ -1014,9 +1010,7 @@ describe('errors: the exit code, and one line that says what to do', () => {
     try {
       const run = await pythia(['generate', ...TINY, '--ids', '1', '--memory-budget', 'none'], {
         env: {
-          HF_ENDPOINT: own.hubOrigin,
-          HF_HUB_CACHE: dir,
-          HF_HUB_OFFLINE: undefined,
+          ...hubEnv(own.hubOrigin, dir),
           NODE_OPTIONS: `--import=data:text/javascript,${encodeURIComponent(register)}`,
         },
       });

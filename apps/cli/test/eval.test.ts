@@ -22,7 +22,7 @@ import { parquetOf } from '@pythiajs/vitest-config/parquet';
 import { safetensorsOf } from '@pythiajs/vitest-config/safetensors';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { datasetRepos, ROWS } from './eval-datasets.js';
-import { fixtureFolder, pythia, type Run } from './support.js';
+import { fixtureFolder, hubEnv, pythia, type Run } from './support.js';
 
 // `pythia eval` end to end, through the built CLI, against a local Hub: three training
 // checkpoints of a model named EleutherAI/pythia-70m (so that --compare finds EleutherAI's
@@ -99,12 +99,7 @@ beforeAll(async () => {
     { datasets: datasetRepos() },
   ).start();
   scratch = await mkdtemp(join(tmpdir(), 'pythia-eval-'));
-  env = {
-    HF_ENDPOINT: hub.hubOrigin,
-    HF_HUB_CACHE: join(scratch, 'hub'),
-    HF_HUB_OFFLINE: undefined,
-    HF_TOKEN: undefined,
-  };
+  env = hubEnv(hub.hubOrigin, join(scratch, 'hub'));
 });
 afterAll(async () => {
   for (const model of models.values()) model.dispose();

@@ -11,7 +11,7 @@ import {
 } from '@pythiajs/checkpoint-hub/testing';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { decodeNpy } from '../src/npy.js';
-import { fixtureCommit, golden, pythia, type Run } from './support.js';
+import { fixtureCommit, golden, hubEnv, pythia, type Run } from './support.js';
 
 // The CLI against a Hub stand-in that misbehaves as mirrors, proxies, flaky links and damaged
 // uploads do. Whatever happens, the user gets one line on stderr and exit 1 in seconds, and
@@ -76,7 +76,7 @@ afterEach(async () => {
 function run(args: string[], env: Record<string, string> = {}): Promise<Run & { seconds: number }> {
   const start = performance.now();
   return pythia(args, {
-    env: { HF_ENDPOINT: hub.hubOrigin, HF_HUB_CACHE: cache, HF_HUB_OFFLINE: undefined, ...env },
+    env: { ...hubEnv(hub.hubOrigin, cache), ...env },
   }).then((r) => ({ ...r, seconds: (performance.now() - start) / 1000 }));
 }
 

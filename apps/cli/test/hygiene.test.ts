@@ -9,6 +9,7 @@ import {
   bin,
   fixtureCommit,
   fixtureFolder,
+  hubEnv,
   pythia,
   repoRoot,
   runProcess as run,
@@ -81,12 +82,7 @@ describe('a tokenizer.json that cannot be used', () => {
       'EleutherAI/pythia-wordpiece': repo(JSON.stringify({ model: { type: 'WordPiece' } })),
     };
     hub = await new FakeHub(repos).start();
-    env = {
-      HF_ENDPOINT: hub.hubOrigin,
-      HF_HUB_CACHE: join(dir, 'cache'),
-      HF_HUB_OFFLINE: undefined,
-      HF_TOKEN: undefined,
-    };
+    env = hubEnv(hub.hubOrigin, join(dir, 'cache'));
   });
   afterAll(async () => {
     await hub?.stop();

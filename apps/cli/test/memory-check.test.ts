@@ -14,7 +14,7 @@ import {
   memoryNeeds,
   memoryRefusal,
 } from '../src/memory-check.js';
-import { fixtureCommit, pythia } from './support.js';
+import { fixtureCommit, hubEnv, pythia } from './support.js';
 
 const GB = 1e9;
 const estimate = (total: number): MemoryEstimate => ({
@@ -201,7 +201,7 @@ describe('pythia refuses a model too big for the machine, before downloading its
       },
     }).start();
     cache = await mkdtemp(join(tmpdir(), 'pythia-memory-'));
-    env = { HF_ENDPOINT: hub.hubOrigin, HF_HUB_CACHE: cache, HF_HUB_OFFLINE: undefined };
+    env = hubEnv(hub.hubOrigin, cache);
   });
   afterAll(async () => {
     await hub?.stop();

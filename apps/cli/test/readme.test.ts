@@ -8,7 +8,7 @@ import { checkReadmeBlocks, readmeShellLines } from '@pythiajs/vitest-config/rea
 import { safetensorsOf } from '@pythiajs/vitest-config/safetensors';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { datasetRepos } from './eval-datasets.js';
-import { bin, type Run, runProcess } from './support.js';
+import { bin, hubEnv, type Run, runProcess } from './support.js';
 
 const README = new URL('../README.md', import.meta.url);
 const lines = readmeShellLines(README);
@@ -76,10 +76,7 @@ function bash(command: string): Promise<Run> {
     cwd: scratch,
     env: {
       PATH: `${join(scratch, 'bin')}${delimiter}${process.env.PATH}`,
-      HF_ENDPOINT: hub.hubOrigin,
-      HF_HUB_CACHE: join(scratch, 'hub'),
-      HF_HUB_OFFLINE: undefined,
-      HF_TOKEN: undefined,
+      ...hubEnv(hub.hubOrigin, join(scratch, 'hub')),
     },
   });
 }

@@ -72,6 +72,19 @@ export function runProcess(
   });
 }
 
+/**
+ * The environment that points the CLI at a Hub stand-in (`hubOrigin`) with a cache of its own,
+ * online and without a token, whatever the test run's own environment says.
+ */
+export function hubEnv(hubOrigin: string, cache: string): Record<string, string | undefined> {
+  return {
+    HF_ENDPOINT: hubOrigin,
+    HF_HUB_CACHE: cache,
+    HF_HUB_OFFLINE: undefined,
+    HF_TOKEN: undefined,
+  };
+}
+
 /** Runs the built `pythia` bin as a user would (see {@link runProcess}). */
 export function pythia(
   args: string[],
