@@ -52,6 +52,7 @@ export {
   causalSoftmax,
 } from './ops/attention-parts.js';
 export { type CopyCacheRowsOptions, copyCacheRows } from './ops/copy-cache-rows.js';
+export { dequantize } from './ops/dequantize.js';
 export { copy, editSelection, type TensorEdit } from './ops/edit-selection.js';
 export { embedding } from './ops/embedding.js';
 export { type GeluOptions, gelu } from './ops/gelu.js';
@@ -74,4 +75,10 @@ export { type SplitQkvRotaryOptions, splitQkvRotary } from './ops/split-qkv-rota
 export { MAX_TOPK, type TopK, topk } from './ops/topk.js';
 export { type PackedSegment, packSequences, SequencePacking } from './packing.js';
 export type { KernelConstants, PipelineCache } from './pipeline-cache.js';
+export {
+  type QuantFormat,
+  type QuantizedChunk,
+  QuantizedTensor,
+  quantize,
+} from './quantized.js';
 export { Tensor, type TensorChunk } from './tensor.js';

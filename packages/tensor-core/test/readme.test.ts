@@ -103,6 +103,21 @@ async function runsTheAttentionLayer(block: ReadmeBlock) {
   }
 }
 
+/** The quantized-weights example: its promises, and the GEMV agreeing with the reference. */
+async function runsTheQuantizedExample(block: ReadmeBlock) {
+  await expectCompiles(block);
+  const run = await runReadmeExample(README, { block: block.index });
+  expect(run.exitCode).toBe(0);
+  expect(run.printed).toEqual(run.promised);
+  const gpu = numbers(run.printed[1]!);
+  const cpu = numbers(run.printed[2]!);
+  expect(gpu).toHaveLength(4);
+  expect(cpu).toHaveLength(4);
+  gpu.forEach((value, i) => {
+    expect(Math.abs(value - cpu[i]!)).toBeLessThan(1e-5);
+  });
+}
+
 checkReadmeBlocks(README, {
   0: {
     language: 'ts',
@@ -114,5 +129,10 @@ checkReadmeBlocks(README, {
     name: "(one attention layer) compiles, runs on the machine's adapter and prints the CPU references' top-k",
     test: runsTheAttentionLayer,
   },
-  2: { language: 'text', skip: "the benchmark's output on the project's machine, a measurement" },
+  2: {
+    language: 'ts',
+    name: '(quantized weights) compiles, runs, and its GEMV equals the reference on the dequantized W',
+    test: runsTheQuantizedExample,
+  },
+  3: { language: 'text', skip: "the benchmark's output on the project's machine, a measurement" },
 });

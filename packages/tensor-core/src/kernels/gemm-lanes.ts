@@ -1,4 +1,5 @@
 import { type LinearVariant, linearDeclarations, variantName } from './linear.js';
+import { quantWeightWgsl } from './quant-weight.js';
 
 /** Register blocking of {@link gemmLanesWgsl}; see `gemmPlan` (ops/matmul.ts) for the choice. */
 export interface GemmLanesTile {
@@ -20,7 +21,8 @@ export interface GemmLanesTile {
 /**
  * GEMM without workgroup memory, for adapters that run shaders on the CPU (lavapipe/llvmpipe,
  * SwiftShader): y[m,n] = Σ_k x[m,k]·W[n,k] (+ epilogue, see `linearDeclarations`). x f32 [M, K],
- * W f32 or f16 [N, K], y [M, n_total], row-major. Needs K % 4 = 0; any M, N.
+ * W f32, f16 or quantized (q8/q4, dequantized 4 weights at a time, see `quantWeightWgsl`) [N, K],
+ * y [M, n_total], row-major. Needs K % 4 = 0; any M, N.
  *
  * Such adapters run a workgroup on one CPU thread with the invocations as SIMD lanes, and every
  * load of storage memory is a loop over the lanes (an address, a bounds check and a scalar load
@@ -114,9 +116,11 @@ ${lines.join('\n')}
 /**
  * `w` viewed in units of 4 elements and `weight4(unit)` = W elements 4·unit … 4·unit+3 as f32:
  * a vec2<u32> of packed halves for f16 (unpack2x16float works with or without shader-f16, so the
- * bias alone decides `enable f16`), a vec4<f32> for f32.
+ * bias alone decides `enable f16`), a vec4<f32> for f32, one word of q8 or half a word of q4
+ * values times the block's scale for a quantized weight (see `quantWeightWgsl`).
  */
 function quadWeight(variant: LinearVariant): string {
+  if (variant.quant) return quantWeightWgsl(variant.quant);
   return variant.weight !== 'f32'
     ? `@group(0) @binding(1) var<storage, read> w: array<vec2<u32>>;
 fn weight4(unit: u32) -> vec4f {

@@ -10,7 +10,9 @@ export const GEMM_TILE_STORAGE_BYTES = 2 * 256 * 16;
 /**
  * Register-blocked, workgroup-memory-tiled GEMM, the M > 1 linear layer on GPUs (CPU adapters
  * run `gemmLanesWgsl`; see `gemmPlan` in ops/matmul.ts): y[m,n] = Σ_k x[m,k]·W[n,k] (+ epilogue,
- * see `linearDeclarations`). x f32 [M, K], W [N, K], y [M, n_total], row-major.
+ * see `linearDeclarations`). x f32 [M, K], W [N, K], y [M, n_total], row-major. W may be
+ * quantized (q8/q4): `load_w` then dequantizes each weight as it is staged (see `quantWeightWgsl`),
+ * so the tiles in workgroup memory are f32 as for any other weight.
  *
  * Each workgroup of 16×16 invocations owns a 64×64 tile of y and each invocation a 4×4 block of
  * it (rows 4·ty…, columns 4·tx…), so one pair of workgroup-memory reads (a vec4 of x, a vec4 of

@@ -1,6 +1,23 @@
 import { type LinearVariant, linearDeclarations, variantName } from './linear.js';
 
 /**
+ * The end of a 64-invocation GEMV over four rows: each invocation's partial dot products `acc`
+ * (vec4f, one per row) summed by a tree in workgroup memory (`partial`, 64 vec4f), then rows
+ * n0 … n0 + 3 stored (those below params.n).
+ */
+export const reduceFourRowsWgsl = /* wgsl */ `  partial[lid] = acc;
+  workgroupBarrier();
+  for (var stride = 32u; stride > 0u; stride >>= 1u) {
+    if (lid < stride) {
+      partial[lid] += partial[lid + stride];
+    }
+    workgroupBarrier();
+  }
+  if (lid < 4u && n0 + lid < params.n) {
+    store(0u, n0 + lid, partial[0][lid]);
+  }`;
+
+/**
  * GEMV, the M = 1 linear layer: y[n] = Σ_k x[k]·W[n,k] (+ epilogue, see `linearDeclarations`).
  * x f32 [K]; W [N, K] row-major (row n contiguous). Needs K % 8 = 0.
  *
@@ -38,17 +55,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     acc += vec4f(dot8(r0 + u, xa, xb), dot8(r1 + u, xa, xb), dot8(r2 + u, xa, xb),
                  dot8(r3 + u, xa, xb));
   }
-  partial[lid] = acc;
-  workgroupBarrier();
-  for (var stride = 32u; stride > 0u; stride >>= 1u) {
-    if (lid < stride) {
-      partial[lid] += partial[lid + stride];
-    }
-    workgroupBarrier();
-  }
-  if (lid < 4u && n0 + lid < params.n) {
-    store(0u, n0 + lid, partial[0][lid]);
-  }
+${reduceFourRowsWgsl}
 }
 `;
 }

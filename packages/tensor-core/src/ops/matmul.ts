@@ -11,6 +11,8 @@ import {
 import { type GemmLanesTile, gemmLanesGrid, gemmLanesWgsl } from '../kernels/gemm-lanes.js';
 import { GEMV_SUBGROUP_ROWS, gemvScalarWgsl, gemvSubgroupWgsl, gemvWgsl } from '../kernels/gemv.js';
 import type { Activation, LinearVariant } from '../kernels/linear.js';
+import { QUANT_GEMV_ROWS, quantGemvWgsl } from '../kernels/quant-gemv.js';
+import { QuantizedTensor } from '../quantized.js';
 import type { Tensor } from '../tensor.js';
 import { checkDType, checkSameDevice, checkSameShape, rowsAndColumns } from './checks.js';
 import { storageTypeOf } from './storage-type.js';
@@ -33,6 +35,12 @@ export interface MatmulOptions {
  * subgroups of a known size), more rows a GEMM chosen for the adapter (see {@link gemmPlan}). f16
  * weights are widened exactly and accumulated in f32.
  *
+ * W may also be a {@link QuantizedTensor} (q8/q4, blocks of 32 along K with f16 scales): the
+ * result is that of the f32 matmul with its dequantized values, accumulated in f32. One row runs
+ * a quantized GEMV (a block of 32 per step, reduced per subgroup where the device has subgroups
+ * of a known size), more rows the same GEMM as for other weights (see {@link gemmPlan}), with
+ * each weight dequantized as it is loaded.
+ *
  * A weight larger than the device's binding limit (stored in row chunks, see `Tensor.chunks`)
  * is multiplied chunk by chunk, each dispatch writing its own columns of y.
  *
@@ -45,12 +53,13 @@ export interface MatmulOptions {
  */
 export function matmul(
   x: Tensor<'f32'>,
-  weight: Tensor<'f32' | 'f16'>,
+  weight: Tensor<'f32' | 'f16'> | QuantizedTensor,
   bias?: Tensor<'f32' | 'f16'>,
   options: MatmulOptions = {},
 ): Tensor<'f32'> {
   checkDType('matmul', 'x', x, 'f32');
-  checkDType('matmul', 'weight', weight, 'f32', 'f16');
+  const quantized = weight instanceof QuantizedTensor;
+  if (!quantized) checkDType('matmul', 'weight', weight, 'f32', 'f16');
   const [m, k] = rowsAndColumns('matmul', x);
   const [n, wk] = weight.shape;
   if (weight.shape.length !== 2 || wk !== k || n === undefined) {
@@ -58,7 +67,8 @@ export function matmul(
       `matmul: weight must be [N, ${k}] for x ${x.toString()}, got ${weight.toString()}`,
     );
   }
-  checkSameDevice('matmul', x, weight);
+  // A disposed quantized weight throws here (its chunks), before anything is allocated.
+  checkSameDevice('matmul', x, quantized ? weight.chunks[0]!.tensor : weight);
   if (bias) {
     checkDType('matmul', 'bias', bias, 'f32', 'f16');
     if (bias.size !== n) throw new ShapeError(`matmul: bias must have ${n} elements, got ${bias}`);
@@ -74,18 +84,23 @@ export function matmul(
   }
   if (y.size === 0) return y;
   const variant: LinearVariant = {
-    weight: storageTypeOf(weight),
+    weight: quantized ? 'f32' : storageTypeOf(weight),
     bias: bias && storageTypeOf(bias),
     residual: residual !== undefined,
     activation,
   };
+  if (quantized) variant.quant = weight.format;
   const gemv = m === 1;
   const plan = gemv ? undefined : gemmPlan(device, m, k);
   let code = plan?.kernel === 'lanes' ? gemmLanesWgsl(variant, plan.tile) : gemmWgsl(variant);
   let rowsPerWorkgroup = 1;
   if (gemv) {
     const subgroupSize = device.features.subgroupSize;
-    if (k % 8 !== 0) {
+    const subgroups = subgroupSize !== undefined && subgroupSize <= 64 && 64 % subgroupSize === 0;
+    if (quantized) {
+      code = quantGemvWgsl({ ...variant, quant: weight.format }, subgroups);
+      rowsPerWorkgroup = subgroups ? (64 / subgroupSize!) * QUANT_GEMV_ROWS : QUANT_GEMV_ROWS;
+    } else if (k % 8 !== 0) {
       code = gemvScalarWgsl(variant);
     } else if (subgroupSize && subgroupSize <= 64 && 64 % subgroupSize === 0) {
       code = gemvSubgroupWgsl(variant);
@@ -95,7 +110,10 @@ export function matmul(
       rowsPerWorkgroup = 4;
     }
   }
-  for (const chunk of weight.chunks) {
+  const chunks = quantized
+    ? weight.chunks.map((c) => ({ buffer: c.tensor.buffer, firstRow: c.firstRow, rows: c.rows }))
+    : weight.chunks;
+  for (const chunk of chunks) {
     const bindings = [x, chunk.buffer, ...(bias ? [bias] : []), ...(residual ? [residual] : []), y];
     device.dispatch({
       code,

@@ -23,6 +23,7 @@ export { geluReference, geluTanhReference } from './gelu.js';
 export { headOutputsReference, sumHeadsReference } from './head-outputs.js';
 export { layerNormReference, layerNormScaleReference } from './layer-norm.js';
 export { matmulReference } from './matmul.js';
+export { type QuantizedReference, quantizeReference } from './quantize.js';
 export { type RotaryReferenceOptions, rotaryReference } from './rotary.js';
 export { scoreRowsReference } from './score-rows.js';
 export { topkReference } from './topk.js';

@@ -141,6 +141,28 @@ export const BROWSER_CHECKS = {
     title: 'copyCacheRows, [3, 48, 80] rows 0…9 to rows 32 and 16 in the same buffer',
     ...EXACT,
   },
+  'quant-dequantize-q8': {
+    title: 'dequantize q8 [96, 160], whole and rows [95, 0, 41, 41]',
+    ...EXACT,
+  },
+  'quant-dequantize-q4': {
+    title: 'dequantize q4 [96, 160], whole and rows [95, 0, 41, 41]',
+    ...EXACT,
+  },
+  'quant-gemv-q8': {
+    title: 'matmul GEMV, q8 W [96, 160]: gelu(x·Wᵀ + b) + r on the dequantized W',
+    ...MATMUL,
+  },
+  'quant-gemv-q4': {
+    title: 'matmul GEMV, q4 W [96, 160]: gelu(x·Wᵀ + b) + r on the dequantized W',
+    ...MATMUL,
+  },
+  'quant-gemm-q8': { title: 'matmul GEMM, M=7, q8 W [96, 160], bias, gelu, residual', ...MATMUL },
+  'quant-gemm-q4': { title: 'matmul GEMM, M=7, q4 W [96, 160], bias, gelu, residual', ...MATMUL },
+  'quant-chunked': {
+    title: 'matmul GEMV and GEMM with a q4 weight in row chunks, streamed by writeRows',
+    ...MATMUL,
+  },
   'edit-selection-axis-0': {
     title: 'editSelection zero/scale/add/set on rows [3, 0] of axis 0 (target untouched)',
     ...EXACT,

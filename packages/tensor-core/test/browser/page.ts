@@ -13,6 +13,7 @@ import {
   copyCacheRows,
   createDevice,
   type Device,
+  dequantize,
   editSelection,
   embedding,
   f16BitsToF32Array,
@@ -24,6 +25,9 @@ import {
   matmul,
   type PackedSegment,
   packSequences,
+  type QuantFormat,
+  QuantizedTensor,
+  quantize,
   rotary,
   splitQkvRotary,
   sumHeads,
@@ -48,6 +52,7 @@ import {
   layerNormReference,
   layerNormScaleReference,
   matmulReference,
+  quantizeReference,
   rotaryReference,
   splitQkvRotaryReference,
   sumHeadsReference,
@@ -587,6 +592,66 @@ async function runChecks(): Promise<PageReport> {
       'copy-cache-rows': [await cache.read(), copyCacheRowsReference(data, shape, options)],
     };
   }, ['copy-cache-rows']);
+
+  // Quantized weights (q8, q4): dequantize exactly; GEMV and GEMM (bias, gelu, residual) against
+  // the f32 reference on the dequantized weights; a matrix in row chunks, streamed in pieces.
+  for (const format of ['q8', 'q4'] as const satisfies readonly QuantFormat[]) {
+    await run(async () => {
+      const [n, k] = [96, 160]; // 5 blocks a row: rows share scale words
+      const w = randomFloats(n * k, 301, -0.1, 0.1);
+      w[77] = 3; // an outlier block
+      const ref = quantizeReference(w, [n, k], format);
+      const q = quantize(device, w, [n, k], format);
+      const rows = new Uint32Array([95, 0, 41, 41]);
+      const picked = new Float32Array(rows.length * k);
+      for (const [i, r] of rows.entries()) {
+        picked.set(ref.dequantized.subarray(r * k, (r + 1) * k), i * k);
+      }
+      const linear = async (m: number, seed: number): Promise<Pair> => {
+        const x = randomFloats(m * k, seed, -2, 2);
+        const b = randomFloats(n, seed + 1);
+        const r = randomFloats(m * n, seed + 2);
+        const y = matmul(t(x, [m, k]), q, t(b), { activation: 'gelu', residual: t(r, [m, n]) });
+        const expected = addReference(
+          geluReference(matmulReference(x, ref.dequantized, m, n, k, b)),
+          r,
+        );
+        return [await y.read(), expected];
+      };
+      return {
+        [`quant-dequantize-${format}`]: [
+          concat(await dequantize(q).read(), await dequantize(q, rows).read()),
+          concat(ref.dequantized, picked),
+        ],
+        [`quant-gemv-${format}`]: await linear(1, 302),
+        [`quant-gemm-${format}`]: await linear(7, 305),
+      };
+    }, [`quant-dequantize-${format}`, `quant-gemv-${format}`, `quant-gemm-${format}`]);
+  }
+
+  await run(async () => {
+    const [n, k] = [100, 160]; // q4: 90 bytes a row, 44 rows a chunk under 4 KiB: 3 chunks
+    const w = randomFloats(n * k, 311, -0.1, 0.1);
+    const ref = quantizeReference(w, [n, k], 'q4');
+    const q = QuantizedTensor.create(chunked, [n, k], 'q4');
+    if (q.chunks.length !== 3) throw new Error(`expected 3 chunks, got ${q.chunks.length}`);
+    for (let row = 0; row < n; row += 30) {
+      await q.writeRows(row, w.subarray(row * k, Math.min(n, row + 30) * k));
+    }
+    const actual: ArrayLike<number>[] = [];
+    const expected: ArrayLike<number>[] = [];
+    for (const m of [1, 5]) {
+      const x = randomFloats(m * k, 312 + m, -2, 2);
+      const b = randomFloats(n, 313);
+      const r = randomFloats(m * n, 314);
+      const y = matmul(t(x, [m, k], chunked), q, t(b, [n], chunked), {
+        residual: t(r, [m, n], chunked),
+      });
+      actual.push(await y.read());
+      expected.push(addReference(matmulReference(x, ref.dequantized, m, n, k, b), r));
+    }
+    return { 'quant-chunked': [concat(...actual), concat(...expected)] };
+  }, ['quant-chunked']);
 
   /** A CPU-side edit: the reference's, with values f32 of their shape (default [length]). */
   type Edit = Omit<EditSelectionReferenceEdit, 'values'> & { values?: Float32Array };
