@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Checkpoint } from '@pythiajs/checkpoint-hub';
+import { type Checkpoint, tensorRange } from '@pythiajs/checkpoint-hub';
 import { FakeHub } from '@pythiajs/checkpoint-hub/testing';
 import {
   HARNESS_LOGIT_COLUMNS,
@@ -56,11 +56,13 @@ function checkpoint(seed: number): Checkpoint {
   const base = randomCheckpoint(config, { seed, dtype: 'F32' });
   return {
     ...base,
-    read: async (name, into) => {
-      const bytes = (await base.read(name)).slice();
-      const values = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+    read: async (name, into, range) => {
+      const whole = (await base.read(name)).slice();
+      const values = new Float32Array(whole.buffer, whole.byteOffset, whole.byteLength / 4);
       if (base.tensors.get(name)!.shape.length === 2)
         for (let i = 0; i < values.length; i++) values[i]! *= 25;
+      const { offset, length } = tensorRange(name, whole.length, range);
+      const bytes = whole.subarray(offset, offset + length);
       if (!into) return bytes;
       into.set(bytes);
       return into.subarray(0, bytes.length);

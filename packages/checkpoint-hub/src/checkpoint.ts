@@ -36,9 +36,13 @@ export interface Checkpoint {
   skipped: string[];
   /**
    * The bytes of a tensor; with `into`, written to its start (see {@link ByteSource.read}) so one
-   * staging buffer can carry every tensor to the GPU.
+   * staging buffer can carry every tensor to the GPU. With `range`, only `length` bytes from
+   * `offset` within the tensor, read where they lie: a loader streams a large tensor a piece at a
+   * time, holding one piece.
+   *
+   * @throws {RangeError} a range that is not inside the tensor.
    */
-  read(name: string, into?: Uint8Array): Promise<Uint8Array>;
+  read(name: string, into?: Uint8Array, range?: TensorRange): Promise<Uint8Array>;
   /**
    * The entry of a tensor the model needs, checked against the shape `config.json` implies.
    * @throws {TensorMismatchError} missing, or another shape.
@@ -46,6 +50,34 @@ export interface Checkpoint {
   expect(name: string, shape: readonly number[]): TensorEntry;
   /** Closes the files opened (Node file handles). */
   close(): Promise<void>;
+}
+
+/** Bytes `[offset, offset + length)` of a tensor's data (see {@link Checkpoint.read}). */
+export interface TensorRange {
+  offset: number;
+  length: number;
+}
+
+/** The range of a tensor of `byteLength` bytes that `range` asks for; throws when it is not one. */
+export function tensorRange(
+  name: string,
+  byteLength: number,
+  range: TensorRange | undefined,
+): TensorRange {
+  if (range === undefined) return { offset: 0, length: byteLength };
+  const { offset, length } = range;
+  if (
+    !Number.isSafeInteger(offset) ||
+    !Number.isSafeInteger(length) ||
+    offset < 0 ||
+    length < 0 ||
+    offset + length > byteLength
+  ) {
+    throw new RangeError(
+      `cannot read bytes [${offset}, ${offset + length}) of ${name}: it holds ${byteLength} bytes; give a whole-number range inside it`,
+    );
+  }
+  return range;
 }
 
 /** Options of {@link openCheckpoint}. */
@@ -160,10 +192,11 @@ export async function openCheckpoint(
       config,
       tensors,
       skipped,
-      read: async (name, into) => {
+      read: async (name, into, range) => {
         const entry = tensors.get(name);
         if (!entry) throw new TensorMismatchError(name, [], undefined);
-        return sources.get(entry.file)!.read(entry.offset, entry.byteLength, into);
+        const { offset, length } = tensorRange(name, entry.byteLength, range);
+        return sources.get(entry.file)!.read(entry.offset + offset, length, into);
       },
       expect: (name, shape) => {
         const entry = tensors.get(name);

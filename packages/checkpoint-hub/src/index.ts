@@ -5,8 +5,13 @@ export { BrowserHubCache } from './browser-cache.js';
 export type { ByteSource } from './byte-source.js';
 export { blobSource, bytesSource } from './byte-source.js';
 export { isCommitId, isRepoFilePath, isRepoId, isRevisionName } from './cache-paths.js';
-export type { Checkpoint, CheckpointProgress, OpenCheckpointOptions } from './checkpoint.js';
-export { openCheckpoint } from './checkpoint.js';
+export type {
+  Checkpoint,
+  CheckpointProgress,
+  OpenCheckpointOptions,
+  TensorRange,
+} from './checkpoint.js';
+export { openCheckpoint, tensorRange } from './checkpoint.js';
 export type { ShardIndex, WeightFiles } from './checkpoint-files.js';
 export { parseShardIndex, pickWeightFiles } from './checkpoint-files.js';
 export { parseConfigJson, readConfigJson } from './config-json.js';

@@ -138,6 +138,31 @@ describe('openCheckpoint', () => {
     await Promise.all([a.close(), b.close()]);
   });
 
+  it('reads a byte range of a tensor where it lies, in safetensors and .bin alike', async () => {
+    const store = cache();
+    const a = await openCheckpoint('test/tiny-neox-sharded', 'safetensors', store);
+    const b = await openCheckpoint('test/tiny-neox-sharded', 'bin', store);
+    const name = 'gpt_neox.layers.1.attention.query_key_value.weight';
+    const whole = await a.read(name);
+    // Rows 3 … 9 of the matrix, as a loader streaming it a piece at a time asks for them.
+    const rowBytes = a.tensors.get(name)!.shape[1]! * 2;
+    const range = { offset: 3 * rowBytes, length: 7 * rowBytes };
+    const expected = whole.subarray(range.offset, range.offset + range.length);
+    expect(await a.read(name, undefined, range)).toEqual(expected);
+    expect(await b.read(name, undefined, range)).toEqual(expected);
+    const into = new Uint8Array(range.length + 8);
+    expect(await a.read(name, into, range)).toEqual(expected);
+    expect(into.subarray(0, range.length)).toEqual(expected);
+    expect(await a.read(name, undefined, { offset: whole.length, length: 0 })).toEqual(
+      new Uint8Array(0),
+    );
+    await expect(a.read(name, undefined, { offset: 8, length: whole.length })).rejects.toThrow(
+      `cannot read bytes [8, ${8 + whole.length}) of ${name}: it holds ${whole.length} bytes`,
+    );
+    await expect(a.read(name, undefined, { offset: 1.5, length: 2 })).rejects.toThrow(RangeError);
+    await Promise.all([a.close(), b.close()]);
+  });
+
   it('reads only the needed ranges from the Hub without a cache: legacy buffers cost no bytes', async () => {
     const file = new Uint8Array(
       readFileSync(new URL('tiny-neox-bin/pytorch_model.bin', fixtureDir)),

@@ -7,7 +7,7 @@
 // by ln_final's weight), and ln_final's bias adds the constant b_ln · W_U[token], reported apart.
 // With it, the attributions of a decomposition of the final residual stream sum to the logit:
 //   logit[t] = Σ_c ((x_c − mean(x_c)) / scale) · (w_ln ⊙ W_U[t]) + b_ln · W_U[t].
-import { embedding } from '@pythiajs/tensor-core';
+import { dequantize, embedding, QuantizedTensor } from '@pythiajs/tensor-core';
 import { ForwardError } from './errors.js';
 import type { Activation } from './hooked-activation.js';
 import { type ActivationCache, runWithCache } from './interpret.js';
@@ -485,7 +485,10 @@ async function unembedRows(model: NeoXModel, ids: number[]): Promise<Map<number,
   const index = model.device.tensor(Uint32Array.from(unique));
   let rows: Float32Array;
   try {
-    const gathered = embedding(index, model.weights.embedOut);
+    const unembed = model.weights.embedOut;
+    // A quantized unembedding's rows are gathered dequantized: the values the logits use.
+    const gathered =
+      unembed instanceof QuantizedTensor ? dequantize(unembed, index) : embedding(index, unembed);
     rows = await gathered.read().finally(() => gathered.dispose());
   } finally {
     index.dispose();

@@ -144,7 +144,8 @@ export class ContextOverflowError extends InvalidInputError {
 
 /**
  * A model source that contradicts itself: a revision for a local folder (its only revision is
- * `local`), or a `repo@revision` reference and a `revision` option that disagree.
+ * `local`), a `repo@revision` reference and a `revision` option that disagree, or a checkpoint
+ * whose reader answers a ranged read with other bytes than were asked for.
  */
 export class ModelSourceError extends NeoXModelError {
   override name = 'ModelSourceError';

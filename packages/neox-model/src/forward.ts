@@ -9,6 +9,7 @@ import {
   attentionScores,
   causalSoftmax,
   type Device,
+  dequantize,
   embedding,
   gelu,
   headOutputs,
@@ -16,6 +17,7 @@ import {
   layerNormScale,
   matmul,
   packSequences,
+  QuantizedTensor,
   rotary,
   type SequencePacking,
   splitQkv,
@@ -28,7 +30,7 @@ import type { NeoXConfig } from './config.js';
 import { ForwardError } from './errors.js';
 import type { HookRunner, HookStep } from './hooks.js';
 import type { KVCache } from './kv-cache.js';
-import type { LayerWeights, NeoXWeights } from './weights.js';
+import type { LayerWeights, MatrixWeight, NeoXWeights } from './weights.js';
 
 /**
  * Where a step's tokens go: one sequence continues at `positionOffset` (the cache's length), or
@@ -54,7 +56,7 @@ class Scratch {
  * matmul's epilogue; or an output already computed (from `attn.hook_result`'s per-head sums).
  */
 type Projection =
-  | { input: Tensor<'f32'>; weight: Tensor<'f32' | 'f16'>; bias: Tensor<'f32' | 'f16'> }
+  | { input: Tensor<'f32'>; weight: MatrixWeight; bias: Tensor<'f32' | 'f16'> }
   | { output: Tensor<'f32'> };
 
 /** One step's state, shared by its layers: what they read, where rows go, which hooks run. */
@@ -286,7 +288,10 @@ function attention(
     z = s.keep(perHead.reshape([tokens, heads * headDim]));
   }
   if (wants(step, `${a}.hook_result`)) {
-    const result = hook(step, `${a}.hook_result`, headOutputs(z, w.denseWeight, { heads }), s);
+    // headOutputs reads a plain matrix: a quantized one is dequantized for it (same values).
+    const dense =
+      w.denseWeight instanceof QuantizedTensor ? s.keep(dequantize(w.denseWeight)) : w.denseWeight;
+    const result = hook(step, `${a}.hook_result`, headOutputs(z, dense, { heads }), s);
     return { output: sumHeads(result, w.denseBias) };
   }
   return { input: z, weight: w.denseWeight, bias: w.denseBias };

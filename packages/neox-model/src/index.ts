@@ -101,5 +101,5 @@ export { randomCheckpoint } from './random-checkpoint.js';
 export type { CheckTokenIdsOptions } from './token-ids.js';
 export { checkTokenIds } from './token-ids.js';
 export { checkpointDtype, configDtype } from './weight-dtype.js';
-export type { LayerWeights, NeoXWeights, WeightDtype } from './weights.js';
-export { expectedShapes } from './weights.js';
+export type { LayerWeights, MatrixWeight, NeoXWeights, WeightDtype } from './weights.js';
+export { expectedShapes, isQuantized, unquantizableMatrix } from './weights.js';

@@ -1,6 +1,7 @@
+import { QuantizedTensor } from '@pythiajs/tensor-core';
 import type { NeoXConfig } from './config.js';
 import { SCORING_BLOCK_BYTES } from './unembed-scores.js';
-import type { WeightDtype } from './weights.js';
+import { isQuantized, type WeightDtype } from './weights.js';
 
 /** GPU memory a model needs, in bytes. */
 export interface MemoryEstimate {
@@ -12,7 +13,9 @@ export interface MemoryEstimate {
 }
 
 /**
- * Estimates the GPU memory of a model: weights (matrices in `dtype`, vectors in f32), a KV cache
+ * Estimates the GPU memory of a model: weights (matrices in `dtype`, vectors in f32; with `q8` or
+ * `q4`, the matrices of the blocks and `embed_out` at `QuantizedTensor.bytesPerWeight` and
+ * `embed_in` in `embedDtype`, default f16, as a quantized load keeps it), a KV cache
  * of `contextLength` positions (f32 keys and values per layer), and the activations of a forward
  * pass over `tokens` tokens (the MLP's hidden and the vocabulary-wide logits dominate). `logits`
  * says how many logits rows exist at once: every token's (`'all'`, the default: `forward`), one
@@ -23,16 +26,27 @@ export function estimateMemory(
   config: NeoXConfig,
   options: {
     dtype?: WeightDtype;
+    /** With a quantized `dtype`: the dtype `embed_in` stays in (the checkpoint's own). Default `f16`. */
+    embedDtype?: 'f16' | 'f32';
     contextLength?: number;
     tokens?: number;
     logits?: 'all' | 'last' | 'scored';
   } = {},
 ): MemoryEstimate {
   const { hiddenSize: h, intermediateSize: i, vocabSize: v, numLayers: L } = config;
-  const matrixBytes = options.dtype === 'f32' ? 4 : 2;
-  const matrices = (config.tieWordEmbeddings ? 1 : 2) * v * h + L * (3 * h * h + h * h + 2 * i * h);
+  const blocks = L * (3 * h * h + h * h + 2 * i * h);
   const vectors = L * (4 * h + 3 * h + h + i + h) + 2 * h;
-  const weights = matrices * matrixBytes + vectors * 4;
+  let weights: number;
+  const dtype = options.dtype ?? 'f16';
+  if (isQuantized(dtype)) {
+    // embed_in as loaded; embed_out (a quantized copy when tied) and the blocks quantized.
+    const embedBytes = options.embedDtype === 'f32' ? 4 : 2;
+    const quantized = Math.ceil(QuantizedTensor.bytesPerWeight(dtype) * (v * h + blocks));
+    weights = v * h * embedBytes + quantized + vectors * 4;
+  } else {
+    const matrices = (config.tieWordEmbeddings ? 1 : 2) * v * h + blocks;
+    weights = matrices * (dtype === 'f32' ? 4 : 2) + vectors * 4;
+  }
   const context = options.contextLength ?? config.maxPositions;
   const kvCache = L * 2 * config.numHeads * context * config.headDim * 4;
   const tokens = options.tokens ?? context;

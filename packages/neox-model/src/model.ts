@@ -23,7 +23,14 @@ import { KVCache } from './kv-cache.js';
 import { estimateMemory, formatBytes } from './memory.js';
 import { type ModelSource, resolveModelSource } from './model-source.js';
 import { checkpointDtype } from './weight-dtype.js';
-import { disposeWeights, type NeoXWeights, uploadWeights, type WeightDtype } from './weights.js';
+import {
+  checkQuantizable,
+  disposeWeights,
+  isQuantized,
+  type NeoXWeights,
+  uploadWeights,
+  type WeightDtype,
+} from './weights.js';
 
 /** Progress of {@link NeoXModel.load}: downloading files, then uploading tensors to the GPU. */
 export type LoadProgress =
@@ -42,6 +49,18 @@ export interface LoadOptions {
    * Pythia's published checkpoints; `f32` for F32 or BF16 matrices, or a mix. So an f32
    * checkpoint gives the logits Hugging Face gives (within about 1e-5, where f16 weights are off
    * by about 1e-2); `'f16'` halves its memory. LayerNorm parameters and biases are f32 always.
+   *
+   * `q8` and `q4` quantize on load, any checkpoint (f16, bf16 or f32), in blocks of 32 weights
+   * with a scale each (tensor-core's `QuantizedTensor`: `QuantizedTensor.bytesPerWeight` bytes per
+   * weight, about a half and a quarter of f16): the matrices of every block (`query_key_value`,
+   * `dense`, `dense_h_to_4h`, `dense_4h_to_h`) and `embed_out`. `embed_in` stays in the
+   * checkpoint's own dtype, vectors in f32, activations in f32. Each matrix is read, quantized and
+   * uploaded a few MB of rows at a time, so the host holds one tensor as read and one piece.
+   * Every API works on such a model (forward, generation, KV cache, scoring, hooks and edits,
+   * logit lens, attribution, patching, `readParameter`), but its activations, logits and
+   * parameters are those of the quantized weights: they differ from f16's by the quantization
+   * error. A model whose hidden or MLP width is not a multiple of 32 cannot be quantized
+   * (`UnsupportedWeightsError`, before anything is read).
    */
   dtype?: WeightDtype;
   /**
@@ -115,7 +134,10 @@ export class NeoXModel {
     readonly device: Device,
     readonly config: NeoXConfig,
     readonly weights: NeoXWeights,
-    /** The dtype of the weight matrices on the GPU. */
+    /**
+     * The dtype of the weight matrices on the GPU: `q8` or `q4` for a quantized model (whose
+     * `embed_in` is `weights.embedIn.dtype`).
+     */
     readonly dtype: WeightDtype,
     /** Where the weights came from. */
     readonly source: { repo: string; revision: string; commit: string },
@@ -192,14 +214,22 @@ export class NeoXModel {
     given: { device: Device; owned: boolean } | undefined,
   ): Promise<NeoXModel> {
     const config = checkpointConfig(checkpoint);
-    const dtype = options.dtype ?? checkpointDtype(checkpoint);
-    const estimate = estimateMemory(config, { dtype, tokens: 128 });
+    const own = checkpointDtype(checkpoint);
+    const dtype = options.dtype ?? own;
+    checkQuantizable(config, dtype);
+    const estimate = estimateMemory(config, { dtype, embedDtype: own, tokens: 128 });
+    const smaller =
+      dtype === 'f32'
+        ? "dtype: 'f16' or 'q8'"
+        : dtype === 'f16'
+          ? "dtype: 'q8' or 'q4'"
+          : undefined;
     const describe = () =>
       `${checkpoint.repo}@${checkpoint.revision} with ${dtype} weights needs about ${formatBytes(estimate.total)} of GPU memory ` +
       `(weights ${formatBytes(estimate.weights)}, KV cache ${formatBytes(estimate.kvCache)}, activations ${formatBytes(estimate.activations)})`;
     if (options.memoryBudget !== undefined && estimate.total > options.memoryBudget) {
       throw new OutOfMemoryError(
-        `${describe()}, over the budget of ${formatBytes(options.memoryBudget)}; use a smaller model${dtype === 'f32' ? " or dtype: 'f16'" : ''}`,
+        `${describe()}, over the budget of ${formatBytes(options.memoryBudget)}; use a smaller model${smaller ? ` or ${smaller}` : ''}`,
       );
     }
     const creates = given === undefined && options.device === undefined;
@@ -208,6 +238,7 @@ export class NeoXModel {
     try {
       const weights = await uploadWeights(checkpoint, config, device, {
         dtype,
+        ...(isQuantized(dtype) ? { embedDtype: own } : {}),
         allowNonFinite: options.allowNonFinite ?? false,
         onTensor: (tensor, loaded, total) =>
           options.onProgress?.({ phase: 'upload', tensor, loaded, total }),
@@ -218,7 +249,7 @@ export class NeoXModel {
       if (creates) device.destroy();
       if (error instanceof GpuExecutionError && /memory/i.test(error.message)) {
         throw new OutOfMemoryError(
-          `${describe()}, more than ${device.adapterInfo.description || 'this adapter'} could allocate; use a smaller model${dtype === 'f32' ? ", dtype: 'f16'" : ''} or a GPU with more memory`,
+          `${describe()}, more than ${device.adapterInfo.description || 'this adapter'} could allocate; use a smaller model${smaller ? `, ${smaller}` : ''} or a GPU with more memory`,
         );
       }
       throw error;

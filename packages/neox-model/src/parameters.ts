@@ -1,11 +1,12 @@
 // The model's parameters as TransformerLens names and shapes them (`W_Q` per head, `W_U` as
 // [d_model, d_vocab], …), read back from the GPU as f32 whatever dtype they are stored in, for
-// analyses of the weights themselves (OV and QK circuits, unembedding directions).
-import { f16BitsToF32Array, type Tensor } from '@pythiajs/tensor-core';
+// analyses of the weights themselves (OV and QK circuits, unembedding directions). A quantized
+// model's matrices come back dequantized: the values its forward pass uses.
+import { dequantize, f16BitsToF32Array, QuantizedTensor, type Tensor } from '@pythiajs/tensor-core';
 import { ForwardError } from './errors.js';
 import type { Activation } from './hooked-activation.js';
 import type { NeoXModel } from './model.js';
-import type { LayerWeights } from './weights.js';
+import type { LayerWeights, MatrixWeight } from './weights.js';
 
 /**
  * TransformerLens' parameter names of a GPT-NeoX model: `embed.W_E`, `unembed.W_U`,
@@ -33,6 +34,35 @@ export async function readF32(t: Tensor<'f16' | 'f32'>): Promise<Float32Array> {
   return data instanceof Float32Array ? data : f16BitsToF32Array(data as Uint16Array);
 }
 
+/** Rows of a quantized matrix dequantized at once: at most this many bytes of f32. */
+const DEQUANTIZE_BLOCK_BYTES = 64 * 2 ** 20;
+
+/**
+ * A weight matrix's values as f32, row-major `[out, in]`: a plain one widened exactly, a
+ * quantized one (`q8`, `q4`) dequantized on the GPU a block of rows at a time, so that no
+ * temporary exceeds 64 MiB (or the device's binding limit).
+ */
+export async function readMatrix(w: MatrixWeight): Promise<Float32Array> {
+  if (!(w instanceof QuantizedTensor)) return readF32(w);
+  const [n, k] = w.shape;
+  const limit = Math.min(DEQUANTIZE_BLOCK_BYTES, w.device.limits.maxStorageBufferBindingSize);
+  const block = Math.max(1, Math.floor(limit / (4 * k)));
+  if (block >= n) {
+    const all = dequantize(w);
+    return all.read().finally(() => all.dispose());
+  }
+  const out = new Float32Array(n * k);
+  for (let first = 0; first < n; first += block) {
+    const rows = Math.min(block, n - first);
+    const part = dequantize(
+      w,
+      Uint32Array.from({ length: rows }, (_, i) => first + i),
+    );
+    out.set(await part.read().finally(() => part.dispose()), first * k);
+  }
+  return out;
+}
+
 /** `m` [rows, cols] row-major, transposed: [cols, rows]. */
 function transpose(m: Float32Array, rows: number, cols: number): Float32Array {
   const out = new Float32Array(m.length);
@@ -50,7 +80,10 @@ function transpose(m: Float32Array, rows: number, cols: number): Float32Array {
  * - `mlp.W_in` `[d_model, d_mlp]`, `mlp.W_out` `[d_mlp, d_model]`, biases `[d_mlp]`, `[d_model]`;
  * - LayerNorm `w`, `b` `[d_model]`.
  * The weights are those of the checkpoint, not folded or centred (TransformerLens' defaults
- * `fold_ln`, `center_writing_weights` change them).
+ * `fold_ln`, `center_writing_weights` change them). In a quantized model (`dtype: 'q8' | 'q4'`)
+ * the matrices (`W_Q/W_K/W_V/W_O`, `W_in`, `W_out`, `W_U`) are the dequantized values the model
+ * computes with, which differ from the checkpoint's by the quantization error; `W_E` and the
+ * vectors are the checkpoint's.
  *
  * @example
  * ```ts
@@ -67,7 +100,7 @@ export async function readParameter(model: NeoXModel, name: string): Promise<Act
   if (name === 'embed.W_E')
     return { data: await readF32(weights.embedIn), shape: [config.vocabSize, d] };
   if (name === 'unembed.W_U') {
-    const data = transpose(await readF32(weights.embedOut), config.vocabSize, d);
+    const data = transpose(await readMatrix(weights.embedOut), config.vocabSize, d);
     return { data, shape: [d, config.vocabSize] };
   }
   if (name === 'ln_final.w') return { data: await readF32(weights.finalNormWeight), shape: [d] };
@@ -89,11 +122,11 @@ export async function readParameter(model: NeoXModel, name: string): Promise<Act
       shape: [config.intermediateSize],
     }),
     'mlp.W_in': async () => ({
-      data: transpose(await readF32(layer.upWeight), config.intermediateSize, d),
+      data: transpose(await readMatrix(layer.upWeight), config.intermediateSize, d),
       shape: [d, config.intermediateSize],
     }),
     'mlp.W_out': async () => ({
-      data: transpose(await readF32(layer.downWeight), d, config.intermediateSize),
+      data: transpose(await readMatrix(layer.downWeight), d, config.intermediateSize),
       shape: [config.intermediateSize, d],
     }),
   };
@@ -102,7 +135,7 @@ export async function readParameter(model: NeoXModel, name: string): Promise<Act
   if (qkv) return qkvPart(layer, qkv[1] as 'W' | 'b', 'QKV'.indexOf(qkv[2]!), d, heads, headDim);
   if (part === 'attn.W_O') {
     // dense.weight [d_model, heads·d_head]: head h's columns, transposed, are W_O[h].
-    const dense = await readF32(layer.denseWeight);
+    const dense = await readMatrix(layer.denseWeight);
     const data = new Float32Array(heads * headDim * d);
     for (let h = 0; h < heads; h++) {
       for (let e = 0; e < headDim; e++) {
@@ -138,7 +171,7 @@ async function qkvPart(
     }
     return { data, shape: [heads, headDim] };
   }
-  const w = await readF32(layer.qkvWeight); // [heads·3·d_head, d_model]
+  const w = await readMatrix(layer.qkvWeight); // [heads·3·d_head, d_model]
   const data = new Float32Array(heads * d * headDim);
   for (let h = 0; h < heads; h++) {
     for (let e = 0; e < headDim; e++) {

@@ -1,11 +1,12 @@
-import type { Checkpoint, TensorEntry } from '@pythiajs/checkpoint-hub';
+import { type Checkpoint, type TensorEntry, tensorRange } from '@pythiajs/checkpoint-hub';
 import { f32ArrayToF16Bits } from '@pythiajs/tensor-core';
 import type { NeoXConfig } from './config.js';
 import { expectedShapes } from './weights.js';
 
 /**
  * A checkpoint of seeded random weights at a config's real shapes, generated as it is read (no
- * file, nothing held in memory): for benchmarks and full-size tests of every Pythia size.
+ * file; only the tensor read last is held, for the next piece of it): for benchmarks and
+ * full-size tests of every Pythia size.
  * Matrices are N(0, 0.02)-like, LayerNorm weights 1, biases and LayerNorm biases 0.
  */
 export function randomCheckpoint(
@@ -21,6 +22,7 @@ export function randomCheckpoint(
     tensors.set(name, { name, dtype, shape, offset, byteLength, file: 'random' });
     offset += byteLength;
   }
+  let last: { name: string; bytes: Uint8Array } | undefined;
   const hfConfig = {
     model_type: 'gpt_neox',
     hidden_size: config.hiddenSize,
@@ -50,16 +52,22 @@ export function randomCheckpoint(
         throw new Error(`random checkpoint: ${name} is not [${shape}]`);
       return entry;
     },
-    read: async (name, into) => {
+    read: async (name, into, range) => {
       const entry = tensors.get(name)!;
-      const count = entry.byteLength / bytes;
-      const values = new Float32Array(count);
-      if (name.endsWith('layernorm.weight') || name.endsWith('final_layer_norm.weight'))
-        values.fill(1);
-      else if (entry.shape.length === 2) fillNormal(values, 0.02, hash(name) ^ (options.seed ?? 0));
-      const out = dtype === 'F16' ? f32ArrayToF16Bits(values) : values;
-      const view = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
-      if (!into) return view;
+      // A loader reads a matrix a piece at a time: the tensor is generated once for its pieces.
+      if (last?.name !== name) {
+        const values = new Float32Array(entry.byteLength / bytes);
+        if (name.endsWith('layernorm.weight') || name.endsWith('final_layer_norm.weight'))
+          values.fill(1);
+        else if (entry.shape.length === 2)
+          fillNormal(values, 0.02, hash(name) ^ (options.seed ?? 0));
+        const out = dtype === 'F16' ? f32ArrayToF16Bits(values) : values;
+        last = { name, bytes: new Uint8Array(out.buffer, out.byteOffset, out.byteLength) };
+      }
+      const { offset, length } = tensorRange(name, entry.byteLength, range);
+      const view = last.bytes.subarray(offset, offset + length);
+      // A copy: the caller may change what it is given.
+      if (!into) return view.slice();
       into.set(view);
       return into.subarray(0, view.length);
     },

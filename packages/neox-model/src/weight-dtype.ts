@@ -1,6 +1,5 @@
 import type { Checkpoint } from '@pythiajs/checkpoint-hub';
 import type { NeoXConfig } from './config.js';
-import type { WeightDtype } from './weights.js';
 
 /**
  * The weight dtype a checkpoint loads in by default: its own. `f16` when every weight matrix
@@ -9,7 +8,8 @@ import type { WeightDtype } from './weights.js';
  * (the top half of an f32) converts to f32 exactly but would lose range and precision in f16. A
  * checkpoint whose matrices mix dtypes loads in f32, which holds each of them exactly. Vectors
  * (LayerNorm parameters, biases) do not count: they are uploaded in f32 whatever the dtype, and
- * mixed-precision checkpoints often keep them in F32 beside F16 matrices.
+ * mixed-precision checkpoints often keep them in F32 beside F16 matrices. The quantized dtypes
+ * (`q8`, `q4`) are never the default; a model loaded in one keeps `embed_in` in this dtype.
  *
  * @example
  * ```ts
@@ -17,7 +17,7 @@ import type { WeightDtype } from './weights.js';
  * checkpointDtype(checkpoint); // 'f16'
  * ```
  */
-export function checkpointDtype(checkpoint: Pick<Checkpoint, 'tensors'>): WeightDtype {
+export function checkpointDtype(checkpoint: Pick<Checkpoint, 'tensors'>): 'f16' | 'f32' {
   let matrices = 0;
   for (const entry of checkpoint.tensors.values()) {
     if (entry.shape.length !== 2) continue;
@@ -38,6 +38,6 @@ export function checkpointDtype(checkpoint: Pick<Checkpoint, 'tensors'>): Weight
  * configDtype(parseNeoXConfig(json)); // 'f16' for Pythia
  * ```
  */
-export function configDtype(config: Pick<NeoXConfig, 'torchDtype'>): WeightDtype {
+export function configDtype(config: Pick<NeoXConfig, 'torchDtype'>): 'f16' | 'f32' {
   return config.torchDtype === 'float16' ? 'f16' : 'f32';
 }

@@ -1,6 +1,6 @@
 import { openCheckpoint, tensorData } from '@pythiajs/checkpoint-hub';
 import { LocalFolderStore } from '@pythiajs/checkpoint-hub/node';
-import { createDevice, type Device, f16BitsToF32Array } from '@pythiajs/tensor-core';
+import { createDevice, type Device, f16BitsToF32Array, type Tensor } from '@pythiajs/tensor-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type ActivationCache,
@@ -529,7 +529,7 @@ describe('errors', () => {
 describe('f16 weights', () => {
   it('still sums to the logits (unembedding rows gathered from the f16 table)', async () => {
     const model = f16Model;
-    expect(model.weights.embedOut.dtype).toBe('f16');
+    expect((model.weights.embedOut as Tensor).dtype).toBe('f16');
     const { logits, cache } = await runWithCache(model, ids, {
       names: attributionNames(model, { heads: true }),
     });

@@ -3,7 +3,7 @@
 // continuation, and isGreedy the reference's argmax (lowest id on ties) at every scored row. The
 // prefix a group of requests shares runs once (counted through hiddenBatch), and a device with a
 // 64 KiB binding limit (chunks, split groups, stepped prefixes) gives the same numbers.
-import { openCheckpoint } from '@pythiajs/checkpoint-hub';
+import { openCheckpoint, tensorRange } from '@pythiajs/checkpoint-hub';
 import { LocalFolderStore } from '@pythiajs/checkpoint-hub/node';
 import { createDevice, type Device } from '@pythiajs/tensor-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -266,14 +266,16 @@ describe('scoreContinuations: multiple-choice groups share their context', () =>
         ...base,
         expect: (name, shape) => base.expect(name, shape),
         close: () => base.close(),
-        read: async (name, into) => {
+        read: async (name, into, range) => {
           const bytes = await base.read(name);
-          let out = bytes;
+          let whole = bytes;
           if (name === 'embed_out.weight') {
             const w = new Float32Array(bytes.slice().buffer);
             for (const id of [low, high]) w.copyWithin(id * d, a * d, (a + 1) * d);
-            out = new Uint8Array(w.buffer);
+            whole = new Uint8Array(w.buffer);
           }
+          const { offset, length } = tensorRange(name, whole.length, range);
+          const out = whole.subarray(offset, offset + length);
           if (!into) return out;
           into.set(out);
           return into.subarray(0, out.length);

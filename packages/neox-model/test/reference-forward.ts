@@ -169,12 +169,26 @@ export class ReferenceNeoX {
     private readonly embedOut: Float64Array,
   ) {}
 
-  /** Reads `config.json` and the weights of a Hugging Face GPT-NeoX folder, as float64. */
-  static async load(folder: string): Promise<ReferenceNeoX> {
+  /**
+   * Reads `config.json` and the weights of a Hugging Face GPT-NeoX folder, as float64. With
+   * `matrices`, the four matrices of every block and `embed_out` (`embed_in`'s values when tied)
+   * are replaced by what it returns for their values (f32, as read) and `[N, K]` shape: e.g. their
+   * quantized-then-dequantized values, to check a quantized model's pass apart from the error.
+   */
+  static async load(
+    folder: string,
+    options: {
+      matrices?: (name: string, values: Float32Array, shape: [number, number]) => ArrayLike<number>;
+    } = {},
+  ): Promise<ReferenceNeoX> {
     const config = parseConfig(JSON.parse(readFileSync(`${folder}/config.json`, 'utf8')));
     const checkpoint = await openCheckpoint(folder, 'local', new LocalFolderStore());
     try {
-      const read = async (name: string, size: number): Promise<Float64Array> => {
+      const read = async (
+        name: string,
+        size: number,
+        matrix?: [number, number],
+      ): Promise<Float64Array> => {
         const entry = checkpoint.tensors.get(name);
         if (!entry) throw new Error(`reference: the checkpoint has no ${name}`);
         const data = tensorData(entry.dtype, await checkpoint.read(name));
@@ -191,6 +205,9 @@ export class ReferenceNeoX {
         if (values.length !== size) {
           throw new Error(`reference: ${name} has ${values.length} values, expected ${size}`);
         }
+        if (matrix && options.matrices) {
+          return Float64Array.from(options.matrices(name, Float32Array.from(values), matrix));
+        }
         return Float64Array.from(values);
       };
       const { vocab, dModel: d, dMlp: m, layers } = config;
@@ -202,20 +219,22 @@ export class ReferenceNeoX {
           ln1B: await read(`${p}.input_layernorm.bias`, d),
           ln2W: await read(`${p}.post_attention_layernorm.weight`, d),
           ln2B: await read(`${p}.post_attention_layernorm.bias`, d),
-          qkvW: await read(`${p}.attention.query_key_value.weight`, 3 * d * d),
+          qkvW: await read(`${p}.attention.query_key_value.weight`, 3 * d * d, [3 * d, d]),
           qkvB: await read(`${p}.attention.query_key_value.bias`, 3 * d),
-          denseW: await read(`${p}.attention.dense.weight`, d * d),
+          denseW: await read(`${p}.attention.dense.weight`, d * d, [d, d]),
           denseB: await read(`${p}.attention.dense.bias`, d),
-          upW: await read(`${p}.mlp.dense_h_to_4h.weight`, m * d),
+          upW: await read(`${p}.mlp.dense_h_to_4h.weight`, m * d, [m, d]),
           upB: await read(`${p}.mlp.dense_h_to_4h.bias`, m),
-          downW: await read(`${p}.mlp.dense_4h_to_h.weight`, d * m),
+          downW: await read(`${p}.mlp.dense_4h_to_h.weight`, d * m, [d, m]),
           downB: await read(`${p}.mlp.dense_4h_to_h.bias`, d),
         });
       }
       const embedIn = await read('gpt_neox.embed_in.weight', vocab * d);
       const embedOut = checkpoint.tensors.has('embed_out.weight')
-        ? await read('embed_out.weight', vocab * d)
-        : embedIn;
+        ? await read('embed_out.weight', vocab * d, [vocab, d])
+        : options.matrices
+          ? await read('gpt_neox.embed_in.weight', vocab * d, [vocab, d])
+          : embedIn;
       return new ReferenceNeoX(
         config,
         embedIn,

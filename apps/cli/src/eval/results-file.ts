@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { type HarnessResults, harnessJson, TASK_NAMES, type TaskName } from '@pythiajs/evals';
+import type { WeightDtype } from '@pythiajs/neox-model';
 import { type DatasetSource, describeSource, sameSource } from './datasets.js';
 
 /**
@@ -17,7 +18,7 @@ export interface EvalProvenance {
   step: number | null;
   /** Per task, where its documents came from. */
   datasets: { [task in TaskName]?: DatasetSource };
-  /** The weights' dtype on the GPU (`f16`, `f32`). */
+  /** The weights' dtype on the GPU (`f16`, `f32`, `q8`, `q4`). */
   dtype: string;
   /**
    * The logits columns each log-softmax was taken over: 50 257 (the v0.3.0 `hf-causal` model's
@@ -66,7 +67,7 @@ export interface UnitSettings {
   limit: number | null;
   dataset: DatasetSource;
   /** `--dtype` as given: `auto` accepts the dtype a file was made with. */
-  dtype: 'auto' | 'f16' | 'f32';
+  dtype: 'auto' | WeightDtype;
   modelArgs: string;
 }
 
