@@ -4,6 +4,7 @@ import {
   checkpointConfig,
   checkpointDtype,
   configDtype,
+  isQuantized,
   type NeoXConfig,
   NeoXModel,
   OutOfMemoryError,
@@ -16,13 +17,7 @@ import type { Device } from '@pythiajs/tensor-core';
 import { type Command, Option } from 'commander';
 import { parseMemoryBudget } from './byte-size.js';
 import { dawnInstance, describeAdapter, openGpuDevice } from './gpu.js';
-import {
-  checkMemory,
-  largestPythiaWithin,
-  type MemoryUse,
-  memoryNeeds,
-  memoryRefusal,
-} from './memory-check.js';
+import { decideDtype, type MemoryUse } from './memory-check.js';
 import { loadReporter } from './progress.js';
 
 export const DEFAULT_MODEL = 'EleutherAI/pythia-70m-deduped';
@@ -52,9 +47,10 @@ export function addModelOptions(command: Command): Command {
     .addOption(
       new Option(
         '--dtype <dtype>',
-        "weight matrices on the GPU; auto = the checkpoint's own (f16 for f16 files, f32 for f32 or bf16 files)",
+        "weight matrices on the GPU; auto = the checkpoint's own (f16 for f16 files, f32 for f32 or bf16 files); " +
+          'q8 and q4 quantize them on load (8.5 and 4.5 bits per weight; results differ from f16 by the quantization error)',
       )
-        .choices(['auto', 'f16', 'f32'])
+        .choices(['auto', 'f16', 'f32', 'q8', 'q4'])
         .default('auto'),
     )
     .addOption(
@@ -147,48 +143,51 @@ function availableMemory(): number {
 }
 
 /**
- * Refuses a model that would not fit (see `checkMemory`), before anything large is downloaded or
- * allocated. The adapter is asked only when no `--memory-budget` was given.
+ * The dtype to load a model in (see `decideDtype`), before anything large is downloaded or
+ * allocated: `--dtype` as given when it fits; under `auto`, the checkpoint's own (`own`) when it
+ * fits, else the widest of q8 and q4 that does, with a `notice` for stderr. Without a check
+ * (`--memory-budget none`) the dtype asked for, or `own`. The adapter is asked only when no
+ * `--memory-budget` was given.
  *
- * @throws {OutOfMemoryError} one line with the estimate, the limit, a Pythia model that fits and
- *   the flag that overrides.
+ * @throws {OutOfMemoryError} one line with the estimate, the limit, what fits (a narrower
+ *   `--dtype`, the largest Pythia model in each dtype) and the flag that overrides.
  */
-export async function checkModelMemory(
+export async function chooseDtype(
   label: string,
   config: NeoXConfig,
-  options: Pick<ModelOptions, 'device' | 'memoryBudget'> & { dtype: WeightDtype },
-  use: MemoryUse,
-): Promise<void> {
+  options: Pick<ModelOptions, 'device' | 'memoryBudget' | 'dtype'>,
+  own: 'f16' | 'f32',
+  use: (dtype: WeightDtype) => MemoryUse,
+): Promise<{ dtype: WeightDtype; notice?: string }> {
   const budget = options.memoryBudget;
-  if (budget === 'none') return;
-  const needs = memoryNeeds(config, options.dtype, use);
-  const verdict = checkMemory({
-    ...needs,
+  if (budget === 'none') return { dtype: options.dtype === 'auto' ? own : options.dtype };
+  const decision = decideDtype(label, config, options.dtype, own, use, {
     budget,
     adapter: budget === undefined ? await describeAdapter(options.device) : undefined,
     totalmem: totalmem(),
     freemem: availableMemory(),
   });
-  if (verdict.fits) return;
-  const deduped = /-deduped\b/.test(label);
-  const smaller =
-    verdict.reason === 'memory'
-      ? largestPythiaWithin(verdict.limit, options.dtype, use, deduped)
-      : undefined;
-  throw new OutOfMemoryError(memoryRefusal(label, needs, verdict, smaller));
+  if (!decision.fits) throw new OutOfMemoryError(decision.message);
+  return { dtype: decision.dtype, ...(decision.notice ? { notice: decision.notice } : {}) };
+}
+
+/** Says on stderr which dtype `--dtype auto` chose, when not the checkpoint's own. */
+export function sayDtypeNotice(notice: string | undefined): void {
+  if (notice) process.stderr.write(`pythia: ${notice}\n`);
 }
 
 /**
  * Loads a model. Its `config.json` comes first: `check` sees it (so that mistakes such as a
- * prompt longer than the context are reported before anything else) and the memory check (for
- * what `use` says the command runs; default: a full context) refuses a model too big for the
- * machine, for the weights in the dtype `config.json` announces (`torch_dtype`) under `--dtype
- * auto`. Dawn is loaded next, so that a missing `webgpu` package is said before a download. Then
- * the checkpoint is opened (downloaded into the cache when needed, with progress bars on a
- * terminal), its config checked against its tensors, and its weights go to the GPU in `--dtype`,
- * or under `auto` in the dtype its tensors are stored in (checked against memory again if that is
- * wider than announced; `use` is asked again for that dtype, since a batch sized to fit beside
- * the weights depends on them).
+ * prompt longer than the context are reported before anything else) and `chooseDtype` (for what
+ * `use` says the command runs; default: a full context) picks the dtype, or refuses a model too
+ * big for the machine in any: `--dtype` as given, or under `auto` the dtype `config.json`
+ * announces (`torch_dtype`) when it fits, else q8 or q4, said in one line on stderr. Dawn is
+ * loaded next, so that a missing `webgpu` package is said before a download. Then the checkpoint
+ * is opened (downloaded into the cache when needed, with progress bars on a terminal), its config
+ * checked against its tensors, and its weights go to the GPU in the dtype chosen; when its
+ * tensors are stored in another dtype than announced, the choice is made again for them under
+ * `auto` (and for q8 or q4, whose `embed_in` keeps it). `use` is asked for each dtype, since a
+ * batch sized to fit beside the weights depends on them. The model's `dtype` is the one loaded.
  */
 export async function loadModel(
   target: ModelTarget,
@@ -203,8 +202,9 @@ export async function loadModel(
   const config = await readConfig(target);
   more.check?.(config);
   const use = (dtype: WeightDtype) => more.use?.(config, dtype) ?? { tokens: config.maxPositions };
-  const announced = options.dtype === 'auto' ? configDtype(config) : options.dtype;
-  await checkModelMemory(target.label, config, { ...options, dtype: announced }, use(announced));
+  const announced = configDtype(config);
+  const first = await chooseDtype(target.label, config, options, announced, use);
+  sayDtypeNotice(first.notice);
   await dawnInstance();
   const report = loadReporter(target.label);
   let checkpoint: Checkpoint | undefined;
@@ -214,9 +214,15 @@ export async function loadModel(
     });
     // The config against the weights' own shapes, before a GPU device is opened.
     checkpointConfig(checkpoint);
-    const dtype = options.dtype === 'auto' ? checkpointDtype(checkpoint) : options.dtype;
-    if (dtype === 'f32' && announced === 'f16')
-      await checkModelMemory(target.label, config, { ...options, dtype }, use(dtype));
+    // Tensors stored wider than `config.json` announced: `auto` loads them in their own dtype,
+    // and a quantized model keeps `embed_in` in it, so the choice is made again for them.
+    const own = checkpointDtype(checkpoint);
+    let dtype = first.dtype;
+    if (own !== announced && (options.dtype === 'auto' || isQuantized(options.dtype))) {
+      const again = await chooseDtype(target.label, config, options, own, use);
+      if (again.dtype !== dtype) sayDtypeNotice(again.notice);
+      dtype = again.dtype;
+    }
     const device = more.device ? await more.device() : await openDevice(options);
     let model: NeoXModel;
     try {

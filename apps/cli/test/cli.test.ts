@@ -670,7 +670,8 @@ describe("--dtype: the checkpoint's own by default", () => {
   });
 
   it('estimates the memory of the weights in the dtype they load in', async () => {
-    // 2 MB holds this checkpoint's weights in f16 (1.5 MB) but not in f32, its own (2.9 MB).
+    // 2 MB holds this checkpoint's weights in f16 (1.5 MB) but not in f32, its own (2.9 MB):
+    // `--dtype f32` is refused, `auto` loads them quantized (and says so), `f16` as asked.
     const args = [
       'logits',
       '--model',
@@ -682,9 +683,16 @@ describe("--dtype: the checkpoint's own by default", () => {
       '--memory-budget',
       '2MB',
     ];
-    const refused = await pythia(args);
+    const refused = await pythia([...args, '--dtype', 'f32']);
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(/needs about [\d.]+ MB of GPU memory \(weights 2\.9 MB/);
+    expect(refused.stderr).toMatch(
+      /needs about [\d.]+ MB of GPU memory in f32 \(weights 2\.9 MB.*; --dtype q8 fits it/,
+    );
+    const auto = await pythia(args);
+    expect(auto.code, auto.stderr).toBe(0);
+    expect(auto.stderr).toMatch(
+      /: f32 needs about [\d.]+ MB, more than the --memory-budget of 2\.0 MB; loading q8 /,
+    );
     expect((await pythia([...args, '--dtype', 'f16'])).code).toBe(0);
   });
 });

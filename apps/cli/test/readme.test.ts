@@ -258,7 +258,7 @@ describe('every block of the README is run or says why not', () => {
     },
     1: {
       language: 'bash',
-      skip: "a refusal on a 24 GB machine without a GPU; memory-check.test.ts checks the message's form",
+      skip: 'a 24 GB machine without a GPU; memory-check.test.ts checks the form of both messages',
     },
     2: {
       language: 'bash',

@@ -14,11 +14,12 @@ import { formatBytes, round } from '../format.js';
 import { integerOption } from '../input.js';
 import {
   addModelOptions,
-  checkModelMemory,
+  chooseDtype,
   loadModel,
   type ModelOptions,
   openDevice,
   resolveModel,
+  sayDtypeNotice,
 } from '../model-options.js';
 import { formatTable } from '../table.js';
 import { benchPrompts, runBatch } from '../throughput.js';
@@ -96,17 +97,20 @@ export function registerBench(program: Command): void {
       }
       const config = pythiaConfig(suite.name);
       checkLengths(shape, config);
-      // Random weights are made in the dtype asked for; `auto` makes them f16, as Pythia's are.
-      const dtype = options.dtype === 'auto' ? 'f16' : options.dtype;
-      await checkModelMemory(
+      // Random weights are made f16, as Pythia's are, or f32 for --dtype f32; `auto` loads them
+      // in f16 when that fits, else in q8 or q4 (as `loadModel` does a checkpoint).
+      const own = options.dtype === 'f32' ? 'f32' : 'f16';
+      const { dtype, notice } = await chooseDtype(
         `random ${suite.name}`,
         config,
-        { ...options, dtype },
-        benchUse(shape),
+        options,
+        own,
+        () => benchUse(shape),
       );
+      sayDtypeNotice(notice);
       const device = await openDevice(options);
       model = await NeoXModel.fromCheckpoint(
-        randomCheckpoint(config, { dtype: dtype === 'f32' ? 'F32' : 'F16' }),
+        randomCheckpoint(config, { dtype: own === 'f32' ? 'F32' : 'F16' }),
         { device, dtype },
       ).catch((error: unknown) => {
         device.destroy();
@@ -144,7 +148,10 @@ export function registerBench(program: Command): void {
       const capacity = shape.prompt + shape.decode;
       await runBatch(model, prompts, 1, capacity);
       const run = await runBatch(model, prompts, shape.decode, capacity);
-      const weightBytes = estimateMemory(config, { dtype: model.dtype }).weights;
+      const weightBytes = estimateMemory(config, {
+        dtype: model.dtype,
+        embedDtype: model.weights.embedIn.dtype === 'f32' ? 'f32' : 'f16',
+      }).weights;
       const tokens = shape.batch * shape.decode;
       const decodeTps = (tokens * 1000) / run.decodeMs;
       const stepsPerS = (shape.decode * 1000) / run.decodeMs;

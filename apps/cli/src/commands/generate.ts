@@ -121,6 +121,7 @@ export function registerGenerate(program: Command): void {
             model: loaded.checkpoint.repo,
             revision: loaded.checkpoint.revision,
             commit: loaded.checkpoint.commit,
+            dtype: loaded.model.dtype,
             prompt_ids: ids,
             ids: generated.map((t) => t.id),
             text,

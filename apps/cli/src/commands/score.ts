@@ -70,7 +70,7 @@ export function registerScore(program: Command): void {
       });
       if (options.json) {
         process.stdout.write(
-          `${JSON.stringify({ model: loaded.checkpoint.repo, revision: loaded.checkpoint.revision, commit: loaded.checkpoint.commit, tokens: rows, scored: rows.length, loss, perplexity })}\n`,
+          `${JSON.stringify({ model: loaded.checkpoint.repo, revision: loaded.checkpoint.revision, commit: loaded.checkpoint.commit, dtype: loaded.model.dtype, tokens: rows, scored: rows.length, loss, perplexity })}\n`,
         );
       } else if (options.csv) {
         process.stdout.write(csvLine(['position', 'id', 'token', 'logprob']));
