@@ -77,6 +77,11 @@ export function explainError(error: NamedError, where: ErrorContext): string {
         `${what} The browser has WebGPU but offered no GPU: chrome://gpu says why, and ` +
         'chrome://flags/#enable-unsafe-webgpu allows blocklisted GPUs.'
       );
+    case 'UnsupportedWeightsError':
+      // Its advice names the load option; here the choice is the Weights list.
+      return `${sentence(error.message.split('. Load this model')[0]!)} Choose f16 (or auto) under Weights and load again.`;
+    case 'OutOfMemoryError':
+      return `${what} Pick a smaller model, or q8 or q4 under Weights.`;
     default:
       return sentence(error.message);
   }

@@ -3,6 +3,14 @@ import { BrowserHubCache, HubClient, pythiaModel } from '@pythiajs/checkpoint-hu
 import { readBranches } from './branch-list.js';
 import { SUITE_ACROSS_TRAINING, spreadOverTraining } from './checkpoints.js';
 import { byTestId } from './dom.js';
+import {
+  type AdapterLimits,
+  autoDtype,
+  DTYPE_CHOICES,
+  type DtypeChoice,
+  dtypeNote,
+  suiteConfig,
+} from './dtype-fit.js';
 import { explainError, explainEvalError, hubProblem, namedError } from './explain-error.js';
 import { formatBytes, formatSeconds } from './format.js';
 import { ModelClient } from './model-client.js';
@@ -34,6 +42,23 @@ const buttons = {
   evaluate: byTestId<HTMLButtonElement>('run-eval'),
 };
 const loadHint = byTestId('load-hint');
+const dtypeSelect = byTestId<HTMLSelectElement>('dtype-select');
+dtypeSelect.value = params.dtype;
+const dtypeNoteLine = byTestId('dtype-note');
+/** The adapter's limits, once WebGPU answers: what the dtype fit is judged against. */
+let adapterLimits: AdapterLimits | undefined;
+const chosenDtype = (): DtypeChoice =>
+  DTYPE_CHOICES.find((choice) => choice === dtypeSelect.value) ?? 'auto';
+/** Says what the dtype choice loads for the chosen repo, and the estimate. */
+function describeDtype(): void {
+  const { repo } = picker.selection();
+  dtypeNoteLine.textContent = dtypeNote(
+    suiteConfig(repo),
+    chosenDtype(),
+    adapterLimits,
+    params.gpuMemory,
+  );
+}
 const revisionsInput = byTestId<HTMLInputElement>('revisions');
 const worker = ModelClient.start();
 
@@ -211,6 +236,7 @@ function selectionChanged(selection: Selection): void {
   status.selectionChanged();
   evaluations.setChosen(selection.repo);
   loadHint.textContent = '';
+  describeDtype();
   if (selection.repo === shown.repo) prepareSoon();
   // Another model: its own branches first, so that the revision prepared is one it has.
   else void listCheckpoints(selection.repo).then(prepareSoon);
@@ -228,7 +254,11 @@ async function load(): Promise<boolean> {
   try {
     const prepared = await worker.call('prepare', source);
     if (prepared.problem) throw prepared.problem;
-    const info = await worker.call('load', source, (event) => progress.update(event));
+    const info = await worker.call(
+      'load',
+      { ...source, dtype: chosenDtype(), gpuMemory: params.gpuMemory },
+      (event) => progress.update(event),
+    );
     renderModelInfo(byTestId('model-info'), info);
     loadHint.textContent = 'In the browser cache: loads without the network.';
     state.loaded = true;
@@ -373,6 +403,7 @@ buttons.load.addEventListener('click', async () => {
   if (await load()) await analyze();
 });
 buttons.generate.addEventListener('click', () => void generate());
+dtypeSelect.addEventListener('change', describeDtype);
 buttons.stop.addEventListener('click', () => void worker.call('stop', {}));
 buttons.analyze.addEventListener('click', () => void analyze());
 buttons.across.addEventListener('click', () => void acrossTraining());
@@ -382,6 +413,20 @@ async function start(): Promise<void> {
   updateButtons();
   void storage.then((view) => view.refresh());
   const gpu = mountWebGpuStatus(byTestId('webgpu')).catch(() => undefined);
+  // Once the adapter is known: which sizes run here, and in which dtype.
+  void gpu.then((report) => {
+    if (report?.state !== 'ready') return;
+    adapterLimits = {
+      maxStorageBufferBindingSize: report.maxStorageBufferBindingSize,
+      maxBufferSize: report.maxBufferSize,
+    };
+    const limits = adapterLimits;
+    picker.showFits((repo) => {
+      const config = suiteConfig(repo);
+      return config && autoDtype(config, limits, params.gpuMemory);
+    });
+    describeDtype();
+  });
   const badHub = hubProblem(params.hub);
   if (badHub) {
     status.fail(badHub, 'page');

@@ -1,3 +1,5 @@
+import { DEFAULT_GPU_MEMORY, DTYPE_CHOICES, type DtypeChoice } from './dtype-fit.js';
+
 /** What the page loads and runs, from its query string; links with these share a setup. */
 export interface DemoParams {
   /** Base URL of a Hugging Face Hub (or a mirror serving the Hub's API and file layout). */
@@ -16,6 +18,13 @@ export interface DemoParams {
   /** `1` keeps every token. */
   topP: number;
   seed: number;
+  /** The weights to load: `auto` (the widest that fits), `f16`, or quantized `q8` or `q4`. */
+  dtype: DtypeChoice;
+  /**
+   * Bytes of GPU memory assumed when judging what fits (`?gpu_memory=` in GiB): browsers do not
+   * report it.
+   */
+  gpuMemory: number;
   /** Load, generate, analyse and run across training without a click (for tests and demos). */
   autorun: boolean;
   /** Which of hub, model and revision the URL gave (the others are defaults), for error advice. */
@@ -32,6 +41,8 @@ export const DEFAULT_PARAMS: Readonly<DemoParams> = {
   topK: 40,
   topP: 0.95,
   seed: 0,
+  dtype: 'auto',
+  gpuMemory: DEFAULT_GPU_MEMORY,
   autorun: false,
   given: { hub: false, model: false, revision: false },
 };
@@ -55,7 +66,8 @@ const NUMBERS: ReadonlyArray<readonly [NumberParam, string, (value: number) => b
 ];
 
 /**
- * Reads `?hub=&model=&revision=&prompt=&max_new_tokens=&temperature=&top_k=&top_p=&seed=&autorun=`;
+ * Reads `?hub=&model=&revision=&prompt=&max_new_tokens=&temperature=&top_k=&top_p=&seed=&dtype=`
+ * `&gpu_memory=&autorun=`;
  * absent or invalid values take their defaults, so a mistyped link still opens a working page.
  * An empty `prompt=` is kept, while an empty hub, model or revision could only make a broken
  * URL, so those fall back to the defaults.
@@ -69,6 +81,7 @@ export function readParams(search: string): DemoParams {
     model: given('model') ?? DEFAULT_PARAMS.model,
     revision: given('revision') ?? DEFAULT_PARAMS.revision,
     prompt: query.get('prompt') ?? DEFAULT_PARAMS.prompt,
+    dtype: DTYPE_CHOICES.find((d) => d === query.get('dtype')?.trim().toLowerCase()) ?? 'auto',
     autorun: ['1', 'true', 'yes'].includes(query.get('autorun')?.toLowerCase() ?? ''),
     given: {
       hub: given('hub') !== undefined,
@@ -81,5 +94,8 @@ export function readParams(search: string): DemoParams {
     const value = raw ? Number(raw) : Number.NaN;
     if (Number.isFinite(value) && valid(value)) params[key] = value;
   }
+  // GiB, as GPU memory is usually quoted; up to 1 TiB.
+  const gib = Number(query.get('gpu_memory')?.trim() || Number.NaN);
+  if (Number.isFinite(gib) && gib > 0 && gib <= 1024) params.gpuMemory = Math.round(gib * 2 ** 30);
   return params;
 }

@@ -16,12 +16,13 @@ import {
   piqa,
   scoreRows,
 } from '@pythiajs/evals';
-import { NeoXModel } from '@pythiajs/neox-model';
+import { NeoXModel, pythiaConfig } from '@pythiajs/neox-model';
 import { createDevice } from '@pythiajs/tensor-core';
 import { Tokenizer } from '@pythiajs/tokenizer';
 import { launchChromium } from '@pythiajs/vitest-config/chromium';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { autoDtype, DEFAULT_GPU_MEMORY, describeFit } from '../src/dtype-fit.js';
 import { type SiteServer, startSiteServer, unusedPort } from './support/site-server.js';
 import {
   OFFICIAL_REPO,
@@ -345,6 +346,55 @@ describe('the demo site in headless Chromium (SwiftShader, without shader-f16)',
     );
     expect(await page.getByTestId('generate').isEnabled()).toBe(true);
     expect(await page.getByTestId('stop').isEnabled()).toBe(false);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('loads q4 weights when chosen, says so, and generates; lists which sizes run here', async () => {
+    const { page, errors } = await visit(
+      context,
+      `?hub=${encodeURIComponent(hub.hubOrigin)}&model=${TINY_REPO}` +
+        '&prompt=Hello%2C%20I%20am&temperature=0&max_new_tokens=8',
+    );
+    // Cached, so it loads without a click, in auto: f16 for so small a model.
+    await waitForState(page, 'status', 'ready');
+    const info = page.getByTestId('model-info');
+    expect(await info.getAttribute('data-dtype')).toBe('f16');
+    expect(await info.textContent()).toContain('chosen automatically');
+    // Each size of the suite says whether it runs here: estimateMemory against this adapter.
+    const limits = await page.evaluate(async () => {
+      const { limits } = (await navigator.gpu.requestAdapter())!;
+      return {
+        maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
+        maxBufferSize: limits.maxBufferSize,
+      };
+    });
+    for (const name of ['pythia-70m', 'pythia-2.8b', 'pythia-12b']) {
+      const fit = autoDtype(pythiaConfig(name), limits, DEFAULT_GPU_MEMORY);
+      const option = page.locator(
+        `[data-testid="model-select"] option[value="EleutherAI/${name}"]`,
+      );
+      expect((await option.textContent())?.endsWith(` — ${describeFit(fit)}`)).toBe(true);
+    }
+    expect(
+      await page
+        .locator('[data-testid="model-select"] option[value="EleutherAI/pythia-12b"]')
+        .textContent(),
+    ).toMatch(/ — too large for this adapter$/);
+
+    await page.getByTestId('dtype-select').selectOption('q4');
+    await page.getByTestId('load').click();
+    await page.waitForSelector('[data-testid="model-info"][data-dtype="q4"]', { timeout: 60_000 });
+    await waitForState(page, 'status', 'ready');
+    expect(await info.textContent()).toContain('q4 weights, quantized on load');
+    expect(await text(page, 'dtype-caveat')).toBe(
+      'q4 weights: results differ slightly from f16 (quantization).',
+    );
+    await page.getByTestId('generate').click();
+    await waitForState(page, 'output', 'done');
+    const ids = (await page.getByTestId('output').getAttribute('data-ids'))!.split(',').map(Number);
+    expect(ids).toHaveLength(8);
+    for (const id of ids) expect(id).toBeLessThan(tokenizer.vocabSize);
     expect(errors).toEqual([]);
     await page.close();
   });

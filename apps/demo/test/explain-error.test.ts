@@ -20,6 +20,37 @@ const plainVisit = {
 const INTERNAL = /FakeHub|stand-in|@pythiajs|HF_|pythia download|localhost:8080/;
 
 describe('error messages', () => {
+  it("say a model that cannot be quantized loads in f16, with the page's choice, not the API's", () => {
+    const message = explainError(
+      {
+        name: 'UnsupportedWeightsError',
+        message:
+          'cannot quantize gpt_neox.layers.0.attention.query_key_value.weight to q4: its rows hold ' +
+          "48 weights, not a multiple of 32 (the quantization block). Load this model with dtype: 'f16' or 'f32'",
+      },
+      plainVisit,
+    );
+    expect(message).toBe(
+      'Cannot quantize gpt_neox.layers.0.attention.query_key_value.weight to q4: its rows hold 48 ' +
+        'weights, not a multiple of 32 (the quantization block). Choose f16 (or auto) under Weights and load again.',
+    );
+    expect(message).not.toMatch(/dtype:/);
+  });
+
+  it('suggest a smaller model or quantized weights when the GPU runs out of memory', () => {
+    const message = explainError(
+      {
+        name: 'OutOfMemoryError',
+        message:
+          'EleutherAI/pythia-2.8b@main with f16 weights needs about 6.98 GB of GPU memory (weights ' +
+          "5.55 GB, KV cache 1.34 GB, activations 0.08 GB), more than this adapter could allocate; use a smaller model, dtype: 'q8' or 'q4' or a GPU with more memory",
+      },
+      plainVisit,
+    );
+    expect(message).toMatch(/^EleutherAI\/pythia-2\.8b@main with f16 weights needs about 6\.98 GB/);
+    expect(message).toMatch(/could allocate\. Pick a smaller model, or q8 or q4 under Weights\.$/);
+  });
+
   it('say in plain words that the Hub did not answer and nothing is cached', () => {
     const message = explainError(
       {

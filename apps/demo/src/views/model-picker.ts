@@ -2,6 +2,7 @@ import { PYTHIA_MODELS, PYTHIA_ORG } from '@pythiajs/checkpoint-hub';
 import { checkpointScale, SLIDER_MAX } from '../checkpoint-scale.js';
 import { stepOf } from '../checkpoints.js';
 import { h } from '../dom.js';
+import { describeFit, type Fit } from '../dtype-fit.js';
 import type { SliderOffer } from '../slider-offer.js';
 
 export interface ModelPickerElements {
@@ -40,15 +41,16 @@ export function mountModelPicker(
   const { select, slider, label, ticks, note } = elements;
   const suite = PYTHIA_MODELS.map((m) => `${PYTHIA_ORG}/${m.name}`);
   const options = suite.includes(initial.repo) ? suite : [initial.repo, ...suite];
-  select.replaceChildren(
-    ...options.map((repo) => {
+  const labels = new Map(
+    options.map((repo) => {
       const model = PYTHIA_MODELS.find((m) => `${PYTHIA_ORG}/${m.name}` === repo);
       const text = model
         ? `${model.name} (${model.numLayers} layers, ${model.hiddenSize} wide)`
         : `${repo} (from ?model=)`;
-      return h('option', { value: repo }, text);
+      return [repo, text] as const;
     }),
   );
+  select.replaceChildren(...[...labels].map(([repo, text]) => h('option', { value: repo }, text)));
   select.value = initial.repo;
   slider.max = String(SLIDER_MAX);
 
@@ -139,6 +141,22 @@ export function mountModelPicker(
   show(offered);
   return {
     selection,
+    /**
+     * Says after each model of the list whether it runs here and in which dtype (`fitOf` gives
+     * undefined for a repo whose config is unknown before a download).
+     */
+    showFits(fitOf: (repo: string) => Fit | undefined) {
+      for (const option of select.options) {
+        const fit = fitOf(option.value);
+        const label = labels.get(option.value) ?? option.value;
+        option.textContent = fit ? `${label} — ${describeFit(fit)}` : label;
+        if (fit) {
+          option.dataset.fits = String(fit.fits);
+          option.dataset.dtype = fit.dtype;
+          option.dataset.bytes = String(fit.bytes);
+        }
+      }
+    },
     /** Shows what the slider offers for the chosen repo, and selects `offer.revision`. */
     offer: show,
   };

@@ -1,3 +1,6 @@
+import type { WeightDtype } from '@pythiajs/neox-model';
+import type { DtypeChoice } from '../dtype-fit.js';
+
 /**
  * The messages between the page and the model worker. The page sends `{ id, type, request }`;
  * the worker answers with any number of `event`s for that id, then one `result` or `error`.
@@ -8,6 +11,14 @@ export interface ModelSource {
   hub: string;
   repo: string;
   revision: string;
+}
+
+/** A load: which checkpoint, and in which weights. */
+export interface LoadRequest extends ModelSource {
+  /** `auto`: the widest dtype whose estimate fits `gpuMemory` and the device's limits. */
+  dtype: DtypeChoice;
+  /** Bytes of GPU memory assumed (browsers do not report it). */
+  gpuMemory: number;
 }
 
 /** What `prepare` finds out about a revision before anything large is downloaded. */
@@ -53,6 +64,13 @@ export interface ModelInfo {
   vocabSize: number;
   /** The device has `shader-f16`; otherwise f16 weights are read as packed pairs of a u32. */
   shaderF16: boolean;
+  /** The weights on the GPU: `f16`, or quantized on load (`q8`, `q4`). */
+  dtype: WeightDtype;
+  /** What the visitor chose: `auto` or the dtype itself. */
+  chosen: DtypeChoice;
+  /** `estimateMemory`'s total for this dtype, bytes, and whether it is within the memory assumed. */
+  estimatedBytes: number;
+  fits: boolean;
   adapter: string;
   /** Every file came from the browser cache. */
   fromCache: boolean;
@@ -195,7 +213,7 @@ export interface Api {
     event: never;
     result: CachedCheckpoint[];
   };
-  load: { request: ModelSource; event: LoadEvent; result: ModelInfo };
+  load: { request: LoadRequest; event: LoadEvent; result: ModelInfo };
   generate: { request: GenerateRequest; event: TokenEvent; result: GenerateSummary };
   stop: { request: Record<string, never>; event: never; result: null };
   analyze: { request: { text: string }; event: never; result: Analysis };

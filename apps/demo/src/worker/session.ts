@@ -5,10 +5,11 @@ import {
   pickWeightFiles,
   type RepoFile,
 } from '@pythiajs/checkpoint-hub';
-import { generate, NeoXModel, tokenLogprobs } from '@pythiajs/neox-model';
+import { checkpointConfig, generate, NeoXModel, tokenLogprobs } from '@pythiajs/neox-model';
 import { topKWithProbabilities } from '@pythiajs/sampler';
 import { createDevice, type Device } from '@pythiajs/tensor-core';
 import type { Tokenizer } from '@pythiajs/tokenizer';
+import { resolveChoice } from '../dtype-fit.js';
 import { analysisIds, analyze } from './analysis.js';
 import { errorInfo } from './errors.js';
 import { evaluate } from './evaluation.js';
@@ -22,6 +23,7 @@ import type {
   GenerateRequest,
   GenerateSummary,
   LoadEvent,
+  LoadRequest,
   ModelInfo,
   ModelSource,
   Prepared,
@@ -93,9 +95,17 @@ export class Session {
     return { ids, offsets, spellings: ids.map((id) => tokenizer.idToToken(id) ?? '') };
   }
 
-  /** Downloads (or reads from the cache) and uploads a checkpoint, replacing the loaded model. */
-  async load(source: ModelSource, onEvent: (event: LoadEvent) => void): Promise<ModelInfo> {
+  /**
+   * Downloads (or reads from the cache) and uploads a checkpoint, replacing the loaded model, in
+   * the dtype chosen: `auto` is decided from the checkpoint's config and the device's limits.
+   */
+  async load(request: LoadRequest, onEvent: (event: LoadEvent) => void): Promise<ModelInfo> {
     const started = performance.now();
+    const source: ModelSource = {
+      hub: request.hub,
+      repo: request.repo,
+      revision: request.revision,
+    };
     const store = await this.store(source.hub);
     const device = await this.gpu();
     const fromCache = await this.isCached(source);
@@ -103,10 +113,23 @@ export class Session {
     this.model?.dispose();
     this.model = undefined;
     this.source = undefined;
-    const model = await NeoXModel.load(
-      { repo: source.repo, revision: source.revision },
-      { device, store, onProgress: onEvent },
-    );
+    // What NeoXModel.load does, opened here so that `auto` can read the config first.
+    const checkpoint = await openCheckpoint(source.repo, source.revision, store, {
+      onProgress: (progress) => onEvent({ phase: 'download', ...progress }),
+    });
+    let model: NeoXModel;
+    let fit: ReturnType<typeof resolveChoice>;
+    try {
+      const config = checkpointConfig(checkpoint);
+      fit = resolveChoice(request.dtype, config, device.limits, request.gpuMemory);
+      model = await NeoXModel.fromCheckpoint(checkpoint, {
+        device,
+        dtype: fit.dtype,
+        onProgress: onEvent,
+      });
+    } finally {
+      await checkpoint.close();
+    }
     this.model = model;
     this.source = source;
     const { config } = model;
@@ -120,6 +143,10 @@ export class Session {
       hiddenSize: config.hiddenSize,
       vocabSize: config.vocabSize,
       shaderF16: device.features.shaderF16,
+      dtype: model.dtype,
+      chosen: request.dtype,
+      estimatedBytes: fit.bytes,
+      fits: fit.fits,
       adapter: [info.description, info.vendor, info.architecture].filter(Boolean).join(' · '),
       fromCache,
       seconds: (performance.now() - started) / 1000,
@@ -200,9 +227,15 @@ export class Session {
         const commit = await store.resolve(current.repo, revision);
         let model = this.model?.source.commit === commit ? this.model : undefined;
         if (!model) {
+          // In the loaded model's dtype, so that every row is measured alike.
           owned = await NeoXModel.load(
             { repo: current.repo, revision },
-            { device, store, onProgress: (p) => onEvent({ kind: 'progress', revision, ...p }) },
+            {
+              device,
+              store,
+              ...(this.model ? { dtype: this.model.dtype } : {}),
+              onProgress: (p) => onEvent({ kind: 'progress', revision, ...p }),
+            },
           );
           model = owned;
         }
