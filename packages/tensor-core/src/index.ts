@@ -75,10 +75,13 @@ export { type SplitQkvRotaryOptions, splitQkvRotary } from './ops/split-qkv-rota
 export { MAX_TOPK, type TopK, topk } from './ops/topk.js';
 export { type PackedSegment, packSequences, SequencePacking } from './packing.js';
 export type { KernelConstants, PipelineCache } from './pipeline-cache.js';
+export { QUANT_BLOCK, QUANT_BLOCK_WORDS } from './quant-blocks.js';
 export {
   type QuantFormat,
   type QuantizedChunk,
+  type QuantizedRows,
   QuantizedTensor,
   quantize,
+  quantizeRows,
 } from './quantized.js';
 export { Tensor, type TensorChunk } from './tensor.js';

@@ -156,54 +156,64 @@ export class QuantizedTensor {
    * device, so that a loader can stream a huge matrix a few MB at a time with bounded host
    * memory. `data` is not kept: it may be reused as soon as this returns. The promise resolves
    * when the upload is queued (await it to pace a stream; kernels recorded later see the rows
-   * either way).
+   * either way), with the rows as quantized, for a caller that keeps them (a cache of the
+   * quantized model: `writeQuantizedRows` uploads them again without quantizing).
+   * The same as `writeQuantizedRows(firstRow, quantizeRows(data, K, format))`.
    *
    * @throws {ShapeError} `data.length` is not a multiple of K, or the rows overrun the matrix.
    * @throws {TensorDisposedError} the matrix was disposed.
    */
-  writeRows(firstRow: number, data: Float32Array | Uint16Array): Promise<void> {
-    const chunks = this.chunks;
-    const [n, k] = this.shape;
+  writeRows(firstRow: number, data: Float32Array | Uint16Array): Promise<QuantizedRows> {
+    const [, k] = this.shape;
     if (!(data instanceof Float32Array || data instanceof Uint16Array)) {
       throw new ShapeError(
         'writeRows takes a Float32Array (f32) or a Uint16Array (f16 bit patterns)',
       );
     }
-    const rows = data.length / k;
-    if (!Number.isInteger(rows)) {
+    if (!Number.isInteger(data.length / k)) {
       throw new ShapeError(
         `writeRows: ${data.length} values are not whole rows of K = ${k} for ${this.toString()}`,
       );
     }
-    if (!Number.isSafeInteger(firstRow) || firstRow < 0 || firstRow + rows > n) {
-      throw new ShapeError(
-        `writeRows: rows [${firstRow}, ${firstRow + rows}) are outside the ${n} rows of ${this.toString()}`,
-      );
-    }
+    this.#checkRows(firstRow, data.length / k);
+    const rows = quantizeRows(data, k, this.format);
+    return this.writeQuantizedRows(firstRow, rows).then(() => rows);
+  }
+
+  /**
+   * Uploads rows `[firstRow, firstRow + rows)` already quantized in this matrix's format (by
+   * {@link quantizeRows}, or kept from an earlier load): a loader that caches a quantized model
+   * skips the quantization the second time. Same pacing and lifetime of `rows` as `writeRows`.
+   *
+   * @throws {ShapeError} the values and scales are not the same whole number of rows, or the rows
+   *   overrun the matrix.
+   * @throws {TensorDisposedError} the matrix was disposed.
+   */
+  writeQuantizedRows(firstRow: number, rows: QuantizedRows): Promise<void> {
+    const chunks = this.chunks;
+    const [, k] = this.shape;
     const blocks = k / QUANT_BLOCK;
     const blockWords = QUANT_BLOCK_WORDS[this.format];
+    const count = rows.scales.length / blocks;
+    if (!Number.isInteger(count) || rows.values.length !== count * blocks * blockWords) {
+      throw new ShapeError(
+        `writeQuantizedRows: ${rows.values.length} value words and ${rows.scales.length} scales are not the same whole rows of ${this.toString()} (${blocks * blockWords} words and ${blocks} scales a row)`,
+      );
+    }
+    this.#checkRows(firstRow, count);
     const writes: Promise<void>[] = [];
     for (const chunk of chunks) {
       const from = Math.max(firstRow, chunk.firstRow);
-      const to = Math.min(firstRow + rows, chunk.firstRow + chunk.rows);
+      const to = Math.min(firstRow + count, chunk.firstRow + chunk.rows);
       if (from >= to) continue;
-      const count = to - from;
-      const values = new Uint32Array(count * blocks * blockWords);
       // Scales from an even block: a leading half (the row before's last scale) when `from`
       // starts at an odd block, and a trailing one (the next row's first) when `to` ends at one.
       const s0 = (from - chunk.firstRow) * blocks;
       const s1 = (to - chunk.firstRow) * blocks;
       const lead = s0 & 1;
       const scales = new Uint16Array(2 * Math.ceil((lead + s1 - s0) / 2));
-      const mine = scales.subarray(lead, lead + s1 - s0);
-      quantizeBlocks(
-        data.subarray((from - firstRow) * k, (to - firstRow) * k),
-        count,
-        k,
-        this.format,
-        values,
-        mine,
-      );
+      const mine = rows.scales.subarray((from - firstRow) * blocks, (to - firstRow) * blocks);
+      scales.set(mine, lead);
       if (blocks % 2 === 1) {
         const first = from * blocks; // block indices of the whole matrix
         const end = to * blocks;
@@ -216,7 +226,15 @@ export class QuantizedTensor {
       }
       const valueWords = chunk.rows * blocks * blockWords;
       const tensor = chunk.tensor;
-      writes.push(tensor.write((from - chunk.firstRow) * blocks * blockWords, values));
+      writes.push(
+        tensor.write(
+          (from - chunk.firstRow) * blocks * blockWords,
+          rows.values.subarray(
+            (from - firstRow) * blocks * blockWords,
+            (to - firstRow) * blocks * blockWords,
+          ),
+        ),
+      );
       writes.push(
         tensor.write(
           valueWords + (s0 >> 1),
@@ -225,6 +243,15 @@ export class QuantizedTensor {
       );
     }
     return Promise.all(writes).then(() => undefined);
+  }
+
+  #checkRows(firstRow: number, rows: number): void {
+    const [n] = this.shape;
+    if (!Number.isSafeInteger(firstRow) || firstRow < 0 || firstRow + rows > n) {
+      throw new ShapeError(
+        `rows [${firstRow}, ${firstRow + rows}) are outside the ${n} rows of ${this.toString()}`,
+      );
+    }
   }
 
   /**
@@ -248,6 +275,44 @@ export class QuantizedTensor {
   toString(): string {
     return `QuantizedTensor<${this.format}>[${this.shape.join(', ')}]`;
   }
+}
+
+/** Rows of a matrix quantized on the CPU, as a {@link QuantizedTensor} stores them. */
+export interface QuantizedRows {
+  /** The packed values, row-major by block: K/4 words a row for q8, K/8 for q4. */
+  values: Uint32Array;
+  /** One f16 scale (bit pattern) per block of 32, row-major: K/32 a row. */
+  scales: Uint16Array;
+}
+
+/**
+ * Quantizes whole rows of `k` weights (f32 values, or f16 bit patterns in a Uint16Array) on the
+ * CPU into `format`'s blocks: what `QuantizedTensor.writeRows` uploads, for a caller that also
+ * keeps them (a cache of the quantized model).
+ *
+ * @example
+ * ```ts
+ * const rows = quantizeRows(piece, hidden, 'q4');
+ * await w.writeQuantizedRows(row, rows);
+ * await cacheFile.write(rows); // the next load uploads these without quantizing
+ * ```
+ */
+export function quantizeRows(
+  data: Float32Array | Uint16Array,
+  k: number,
+  format: QuantFormat,
+): QuantizedRows {
+  const rows = data.length / k;
+  if (k % QUANT_BLOCK !== 0 || !Number.isInteger(rows)) {
+    throw new ShapeError(
+      `quantizeRows: ${data.length} values are not whole rows of K = ${k}, or K is not a multiple of ${QUANT_BLOCK}`,
+    );
+  }
+  const blocks = (rows * k) / QUANT_BLOCK;
+  const values = new Uint32Array(blocks * QUANT_BLOCK_WORDS[format]);
+  const scales = new Uint16Array(blocks);
+  quantizeBlocks(data, rows, k, format, values, scales);
+  return { values, scales };
 }
 
 /**

@@ -11,6 +11,7 @@ import {
   type QuantFormat,
   QuantizedTensor,
   quantize,
+  quantizeRows,
   ShapeError,
   TensorDisposedError,
 } from '../src/index.js';
@@ -411,6 +412,36 @@ for (const options of [{}, { disableF16: true, disableSubgroups: true }]) {
       }
     });
 
+    it('writeQuantizedRows uploads rows quantized by quantizeRows as writeRows would (a cache of the quantized model reloads exactly)', async () => {
+      for (const format of FORMATS) {
+        const [n, k] = [11, 96]; // 3 blocks a row: pieces share scale words at odd blocks
+        const w = gaussian(n * k, 21, 0.05);
+        const q = QuantizedTensor.create(device, [n, k], format);
+        for (const [from, to] of [
+          [4, 11],
+          [0, 3],
+          [3, 4],
+        ] as const) {
+          const rows = quantizeRows(w.subarray(from * k, to * k), k, format);
+          expect([rows.values.length, rows.scales.length]).toEqual([
+            (to - from) * (format === 'q8' ? k / 4 : k / 8),
+            (to - from) * 3,
+          ]);
+          await q.writeQuantizedRows(from, rows);
+        }
+        expect(await dequantize(q).read()).toEqual(
+          quantizeReference(w, [n, k], format).dequantized,
+        );
+        const one = quantizeRows(w.subarray(0, k), k, format);
+        expect(() =>
+          q.writeQuantizedRows(0, { values: one.values, scales: one.scales.subarray(1) }),
+        ).toThrow(/not the same whole rows/);
+        expect(() => q.writeQuantizedRows(n, one)).toThrow(/outside the 11 rows/);
+        expect(() => quantizeRows(w.subarray(0, 48), 48, format)).toThrow(ShapeError);
+        q.dispose();
+      }
+    });
+
     it('rejects bad shapes, data lengths, rows out of range and disposed matrices', () => {
       expect(() => QuantizedTensor.create(device, [4, 48], 'q8')).toThrow(ShapeError);
       expect(() => QuantizedTensor.create(device, [4, 48], 'q8')).toThrow(/multiple of 32/);
@@ -450,9 +481,11 @@ describe('quantized matrices in row chunks (above the binding limit)', () => {
         const q = QuantizedTensor.create(device, [n, k], format);
         expect(q.chunks.length).toBe(format === 'q4' ? 3 : 5);
         expect(q.chunks.every((c) => c.rows % 2 === 0 || c.firstRow + c.rows === n)).toBe(true);
-        // Streamed in pieces that straddle the chunk boundaries.
+        // Streamed in pieces that straddle the chunk boundaries, half of them quantized first.
         for (let row = 0; row < n; row += 33) {
-          await q.writeRows(row, w.subarray(row * k, Math.min(n, row + 33) * k));
+          const piece = w.subarray(row * k, Math.min(n, row + 33) * k);
+          if (row % 66 === 0) await q.writeRows(row, piece);
+          else await q.writeQuantizedRows(row, quantizeRows(piece, k, format));
         }
         const before = device.stats.dispatches;
         const y = matmul(device.tensor(x, [m, k]), q, device.tensor(bias), {
