@@ -20,10 +20,18 @@ const BASE = 'https://pythiajs.invalid/';
  * parts are refused. Keys of plain names, all the caches build, keep the URLs they always had.
  */
 function keyUrl(key: string): string {
+  return BASE + storageKeyParts(key).map(encodeURIComponent).join('/');
+}
+
+/**
+ * The `/`-separated parts of a storage key, refusing empty, `.` and `..` parts: a key names one
+ * entry of the store it is given to and can never reach outside it.
+ */
+export function storageKeyParts(key: string): string[] {
   const parts = key.split('/');
   if (parts.some((part) => part === '' || part === '.' || part === '..'))
     throw new RangeError(`a storage key cannot have empty, "." or ".." parts: ${key}`);
-  return BASE + parts.map(encodeURIComponent).join('/');
+  return parts;
 }
 
 /** The key of a URL made by {@link keyUrl} (a part that does not decode is kept as it is). */

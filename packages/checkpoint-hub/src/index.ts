@@ -23,6 +23,8 @@ export type {
   ReadParquetRowsOptions,
 } from './dataset-rows.js';
 export { readDatasetRows, readJsonlRows, readParquetRows } from './dataset-rows.js';
+export type { DerivedFileStore } from './derived-files.js';
+export { memoryDerivedStore, opfsDerivedStore } from './derived-files.js';
 export type { DuplicateCheckpoints } from './duplicates.js';
 export { findDuplicateCheckpoints } from './duplicates.js';
 export {

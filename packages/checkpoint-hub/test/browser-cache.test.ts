@@ -171,3 +171,21 @@ describe('BrowserHubCache in headless Chromium', () => {
     await context.close();
   });
 });
+
+describe('opfsDerivedStore in headless Chromium', () => {
+  it('a file is visible once closed, reads back at any range, and an aborted one leaves nothing', async () => {
+    const context = await browser.newContext();
+    const result = await (await page(context)).evaluate(() =>
+      (globalThis as unknown as { derived: () => Promise<unknown> }).derived(),
+    );
+    expect(result).toEqual({
+      kind: 'opfs',
+      beforeClose: null,
+      size: 6,
+      read: [2, 3, 4, 5],
+      afterAbort: null,
+      deleted: true,
+    });
+    await context.close();
+  });
+});

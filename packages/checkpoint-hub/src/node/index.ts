@@ -1,4 +1,5 @@
 export { defaultCacheDir, repoFolderName } from './cache-dir.js';
+export { defaultDerivedDir, nodeDerivedStore } from './derived-store.js';
 export type { FileSink } from './file-sink.js';
 export { fileSink } from './file-sink.js';
 export { fileSource } from './file-source.js';

@@ -5,6 +5,7 @@ import {
   HubClient,
   memoryStorage,
   openCheckpoint,
+  opfsDerivedStore,
   opfsStorage,
 } from '../../src/index.js';
 
@@ -52,4 +53,29 @@ async function remove(endpoint: string) {
   return cache.list();
 }
 
-Object.assign(globalThis, { run, remove });
+/** A file of opfsDerivedStore: written at positions, closed, read back; an aborted one leaves nothing. */
+async function derived() {
+  const store = await opfsDerivedStore();
+  const key = 'quantized/v1/EleutherAI/pythia-70m/abc/q4.safetensors';
+  const sink = await store.create(key);
+  await Promise.all([sink.write(4, Uint8Array.of(5, 6)), sink.write(0, Uint8Array.of(1, 2, 3, 4))]);
+  const beforeClose = (await store.open(key))?.size ?? null;
+  await sink.close();
+  const source = (await store.open(key))!;
+  const read = Array.from(await source.read(1, 4));
+  const aborted = await store.create('other/key');
+  await aborted.write(0, Uint8Array.of(1));
+  await aborted.abort();
+  const afterAbort = (await store.open('other/key'))?.size ?? null;
+  await store.delete(key);
+  return {
+    kind: store.kind,
+    beforeClose,
+    size: source.size,
+    read,
+    afterAbort,
+    deleted: (await store.open(key)) === undefined,
+  };
+}
+
+Object.assign(globalThis, { run, remove, derived });
