@@ -97,6 +97,8 @@ export { parameterNames, readParameter } from './parameters.js';
 export type { PatchedActivation, PatchingOptions } from './patching.js';
 export { activationPatching } from './patching.js';
 export { pythiaConfig } from './pythia-config.js';
+export type { QuantizedCacheEvent } from './quantized-cache.js';
+export { quantizedCacheKey } from './quantized-cache.js';
 export { randomCheckpoint } from './random-checkpoint.js';
 export type { CheckTokenIdsOptions } from './token-ids.js';
 export { checkTokenIds } from './token-ids.js';

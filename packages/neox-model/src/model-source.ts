@@ -44,7 +44,7 @@ const NODE_HUB = '@pythiajs/checkpoint-hub/node';
 const NODE_FS = 'node:fs';
 const NODE_PATH = 'node:path';
 
-async function nodeHub() {
+export async function nodeHub() {
   return (await import(
     /* @vite-ignore */ NODE_HUB
   )) as typeof import('@pythiajs/checkpoint-hub/node');

@@ -2,6 +2,7 @@ import {
   type Checkpoint,
   type CheckpointProgress,
   type CheckpointStore,
+  type DerivedFileStore,
   openCheckpoint,
 } from '@pythiajs/checkpoint-hub';
 import {
@@ -22,12 +23,18 @@ import type { HookRunner } from './hooks.js';
 import { KVCache } from './kv-cache.js';
 import { estimateMemory, formatBytes } from './memory.js';
 import { type ModelSource, resolveModelSource } from './model-source.js';
+import {
+  defaultQuantizedStore,
+  type QuantizedCacheEvent,
+  uploadThroughQuantizedCache,
+} from './quantized-cache.js';
 import { checkpointDtype } from './weight-dtype.js';
 import {
   checkQuantizable,
   disposeWeights,
   isQuantized,
   type NeoXWeights,
+  type UploadOptions,
   uploadWeights,
   type WeightDtype,
 } from './weights.js';
@@ -35,7 +42,8 @@ import {
 /** Progress of {@link NeoXModel.load}: downloading files, then uploading tensors to the GPU. */
 export type LoadProgress =
   | ({ phase: 'download' } & CheckpointProgress)
-  | { phase: 'upload'; tensor: string; loaded: number; total: number };
+  | { phase: 'upload'; tensor: string; loaded: number; total: number }
+  | QuantizedCacheEvent;
 
 /** Options of {@link NeoXModel.load}. */
 export interface LoadOptions {
@@ -86,6 +94,18 @@ export interface LoadOptions {
    * diverged checkpoint anyway (the scan is then skipped).
    */
   allowNonFinite?: boolean;
+  /**
+   * With `dtype: 'q8'` or `'q4'`: keep the quantized matrices of a Hub revision in a file, so that
+   * loading that revision in that dtype again uploads them as they are instead of reading and
+   * quantizing the checkpoint's (most of a quantized load's time). `true` keeps them under
+   * `~/.cache/pythiajs` in Node (`PYTHIAJS_CACHE` moves it) and in the Origin Private File System
+   * in browsers; or pass a `DerivedFileStore` of checkpoint-hub. The file is keyed by the
+   * revision's commit (so a branch that moves gets a new one) and costs the quantized size on disk
+   * (7 GB for Pythia-12B at q4): off by default, since a sweep over many revisions loads each once.
+   * Local folders have no commit and are never cached. What happened is reported through
+   * `onProgress` (`phase: 'quantized-cache'`); failing to write the file never fails the load.
+   */
+  quantizedCache?: boolean | DerivedFileStore;
 }
 
 /** Options of {@link NeoXModel.forward}. */
@@ -236,13 +256,25 @@ export class NeoXModel {
     const device = given?.device ?? options.device ?? (await createDevice(options.deviceOptions));
     const ownsDevice = given ? given.owned : creates;
     try {
-      const weights = await uploadWeights(checkpoint, config, device, {
+      const upload: UploadOptions = {
         dtype,
         ...(isQuantized(dtype) ? { embedDtype: own } : {}),
         allowNonFinite: options.allowNonFinite ?? false,
         onTensor: (tensor, loaded, total) =>
           options.onProgress?.({ phase: 'upload', tensor, loaded, total }),
-      });
+      };
+      const cache = options.quantizedCache;
+      const weights =
+        isQuantized(dtype) && cache
+          ? await uploadThroughQuantizedCache(
+              checkpoint,
+              config,
+              device,
+              { ...upload, dtype },
+              cache === true ? await defaultQuantizedStore(device.environment) : cache,
+              (event) => options.onProgress?.(event),
+            )
+          : await uploadWeights(checkpoint, config, device, upload);
       const { repo, revision, commit } = checkpoint;
       return new NeoXModel(device, config, weights, dtype, { repo, revision, commit }, ownsDevice);
     } catch (error) {

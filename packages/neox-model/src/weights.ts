@@ -4,13 +4,16 @@ import {
   type Device,
   f16BitsToF32Array,
   f32ArrayToF16Bits,
+  QUANT_BLOCK,
   type QuantFormat,
+  type QuantizedRows,
   QuantizedTensor,
   type Tensor,
 } from '@pythiajs/tensor-core';
 import type { NeoXConfig } from './config.js';
 import { ModelSourceError, UnsupportedWeightsError } from './errors.js';
 import { assertFinite } from './finite-weights.js';
+import type { QuantizedCacheReader, QuantizedCacheWriter } from './quantized-cache.js';
 
 /**
  * How the weight matrices are stored on the GPU: `f16` or `f32`, or quantized on load, 8 or 4
@@ -28,9 +31,6 @@ export type MatrixWeight = Tensor<'f16' | 'f32'> | QuantizedTensor;
 export function isQuantized(dtype: WeightDtype): dtype is QuantFormat {
   return dtype === 'q8' || dtype === 'q4';
 }
-
-/** Quantized blocks span this many weights along a row: every quantized matrix's K is a multiple. */
-export const QUANT_BLOCK = 32;
 
 /** One GPT-NeoX block's parameters. Matrices are `[out, in]` as in PyTorch's `nn.Linear`. */
 export interface LayerWeights {
@@ -199,6 +199,12 @@ export interface UploadOptions {
   pieceBytes?: number;
   /** Upload NaN and ±Infinity (and f16 overflows) instead of refusing them. */
   allowNonFinite?: boolean;
+  /**
+   * With a quantized `dtype`: where the quantized matrices come from instead of the checkpoint
+   * (`read`, a cache file holding every one), or where they are kept as they are quantized
+   * (`write`). See quantized-cache.ts.
+   */
+  quantizedCache?: { read: QuantizedCacheReader } | { write: QuantizedCacheWriter };
   onTensor?: (name: string, index: number, count: number) => void;
 }
 
@@ -239,8 +245,8 @@ async function* matrixPieces(
 /**
  * Quantizes the matrix `name` into a new `QuantizedTensor` a piece of whole rows at a time: each
  * piece is viewed in place (F16 as f16 bits, F32 as f32; BF16 is widened into `wide`, a reused
- * buffer of one piece), scanned for non-finite values and handed to `writeRows`, which quantizes
- * it on the CPU and uploads it.
+ * buffer of one piece), scanned for non-finite values, quantized on the CPU, uploaded, and handed
+ * to `keep` (a cache file) when given.
  */
 async function quantizeMatrix(
   device: Device,
@@ -249,6 +255,7 @@ async function quantizeMatrix(
   format: QuantFormat,
   wide: Float32Array,
   check: ((piece: Uint8Array, values: Float32Array | Uint16Array) => Promise<void>) | undefined,
+  keep: ((row: number, rows: QuantizedRows) => Promise<void>) | undefined,
 ): Promise<QuantizedTensor> {
   checkFloat(entry);
   const q = QuantizedTensor.create(device, entry.shape as [number, number], format);
@@ -258,7 +265,32 @@ async function quantizeMatrix(
       const values = entry.dtype === 'BF16' ? bf16ToF32(data as Uint16Array, wide) : data;
       await check?.(bytes, values);
       // Awaited before the piece's bytes (or `wide`) are reused: paces the stream.
-      await q.writeRows(row, values);
+      const rows = await q.writeRows(row, values);
+      await keep?.(row, rows);
+    }
+  } catch (error) {
+    q.dispose();
+    throw error;
+  }
+  return q;
+}
+
+/** Uploads the quantized matrix `name` [N, K] from a cache file, `pieceRows` rows at a time. */
+async function uploadCachedMatrix(
+  device: Device,
+  cache: QuantizedCacheReader,
+  name: string,
+  [n, k]: readonly [number, number],
+  format: QuantFormat,
+  pieceRows: number,
+): Promise<QuantizedTensor> {
+  const q = QuantizedTensor.create(device, [n, k], format);
+  try {
+    for (let row = 0; row < n; row += pieceRows) {
+      await q.writeQuantizedRows(
+        row,
+        await cache.readRows(name, row, Math.min(pieceRows, n - row)),
+      );
     }
   } catch (error) {
     q.dispose();
@@ -366,15 +398,29 @@ export async function uploadWeights(
   const uploaded = new Map<string, MatrixWeight>();
   let bytes = 0;
   let index = 0;
+  const cache = options.quantizedCache;
   const quantize = async (target: string, name: string, entry: TensorEntry) => {
-    const q = await quantizeMatrix(
-      device,
-      pieces(name, entry),
-      entry,
-      quantized!,
-      wide,
-      check?.(name, entry, ownDtype(entry)),
-    );
+    const q =
+      cache && 'read' in cache
+        ? await uploadCachedMatrix(
+            device,
+            cache.read,
+            target,
+            entry.shape as [number, number],
+            quantized!,
+            pieceRows(entry.shape[1]!),
+          )
+        : await quantizeMatrix(
+            device,
+            pieces(name, entry),
+            entry,
+            quantized!,
+            wide,
+            check?.(name, entry, ownDtype(entry)),
+            cache && 'write' in cache
+              ? (row, rows) => cache.write.writeRows(target, row, rows)
+              : undefined,
+          );
     uploaded.set(target, q);
     bytes += q.byteLength;
   };

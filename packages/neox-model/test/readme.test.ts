@@ -1,3 +1,6 @@
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   checkReadmeBlocks,
   type ReadmeBlock,
@@ -30,6 +33,26 @@ async function runsTheExample(block: ReadmeBlock) {
   expect(run.stdout.length).toBeGreaterThan(0);
 }
 
+async function keepsTheQuantizedWeights(block: ReadmeBlock) {
+  const kept = mkdtempSync(join(tmpdir(), 'readme-quantized-'));
+  try {
+    const run = await runReadmeExample(README, {
+      block: block.index,
+      env: { ...hub.env, PYTHIAJS_CACHE: kept },
+    });
+    expect(run.exitCode).toBe(0);
+    expect(run.printed).toEqual(run.promised);
+    expect(run.printed).toEqual(['written', 'read']);
+    expect(
+      readdirSync(
+        join(kept, 'quantized', 'v1', 'EleutherAI', 'pythia-70m-deduped', '3'.repeat(40)),
+      ),
+    ).toEqual(['q4.safetensors']);
+  } finally {
+    rmSync(kept, { recursive: true, force: true });
+  }
+}
+
 async function runsTheScoringExample(block: ReadmeBlock) {
   const run = await runReadmeExample(README, { block: block.index, env: hub.env });
   expect(run.exitCode).toBe(0);
@@ -46,6 +69,11 @@ checkReadmeBlocks(README, {
     test: runsTheExample,
   },
   2: {
+    language: 'js',
+    name: 'keeps the q4 weights on the first load and reads them on the second',
+    test: keepsTheQuantizedWeights,
+  },
+  3: {
     language: 'js',
     name: 'scores a multiple-choice question against the local Hub',
     test: runsTheScoringExample,
