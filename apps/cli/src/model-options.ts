@@ -1,5 +1,7 @@
 import { freemem, totalmem } from 'node:os';
+import { join } from 'node:path';
 import { type Checkpoint, openCheckpoint, readConfigJson } from '@pythiajs/checkpoint-hub';
+import { defaultDerivedDir } from '@pythiajs/checkpoint-hub/node';
 import {
   checkpointConfig,
   checkpointDtype,
@@ -9,6 +11,7 @@ import {
   NeoXModel,
   OutOfMemoryError,
   parseNeoXConfig,
+  type QuantizedCacheEvent,
   type ResolvedSource,
   resolveModelSource,
   type WeightDtype,
@@ -33,6 +36,8 @@ export interface ModelOptions {
   memoryBudget?: number | 'none';
   /** `--allow-non-finite`: load weights that hold NaN or ±Infinity instead of refusing them. */
   allowNonFinite?: boolean;
+  /** `--cache-quantized`: keep a Hub revision's q8/q4 matrices so that its next load skips quantizing. */
+  cacheQuantized?: boolean;
 }
 
 /** Adds the options of {@link ModelOptions} to a command. */
@@ -68,6 +73,11 @@ export function addModelOptions(command: Command): Command {
     .option(
       '--allow-non-finite',
       'load a checkpoint whose weights hold NaN or ±Infinity (refused by default, naming the tensor)',
+    )
+    .option(
+      '--cache-quantized',
+      'with q8 or q4: keep the quantized weights of the Hub revision under ~/.cache/pythiajs ' +
+        '(PYTHIAJS_CACHE) so that its next load skips quantizing; costs their size on disk',
     )
     .addHelpText(
       'after',
@@ -191,7 +201,10 @@ export function sayDtypeNotice(notice: string | undefined): void {
  */
 export async function loadModel(
   target: ModelTarget,
-  options: Pick<ModelOptions, 'dtype' | 'device' | 'memoryBudget' | 'allowNonFinite'>,
+  options: Pick<
+    ModelOptions,
+    'dtype' | 'device' | 'memoryBudget' | 'allowNonFinite' | 'cacheQuantized'
+  >,
   more: {
     device?: () => Promise<Device>;
     check?: (config: NeoXConfig) => void;
@@ -207,6 +220,8 @@ export async function loadModel(
   sayDtypeNotice(first.notice);
   await dawnInstance();
   const report = loadReporter(target.label);
+  // Said once the progress bars are gone.
+  const cacheNotices: string[] = [];
   let checkpoint: Checkpoint | undefined;
   try {
     checkpoint = await openCheckpoint(target.repo, target.revision, target.store, {
@@ -223,6 +238,14 @@ export async function loadModel(
       if (again.dtype !== dtype) sayDtypeNotice(again.notice);
       dtype = again.dtype;
     }
+    if (options.cacheQuantized && !isQuantized(dtype))
+      sayDtypeNotice(
+        `--cache-quantized keeps q8 and q4 weights; ${dtype} weights are read as stored`,
+      );
+    else if (options.cacheQuantized && target.local)
+      sayDtypeNotice(
+        `--cache-quantized keeps Hub revisions by commit; ${target.label} is a local folder, quantized anew each load`,
+      );
     const device = more.device ? await more.device() : await openDevice(options);
     let model: NeoXModel;
     try {
@@ -230,7 +253,11 @@ export async function loadModel(
         device,
         dtype,
         allowNonFinite: options.allowNonFinite === true,
-        onProgress: report,
+        quantizedCache: options.cacheQuantized === true,
+        onProgress: (p) => {
+          if (p.phase !== 'quantized-cache') report(p);
+          else if (p.action !== 'read') cacheNotices.push(cacheNotice(p));
+        },
       });
     } catch (error) {
       if (!more.device) device.destroy();
@@ -250,6 +277,20 @@ export async function loadModel(
     };
   } finally {
     report.stop();
+    for (const notice of cacheNotices) sayDtypeNotice(notice);
     await checkpoint?.close();
+  }
+}
+
+/** One line on what `--cache-quantized` did, when it did more than read the file. */
+function cacheNotice(event: QuantizedCacheEvent): string {
+  const file = join(defaultDerivedDir(), event.key);
+  switch (event.action) {
+    case 'written':
+      return `kept the quantized weights in ${file}; the next load of this revision reads them`;
+    case 'read-failed':
+      return `could not read ${file} (${event.message}); quantized the checkpoint again`;
+    default:
+      return `could not keep the quantized weights in ${file}: ${event.message}`;
   }
 }

@@ -43,7 +43,7 @@ export function loadReporter(label: string): LoadReporter {
       download ??= bars.create(progress.total, 0, payload);
       download.setTotal(progress.total);
       download.update(progress.loaded, payload);
-    } else {
+    } else if (progress.phase === 'upload') {
       const payload = { phase: 'to GPU  ', label, done: progress.loaded, all: progress.total };
       upload ??= bars.create(progress.total, 0, payload);
       upload.update(progress.loaded, payload);

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { freemem, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -587,6 +587,73 @@ describe('pythia refuses a model too big for the machine, before downloading its
           `--dtype q8 fits it \\(about ${formatBytes(tinyNeeds('q8').total)}\\); no Pythia model fits, or set --memory-budget`,
       ),
     );
+  });
+
+  it('--cache-quantized keeps the q4 weights by commit, says where once, and the next run reads them', async () => {
+    const kept = await mkdtemp(join(tmpdir(), 'pythia-derived-'));
+    try {
+      const run = () =>
+        pythia(
+          [
+            'generate',
+            '--model',
+            'EleutherAI/pythia-tiny',
+            '--ids',
+            '1',
+            '--max-new-tokens',
+            '3',
+            '--temperature',
+            '0',
+            '--json',
+            '--dtype',
+            'q4',
+            '--cache-quantized',
+          ],
+          { env: { ...env, PYTHIAJS_CACHE: kept } },
+        );
+      const file = join(
+        kept,
+        'quantized',
+        'v1',
+        'EleutherAI',
+        'pythia-tiny',
+        MAIN,
+        'q4.safetensors',
+      );
+      const first = await run();
+      expect(first.code, first.stderr).toBe(0);
+      expect(ours(first.stderr)).toEqual([
+        `pythia: kept the quantized weights in ${file}; the next load of this revision reads them`,
+      ]);
+      expect(existsSync(file)).toBe(true);
+      const second = await run();
+      expect(second.code, second.stderr).toBe(0);
+      expect(ours(second.stderr)).toEqual([]);
+      expect(JSON.parse(second.stdout).ids).toEqual(JSON.parse(first.stdout).ids);
+      // f16 weights are not quantized, so there is nothing to keep: said, and nothing written.
+      const f16Run = await pythia(
+        [
+          'generate',
+          '--model',
+          'EleutherAI/pythia-tiny',
+          '--ids',
+          '1',
+          '--max-new-tokens',
+          '1',
+          '--json',
+          '--dtype',
+          'f16',
+          '--cache-quantized',
+        ],
+        { env: { ...env, PYTHIAJS_CACHE: kept } },
+      );
+      expect(f16Run.code, f16Run.stderr).toBe(0);
+      expect(ours(f16Run.stderr)).toEqual([
+        'pythia: --cache-quantized keeps q8 and q4 weights; f16 weights are read as stored',
+      ]);
+    } finally {
+      await rm(kept, { recursive: true, force: true });
+    }
   });
 
   it('runs a model in q4 when asked, and reports q4 where it reports the dtype', async () => {
