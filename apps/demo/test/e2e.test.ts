@@ -386,15 +386,32 @@ describe('the demo site in headless Chromium (SwiftShader, without shader-f16)',
     await page.getByTestId('load').click();
     await page.waitForSelector('[data-testid="model-info"][data-dtype="q4"]', { timeout: 60_000 });
     await waitForState(page, 'status', 'ready');
-    expect(await info.textContent()).toContain('q4 weights, quantized on load');
+    expect(await info.textContent()).toContain(
+      "q4 weights, quantized on load and kept in this browser's storage for the next",
+    );
     expect(await text(page, 'dtype-caveat')).toBe(
       'q4 weights: results differ slightly from f16 (quantization).',
     );
-    await page.getByTestId('generate').click();
-    await waitForState(page, 'output', 'done');
-    const ids = (await page.getByTestId('output').getAttribute('data-ids'))!.split(',').map(Number);
+    const generated = async () => {
+      await page.getByTestId('generate').click();
+      await waitForState(page, 'output', 'done');
+      return (await page.getByTestId('output').getAttribute('data-ids'))!.split(',').map(Number);
+    };
+    const ids = await generated();
     expect(ids).toHaveLength(8);
     for (const id of ids) expect(id).toBeLessThan(tokenizer.vocabSize);
+    // Loaded again: the quantized weights come from OPFS, and generate the same tokens.
+    await page.getByTestId('load').click();
+    await page.waitForFunction(
+      () =>
+        document
+          .querySelector('[data-testid="model-info"]')
+          ?.textContent?.includes("read already quantized from this browser's storage"),
+      undefined,
+      { timeout: 60_000 },
+    );
+    await waitForState(page, 'status', 'ready');
+    expect(await generated()).toEqual(ids);
     expect(errors).toEqual([]);
     await page.close();
   });

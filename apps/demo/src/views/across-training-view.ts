@@ -75,7 +75,8 @@ export function createAcrossTrainingView(root: HTMLElement, status: HTMLElement)
         case 'progress':
           if (event.phase === 'download') {
             setCells(event.revision, `downloading ${percent(event.loaded, event.total)}%`, '');
-          } else setCells(event.revision, `uploading ${event.loaded}/${event.total}`, '');
+          } else if (event.phase === 'upload')
+            setCells(event.revision, `uploading ${event.loaded}/${event.total}`, '');
           return;
         case 'failed':
           row?.setAttribute('data-state', 'failed');

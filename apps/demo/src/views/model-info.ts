@@ -13,8 +13,14 @@ export function renderModelInfo(element: HTMLElement, info: ModelInfo): void {
   element.dataset.dtype = info.dtype;
   const packed = 'read as packed u32 pairs (this adapter has no shader-f16)';
   const quantized = info.dtype === 'q8' || info.dtype === 'q4';
+  const origin =
+    info.quantized === 'cache'
+      ? "read already quantized from this browser's storage"
+      : info.quantized === 'kept'
+        ? "quantized on load and kept in this browser's storage for the next"
+        : 'quantized on load';
   const path = quantized
-    ? `${info.dtype} weights, quantized on load (blocks of 32 with an f16 scale; embeddings f16` +
+    ? `${info.dtype} weights, ${origin} (blocks of 32 with an f16 scale; embeddings f16` +
       `${info.shaderF16 ? '' : `, ${packed}`})`
     : info.dtype === 'f32'
       ? 'f32 weights'

@@ -33,6 +33,7 @@ export function createProgressView(elements: ProgressElements) {
         gpu.textContent = `To the GPU: tensor ${event.loaded} of ${event.total}`;
         return;
       }
+      if (event.phase === 'quantized-cache') return; // model-info says where they came from
       const done = percent(event.loaded, event.total);
       file.textContent =
         `${event.file}: ${formatBytes(event.fileLoaded)} of ${formatBytes(event.fileTotal)} ` +

@@ -1,4 +1,4 @@
-import type { WeightDtype } from '@pythiajs/neox-model';
+import type { QuantizedCacheEvent, WeightDtype } from '@pythiajs/neox-model';
 import type { DtypeChoice } from '../dtype-fit.js';
 
 /**
@@ -52,7 +52,8 @@ export type LoadEvent =
       loaded: number;
       total: number;
     }
-  | { phase: 'upload'; tensor: string; loaded: number; total: number };
+  | { phase: 'upload'; tensor: string; loaded: number; total: number }
+  | QuantizedCacheEvent;
 
 export interface ModelInfo {
   repo: string;
@@ -74,6 +75,12 @@ export interface ModelInfo {
   adapter: string;
   /** Every file came from the browser cache. */
   fromCache: boolean;
+  /**
+   * Quantized weights: `cache` when this browser kept them from an earlier load (nothing was
+   * quantized), `kept` when they were quantized now and kept for the next load, `load` when
+   * quantized now and not kept (no Origin Private File System, or its quota was reached).
+   */
+  quantized?: 'cache' | 'kept' | 'load';
   seconds: number;
 }
 

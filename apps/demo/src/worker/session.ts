@@ -119,13 +119,21 @@ export class Session {
     });
     let model: NeoXModel;
     let fit: ReturnType<typeof resolveChoice>;
+    let quantized: ModelInfo['quantized'] = 'load';
     try {
       const config = checkpointConfig(checkpoint);
       fit = resolveChoice(request.dtype, config, device.limits, request.gpuMemory);
       model = await NeoXModel.fromCheckpoint(checkpoint, {
         device,
         dtype: fit.dtype,
-        onProgress: onEvent,
+        // Quantized weights are kept in OPFS, so that reloading the page skips quantizing them.
+        quantizedCache: hasOpfs(),
+        onProgress: (event) => {
+          if (event.phase === 'quantized-cache')
+            quantized =
+              event.action === 'read' ? 'cache' : event.action === 'written' ? 'kept' : 'load';
+          onEvent(event);
+        },
       });
     } finally {
       await checkpoint.close();
@@ -149,6 +157,7 @@ export class Session {
       fits: fit.fits,
       adapter: [info.description, info.vendor, info.architecture].filter(Boolean).join(' · '),
       fromCache,
+      ...(model.dtype === 'q8' || model.dtype === 'q4' ? { quantized } : {}),
       seconds: (performance.now() - started) / 1000,
     };
   }
@@ -328,4 +337,9 @@ function checkpointBytes(files: readonly RepoFile[]): number {
     path === weights.index ||
     (weights.index ? path.endsWith(extension) : weights.files.includes(path));
   return files.filter((f) => wanted(f.path)).reduce((sum, f) => sum + f.size, 0);
+}
+
+/** The Origin Private File System, where quantized weights are kept between visits. */
+function hasOpfs(): boolean {
+  return typeof navigator.storage?.getDirectory === 'function';
 }
