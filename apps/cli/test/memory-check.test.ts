@@ -478,25 +478,25 @@ describe('pythia refuses a model too big for the machine, before downloading its
     });
   });
 
+  // `generate --ids 1` on the tiny model, two greedy tokens, as JSON.
+  const generateArgs = (...more: string[]) => [
+    'generate',
+    '--model',
+    'EleutherAI/pythia-tiny',
+    '--ids',
+    '1',
+    '--max-new-tokens',
+    '2',
+    '--temperature',
+    '0',
+    '--json',
+    ...more,
+  ];
+  const generateIn = (...more: string[]) => pythia(generateArgs(...more), { env });
+
   it('loads the model as before when it fits, and with the check off', async () => {
     for (const budget of ['8GB', 'none']) {
-      const run = await pythia(
-        [
-          'generate',
-          '--model',
-          'EleutherAI/pythia-tiny',
-          '--ids',
-          '1',
-          '--max-new-tokens',
-          '2',
-          '--temperature',
-          '0',
-          '--json',
-          '--memory-budget',
-          budget,
-        ],
-        { env },
-      );
+      const run = await generateIn('--memory-budget', budget);
       expect(run.code, run.stderr).toBe(0);
       expect(JSON.parse(run.stdout).ids).toHaveLength(2);
     }
@@ -508,23 +508,6 @@ describe('pythia refuses a model too big for the machine, before downloading its
       tokens: 1,
       contextLength: 2048,
     }).estimate;
-  const generateIn = (...more: string[]) =>
-    pythia(
-      [
-        'generate',
-        '--model',
-        'EleutherAI/pythia-tiny',
-        '--ids',
-        '1',
-        '--max-new-tokens',
-        '2',
-        '--temperature',
-        '0',
-        '--json',
-        ...more,
-      ],
-      { env },
-    );
   const ours = (stderr: string) => stderr.split('\n').filter((l) => l.startsWith('pythia:'));
 
   it("--dtype auto keeps the checkpoint's f16 when it fits, without a word", async () => {
@@ -593,24 +576,9 @@ describe('pythia refuses a model too big for the machine, before downloading its
     const kept = await mkdtemp(join(tmpdir(), 'pythia-derived-'));
     try {
       const run = () =>
-        pythia(
-          [
-            'generate',
-            '--model',
-            'EleutherAI/pythia-tiny',
-            '--ids',
-            '1',
-            '--max-new-tokens',
-            '3',
-            '--temperature',
-            '0',
-            '--json',
-            '--dtype',
-            'q4',
-            '--cache-quantized',
-          ],
-          { env: { ...env, PYTHIAJS_CACHE: kept } },
-        );
+        pythia(generateArgs('--dtype', 'q4', '--cache-quantized'), {
+          env: { ...env, PYTHIAJS_CACHE: kept },
+        });
       const file = join(
         kept,
         'quantized',
@@ -631,22 +599,9 @@ describe('pythia refuses a model too big for the machine, before downloading its
       expect(ours(second.stderr)).toEqual([]);
       expect(JSON.parse(second.stdout).ids).toEqual(JSON.parse(first.stdout).ids);
       // f16 weights are not quantized, so there is nothing to keep: said, and nothing written.
-      const f16Run = await pythia(
-        [
-          'generate',
-          '--model',
-          'EleutherAI/pythia-tiny',
-          '--ids',
-          '1',
-          '--max-new-tokens',
-          '1',
-          '--json',
-          '--dtype',
-          'f16',
-          '--cache-quantized',
-        ],
-        { env: { ...env, PYTHIAJS_CACHE: kept } },
-      );
+      const f16Run = await pythia(generateArgs('--dtype', 'f16', '--cache-quantized'), {
+        env: { ...env, PYTHIAJS_CACHE: kept },
+      });
       expect(f16Run.code, f16Run.stderr).toBe(0);
       expect(ours(f16Run.stderr)).toEqual([
         'pythia: --cache-quantized keeps q8 and q4 weights; f16 weights are read as stored',

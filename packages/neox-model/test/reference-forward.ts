@@ -26,7 +26,7 @@
 // way, what it leaves is what every later step uses (a replaced hook_scale is what the LayerNorm
 // divides by).
 import { readFileSync } from 'node:fs';
-import { openCheckpoint, tensorData } from '@pythiajs/checkpoint-hub';
+import { type Checkpoint, openCheckpoint, tensorData } from '@pythiajs/checkpoint-hub';
 import { LocalFolderStore } from '@pythiajs/checkpoint-hub/node';
 import { f16BitsToF32Array } from '@pythiajs/tensor-core';
 
@@ -147,10 +147,11 @@ function linear(
   outDim: number,
 ): Float64Array {
   const y = new Float64Array(rows * outDim);
-  for (let t = 0; t < rows; t++) {
-    for (let o = 0; o < outDim; o++) {
+  // A row of W is read once for every position (W of a large model is far bigger than any cache).
+  for (let o = 0; o < outDim; o++) {
+    const wo = o * inDim;
+    for (let t = 0; t < rows; t++) {
       let s = b ? b[o]! : 0;
-      const wo = o * inDim;
       const xt = t * inDim;
       for (let i = 0; i < inDim; i++) s += x[xt + i]! * w[wo + i]!;
       y[t * outDim + o] = s;
@@ -158,6 +159,73 @@ function linear(
   }
   return y;
 }
+
+type MatrixOverride = (
+  name: string,
+  values: Float32Array,
+  shape: [number, number],
+) => ArrayLike<number>;
+
+/**
+ * Reads a tensor of `checkpoint` as float64 (F16, BF16, F32 or F64), checking its size; a matrix
+ * `[N, K]` goes through `matrices` when given.
+ */
+async function readF64(
+  checkpoint: Checkpoint,
+  name: string,
+  size: number,
+  matrix?: [number, number],
+  matrices?: MatrixOverride,
+): Promise<Float64Array> {
+  const entry = checkpoint.tensors.get(name);
+  if (!entry) throw new Error(`reference: the checkpoint has no ${name}`);
+  const data = tensorData(entry.dtype, await checkpoint.read(name));
+  let values: ArrayLike<number>;
+  if (entry.dtype === 'F16') values = f16BitsToF32Array(data as Uint16Array);
+  else if (entry.dtype === 'BF16') {
+    const bits = data as Uint16Array;
+    const u = new Uint32Array(bits.length);
+    for (let i = 0; i < bits.length; i++) u[i] = bits[i]! << 16;
+    values = new Float32Array(u.buffer);
+  } else if (entry.dtype === 'F32' || entry.dtype === 'F64') {
+    values = data as Float32Array | Float64Array;
+  } else throw new Error(`reference: ${name} is ${entry.dtype}`);
+  if (values.length !== size) {
+    throw new Error(`reference: ${name} has ${values.length} values, expected ${size}`);
+  }
+  if (matrix && matrices)
+    return Float64Array.from(matrices(name, Float32Array.from(values), matrix));
+  return Float64Array.from(values);
+}
+
+/** The weights of block `l`, as float64. */
+async function readLayer(
+  checkpoint: Checkpoint,
+  config: RefConfig,
+  l: number,
+  matrices?: MatrixOverride,
+): Promise<RefLayer> {
+  const { dModel: d, dMlp: m } = config;
+  const p = `gpt_neox.layers.${l}`;
+  const read = (name: string, size: number, matrix?: [number, number]) =>
+    readF64(checkpoint, `${p}.${name}`, size, matrix, matrices);
+  return {
+    ln1W: await read('input_layernorm.weight', d),
+    ln1B: await read('input_layernorm.bias', d),
+    ln2W: await read('post_attention_layernorm.weight', d),
+    ln2B: await read('post_attention_layernorm.bias', d),
+    qkvW: await read('attention.query_key_value.weight', 3 * d * d, [3 * d, d]),
+    qkvB: await read('attention.query_key_value.bias', 3 * d),
+    denseW: await read('attention.dense.weight', d * d, [d, d]),
+    denseB: await read('attention.dense.bias', d),
+    upW: await read('mlp.dense_h_to_4h.weight', m * d, [m, d]),
+    upB: await read('mlp.dense_h_to_4h.bias', m),
+    downW: await read('mlp.dense_4h_to_h.weight', d * m, [d, m]),
+    downB: await read('mlp.dense_4h_to_h.bias', d),
+  };
+}
+
+type At = (name: string, data: Float64Array, shape: number[]) => Float64Array;
 
 export class ReferenceNeoX {
   private constructor(
@@ -178,56 +246,18 @@ export class ReferenceNeoX {
   static async load(
     folder: string,
     options: {
-      matrices?: (name: string, values: Float32Array, shape: [number, number]) => ArrayLike<number>;
+      matrices?: MatrixOverride;
     } = {},
   ): Promise<ReferenceNeoX> {
     const config = parseConfig(JSON.parse(readFileSync(`${folder}/config.json`, 'utf8')));
     const checkpoint = await openCheckpoint(folder, 'local', new LocalFolderStore());
     try {
-      const read = async (
-        name: string,
-        size: number,
-        matrix?: [number, number],
-      ): Promise<Float64Array> => {
-        const entry = checkpoint.tensors.get(name);
-        if (!entry) throw new Error(`reference: the checkpoint has no ${name}`);
-        const data = tensorData(entry.dtype, await checkpoint.read(name));
-        let values: ArrayLike<number>;
-        if (entry.dtype === 'F16') values = f16BitsToF32Array(data as Uint16Array);
-        else if (entry.dtype === 'BF16') {
-          const bits = data as Uint16Array;
-          const u = new Uint32Array(bits.length);
-          for (let i = 0; i < bits.length; i++) u[i] = bits[i]! << 16;
-          values = new Float32Array(u.buffer);
-        } else if (entry.dtype === 'F32' || entry.dtype === 'F64') {
-          values = data as Float32Array | Float64Array;
-        } else throw new Error(`reference: ${name} is ${entry.dtype}`);
-        if (values.length !== size) {
-          throw new Error(`reference: ${name} has ${values.length} values, expected ${size}`);
-        }
-        if (matrix && options.matrices) {
-          return Float64Array.from(options.matrices(name, Float32Array.from(values), matrix));
-        }
-        return Float64Array.from(values);
-      };
-      const { vocab, dModel: d, dMlp: m, layers } = config;
+      const read = (name: string, size: number, matrix?: [number, number]) =>
+        readF64(checkpoint, name, size, matrix, options.matrices);
+      const { vocab, dModel: d, layers } = config;
       const layerWeights: RefLayer[] = [];
       for (let l = 0; l < layers; l++) {
-        const p = `gpt_neox.layers.${l}`;
-        layerWeights.push({
-          ln1W: await read(`${p}.input_layernorm.weight`, d),
-          ln1B: await read(`${p}.input_layernorm.bias`, d),
-          ln2W: await read(`${p}.post_attention_layernorm.weight`, d),
-          ln2B: await read(`${p}.post_attention_layernorm.bias`, d),
-          qkvW: await read(`${p}.attention.query_key_value.weight`, 3 * d * d, [3 * d, d]),
-          qkvB: await read(`${p}.attention.query_key_value.bias`, 3 * d),
-          denseW: await read(`${p}.attention.dense.weight`, d * d, [d, d]),
-          denseB: await read(`${p}.attention.dense.bias`, d),
-          upW: await read(`${p}.mlp.dense_h_to_4h.weight`, m * d, [m, d]),
-          upB: await read(`${p}.mlp.dense_h_to_4h.bias`, m),
-          downW: await read(`${p}.mlp.dense_4h_to_h.weight`, d * m, [d, m]),
-          downB: await read(`${p}.mlp.dense_4h_to_h.bias`, d),
-        });
+        layerWeights.push(await readLayer(checkpoint, config, l, options.matrices));
       }
       const embedIn = await read('gpt_neox.embed_in.weight', vocab * d);
       const embedOut = checkpoint.tensors.has('embed_out.weight')
@@ -243,6 +273,37 @@ export class ReferenceNeoX {
         await read('gpt_neox.final_layer_norm.bias', d),
         embedOut,
       );
+    } finally {
+      await checkpoint.close();
+    }
+  }
+
+  /**
+   * The logits ([pos, vocab]) of every position of `ids` through the model in `folder`, reading
+   * one block's weights at a time and dropping them after: for models whose float64 weights do
+   * not fit in memory (Pythia-6.9B's and 12B's are 55 and 95 GB). No hooks.
+   */
+  static async streamedLogits(folder: string, ids: readonly number[]): Promise<Float64Array> {
+    const config = parseConfig(JSON.parse(readFileSync(`${folder}/config.json`, 'utf8')));
+    const checkpoint = await openCheckpoint(folder, 'local', new LocalFolderStore());
+    try {
+      const { vocab, dModel: d } = config;
+      const read = (name: string, size: number) => readF64(checkpoint, name, size);
+      const embedIn = await read('gpt_neox.embed_in.weight', vocab * d);
+      const lnFW = await read('gpt_neox.final_layer_norm.weight', d);
+      const lnFB = await read('gpt_neox.final_layer_norm.bias', d);
+      // embed_out is read after the blocks, when their weights are gone.
+      const pass = new ReferenceNeoX(config, embedIn, [], lnFW, lnFB, embedIn);
+      const at: At = (_, data) => data;
+      let x = pass.embed(ids);
+      for (let l = 0; l < config.layers; l++) {
+        x = pass.block(l, x, await readLayer(checkpoint, config, l), at);
+      }
+      const final = pass.layerNorm('ln_final', x, lnFW, lnFB, at);
+      const embedOut = checkpoint.tensors.has('embed_out.weight')
+        ? await read('embed_out.weight', vocab * d)
+        : embedIn;
+      return linear(final, ids.length, d, embedOut, null, vocab);
     } finally {
       await checkpoint.close();
     }
@@ -296,41 +357,52 @@ export class ReferenceNeoX {
       return a.data;
     };
 
-    const embed = new Float64Array(T * d);
-    ids.forEach((id, t) => {
-      if (!Number.isInteger(id) || id < 0 || id >= cfg.vocab) throw new Error(`bad id ${id}`);
-      embed.set(this.embedIn.subarray(id * d, (id + 1) * d), t * d);
-    });
-    let x = at('hook_embed', embed, [T, d]);
-    for (let l = 0; l < cfg.layers; l++) {
-      const b = `blocks.${l}`;
-      const w = this.layerWeights[l]!;
-      x = at(`${b}.hook_resid_pre`, x, [T, d]);
-      const attnIn = this.layerNorm(`${b}.ln1`, x, w.ln1W, w.ln1B, at);
-      const attnOut = at(`${b}.hook_attn_out`, this.attention(b, attnIn, w, at), [T, d]);
-      let out: Float64Array;
-      if (cfg.parallelResidual) {
-        // x + attn(ln1(x)) + mlp(ln2(x))
-        const mlpIn = this.layerNorm(`${b}.ln2`, x, w.ln2W, w.ln2B, at);
-        const mlpOut = at(`${b}.hook_mlp_out`, this.mlp(b, mlpIn, w, at), [T, d]);
-        out = x.map((v, i) => v + attnOut[i]! + mlpOut[i]!);
-      } else {
-        // mid = x + attn(ln1(x)); mid + mlp(ln2(mid))
-        const mid = at(
-          `${b}.hook_resid_mid`,
-          x.map((v, i) => v + attnOut[i]!),
-          [T, d],
-        );
-        const mlpIn = this.layerNorm(`${b}.ln2`, mid, w.ln2W, w.ln2B, at);
-        const mlpOut = at(`${b}.hook_mlp_out`, this.mlp(b, mlpIn, w, at), [T, d]);
-        out = mid.map((v, i) => v + mlpOut[i]!);
-      }
-      x = at(`${b}.hook_resid_post`, out, [T, d]);
-    }
+    let x = at('hook_embed', this.embed(ids), [T, d]);
+    for (let l = 0; l < cfg.layers; l++) x = this.block(l, x, this.layerWeights[l]!, at);
     const final = this.layerNorm('ln_final', x, this.lnFW, this.lnFB, at);
     const rows = options.logits === 'last' ? final.subarray((T - 1) * d) : final;
     const logits = linear(rows, rows.length / d, d, this.embedOut, null, cfg.vocab);
     return { logits, cache };
+  }
+
+  /** The rows of `embed_in` for `ids`: [pos, d_model]. */
+  private embed(ids: readonly number[]): Float64Array {
+    const { vocab, dModel: d } = this.config;
+    const embed = new Float64Array(ids.length * d);
+    ids.forEach((id, t) => {
+      if (!Number.isInteger(id) || id < 0 || id >= vocab) throw new Error(`bad id ${id}`);
+      embed.set(this.embedIn.subarray(id * d, (id + 1) * d), t * d);
+    });
+    return embed;
+  }
+
+  /** Block `l` with weights `w` on the residual stream `x` ([pos, d_model]): its resid_post. */
+  private block(l: number, input: Float64Array, w: RefLayer, at: At): Float64Array {
+    const cfg = this.config;
+    const d = cfg.dModel;
+    const T = input.length / d;
+    const b = `blocks.${l}`;
+    const x = at(`${b}.hook_resid_pre`, input, [T, d]);
+    const attnIn = this.layerNorm(`${b}.ln1`, x, w.ln1W, w.ln1B, at);
+    const attnOut = at(`${b}.hook_attn_out`, this.attention(b, attnIn, w, at), [T, d]);
+    let out: Float64Array;
+    if (cfg.parallelResidual) {
+      // x + attn(ln1(x)) + mlp(ln2(x))
+      const mlpIn = this.layerNorm(`${b}.ln2`, x, w.ln2W, w.ln2B, at);
+      const mlpOut = at(`${b}.hook_mlp_out`, this.mlp(b, mlpIn, w, at), [T, d]);
+      out = x.map((v, i) => v + attnOut[i]! + mlpOut[i]!);
+    } else {
+      // mid = x + attn(ln1(x)); mid + mlp(ln2(mid))
+      const mid = at(
+        `${b}.hook_resid_mid`,
+        x.map((v, i) => v + attnOut[i]!),
+        [T, d],
+      );
+      const mlpIn = this.layerNorm(`${b}.ln2`, mid, w.ln2W, w.ln2B, at);
+      const mlpOut = at(`${b}.hook_mlp_out`, this.mlp(b, mlpIn, w, at), [T, d]);
+      out = mid.map((v, i) => v + mlpOut[i]!);
+    }
+    return at(`${b}.hook_resid_post`, out, [T, d]);
   }
 
   /** TransformerLens' LayerNorm: scale = √(mean((x − μ)²) + eps), y = (x − μ) / scale · w + b. */
@@ -339,7 +411,7 @@ export class ReferenceNeoX {
     x: Float64Array,
     weight: Float64Array,
     bias: Float64Array,
-    at: (name: string, data: Float64Array, shape: number[]) => Float64Array,
+    at: At,
   ): Float64Array {
     const d = this.config.dModel;
     const T = x.length / d;
@@ -391,12 +463,7 @@ export class ReferenceNeoX {
     return out;
   }
 
-  private attention(
-    b: string,
-    x: Float64Array,
-    w: RefLayer,
-    at: (name: string, data: Float64Array, shape: number[]) => Float64Array,
-  ): Float64Array {
+  private attention(b: string, x: Float64Array, w: RefLayer, at: At): Float64Array {
     const { heads, dHead, dModel: d } = this.config;
     const T = x.length / d;
     const a = `${b}.attn`;
@@ -489,12 +556,7 @@ export class ReferenceNeoX {
     return out;
   }
 
-  private mlp(
-    b: string,
-    x: Float64Array,
-    w: RefLayer,
-    at: (name: string, data: Float64Array, shape: number[]) => Float64Array,
-  ): Float64Array {
+  private mlp(b: string, x: Float64Array, w: RefLayer, at: At): Float64Array {
     const { dModel: d, dMlp: m } = this.config;
     const T = x.length / d;
     const pre = at(`${b}.mlp.hook_pre`, linear(x, T, d, w.upW, w.upB, m), [T, m]);
