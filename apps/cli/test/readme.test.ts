@@ -4,6 +4,7 @@ import { delimiter, join } from 'node:path';
 import { bytesSource, readSafetensorsHeader } from '@pythiajs/checkpoint-hub';
 import { FakeHub } from '@pythiajs/checkpoint-hub/testing';
 import { parseNeoXConfig, randomCheckpoint } from '@pythiajs/neox-model';
+import { NARROW_PYTHIA_70M } from '@pythiajs/vitest-config/narrow-pythia';
 import { checkReadmeBlocks, readmeShellLines } from '@pythiajs/vitest-config/readme-example';
 import { safetensorsOf } from '@pythiajs/vitest-config/safetensors';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,17 +21,7 @@ const line = (command: string) => {
 
 // The default model, EleutherAI/pythia-70m-deduped, with its 6 layers, 8 heads and vocabulary
 // but a width of 64 and random weights, served by a local Hub.
-const config = parseNeoXConfig({
-  hidden_size: 64,
-  num_attention_heads: 8,
-  num_hidden_layers: 6,
-  intermediate_size: 256,
-  vocab_size: 50304,
-  rotary_pct: 0.25,
-  max_position_embeddings: 2048,
-  use_parallel_residual: true,
-  hidden_act: 'gelu',
-});
+const config = parseNeoXConfig(NARROW_PYTHIA_70M);
 const checkpoint = randomCheckpoint(config, { seed: 70 });
 const COMMIT = 'f'.repeat(40);
 // An earlier training checkpoint for the sweep line: other weights; step143000 is main's.

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeHub } from '@pythiajs/checkpoint-hub/testing';
+import { NARROW_PYTHIA_70M } from '@pythiajs/vitest-config/narrow-pythia';
 import { safetensorsOf } from '@pythiajs/vitest-config/safetensors';
 import { parseNeoXConfig, randomCheckpoint } from '../src/index.js';
 
@@ -15,20 +16,7 @@ export async function servePythia70m(): Promise<{
   stop(): Promise<void>;
 }> {
   const commit = '3'.repeat(40);
-  const checkpoint = randomCheckpoint(
-    parseNeoXConfig({
-      hidden_size: 64,
-      num_attention_heads: 8,
-      num_hidden_layers: 6,
-      intermediate_size: 256,
-      vocab_size: 50304,
-      rotary_pct: 0.25,
-      max_position_embeddings: 2048,
-      use_parallel_residual: true,
-      hidden_act: 'gelu',
-    }),
-    { seed: 70 },
-  );
+  const checkpoint = randomCheckpoint(parseNeoXConfig(NARROW_PYTHIA_70M), { seed: 70 });
   const cache = mkdtempSync(join(tmpdir(), 'example-model-cache-'));
   const hub = await new FakeHub({
     'EleutherAI/pythia-70m-deduped': {
