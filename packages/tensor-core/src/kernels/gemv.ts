@@ -1,6 +1,28 @@
 import { type LinearVariant, linearDeclarations, variantName } from './linear.js';
 
 /**
+ * The start of each of rows n0 … n0 + 3 in `unit`s (r0 … r3, `units` per row), for GEMVs that
+ * compute four rows at once. Rows past the end re-read the last row; their sums are never stored.
+ */
+export const fourRowStartsWgsl = (
+  units: string,
+) => `  // Rows past the end re-read the last row; their sums are never stored.
+  let last = params.n - 1u;
+  let r0 = min(n0, last) * ${units};
+  let r1 = min(n0 + 1u, last) * ${units};
+  let r2 = min(n0 + 2u, last) * ${units};
+  let r3 = min(n0 + 3u, last) * ${units};`;
+
+/**
+ * The end of a subgroup GEMV over four rows: the lanes' partial dot products `acc` (vec4f, one
+ * per row) summed by one `subgroupAdd`, then rows n0 … n0 + 3 stored (those below params.n).
+ */
+export const subgroupFourRowsWgsl = /* wgsl */ `  let total = subgroupAdd(acc);
+  if (lane < 4u && n0 + lane < params.n) {
+    store(0u, n0 + lane, total[lane]);
+  }`;
+
+/**
  * The end of a 64-invocation GEMV over four rows: each invocation's partial dot products `acc`
  * (vec4f, one per row) summed by a tree in workgroup memory (`partial`, 64 vec4f), then rows
  * n0 … n0 + 3 stored (those below params.n).
@@ -42,12 +64,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     return;
   }
   let units = params.k / 8u;
-  // Rows past the end re-read the last row; their sums are never stored.
-  let last = params.n - 1u;
-  let r0 = min(n0, last) * units;
-  let r1 = min(n0 + 1u, last) * units;
-  let r2 = min(n0 + 2u, last) * units;
-  let r3 = min(n0 + 3u, last) * units;
+${fourRowStartsWgsl('units')}
   var acc = vec4f(0.0);
   for (var u = lid; u < units; u += 64u) {
     let xa = x[2u * u];
@@ -83,12 +100,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let lane = lid % sgs;
   let n0 = ((wid.y * nwg.x + wid.x) * (64u / sgs) + lid / sgs) * 4u;
   let units = params.k / 8u;
-  // Rows past the end re-read the last row; their sums are never stored.
-  let last = params.n - 1u;
-  let r0 = min(n0, last) * units;
-  let r1 = min(n0 + 1u, last) * units;
-  let r2 = min(n0 + 2u, last) * units;
-  let r3 = min(n0 + 3u, last) * units;
+${fourRowStartsWgsl('units')}
   var acc = vec4f(0.0);
   for (var u = lane; u < units; u += sgs) {
     let xa = x[2u * u];
@@ -96,10 +108,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     acc += vec4f(dot8(r0 + u, xa, xb), dot8(r1 + u, xa, xb), dot8(r2 + u, xa, xb),
                  dot8(r3 + u, xa, xb));
   }
-  let total = subgroupAdd(acc);
-  if (lane < 4u && n0 + lane < params.n) {
-    store(0u, n0 + lane, total[lane]);
-  }
+${subgroupFourRowsWgsl}
 }
 `;
 }

@@ -1,5 +1,5 @@
 import type { QuantFormat } from '../quant-blocks.js';
-import { reduceFourRowsWgsl } from './gemv.js';
+import { fourRowStartsWgsl, reduceFourRowsWgsl, subgroupFourRowsWgsl } from './gemv.js';
 import { type LinearVariant, linearDeclarations, variantName } from './linear.js';
 
 /** Rows each subgroup (or workgroup, without subgroups) of the quantized GEMV computes. */
@@ -59,12 +59,7 @@ fn block_dot(b: u32, x0: vec4f, x1: vec4f, x2: vec4f, x3: vec4f, x4: vec4f, x5: 
 }`;
   const declared = { ...variant, weight: 'f32' as const };
   const body = `  let blocks = params.k / 32u;
-  // Rows past the end re-read the last row; their sums are never stored.
-  let last = params.n - 1u;
-  let r0 = min(n0, last) * blocks;
-  let r1 = min(n0 + 1u, last) * blocks;
-  let r2 = min(n0 + 2u, last) * blocks;
-  let r3 = min(n0 + 3u, last) * blocks;
+${fourRowStartsWgsl('blocks')}
   var acc = vec4f(0.0);
   for (var j = FIRST; j < blocks; j += STRIDE) {
     let x0 = x[8u * j];
@@ -92,10 +87,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let lane = lid % sgs;
   let n0 = ((wid.y * nwg.x + wid.x) * (64u / sgs) + lid / sgs) * 4u;
 ${body.replace('FIRST', 'lane').replace('STRIDE', 'sgs')}
-  let total = subgroupAdd(acc);
-  if (lane < 4u && n0 + lane < params.n) {
-    store(0u, n0 + lane, total[lane]);
-  }
+${subgroupFourRowsWgsl}
 }
 `;
   }
