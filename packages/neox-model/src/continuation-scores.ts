@@ -40,6 +40,56 @@ export interface ScoreContinuationsOptions {
   vocabSize?: number;
 }
 
+/** Options of {@link scoreContinuationGroups}. */
+export interface ScoreGroupsOptions extends ScoreContinuationsOptions {
+  /** Groups scored per call of {@link scoreContinuations}, their requests together. Default 8. */
+  batch?: number;
+  /** After each call: how many groups are scored so far. */
+  onProgress?: (done: number) => void;
+}
+
+/**
+ * {@link scoreContinuations} for groups of requests, such as an evaluation's documents (each its
+ * choices): `batch` groups per call, so that the GPU runs many requests at once and a question's
+ * choices still share their context, with progress after each call. Each group's scores, in
+ * order; the numbers are those of scoring each group alone.
+ *
+ * @example
+ * ```ts
+ * const perDocument = await scoreContinuationGroups(model, documents, {
+ *   batch: 16,
+ *   vocabSize: 50257,
+ *   onProgress: (done) => console.error(`${done}/${documents.length}`),
+ * });
+ * ```
+ * @throws {ForwardError} `batch` is not a positive integer; and what {@link scoreContinuations}
+ *   throws, for the first call that meets it.
+ */
+export async function scoreContinuationGroups(
+  model: NeoXModel,
+  groups: readonly (readonly ContinuationRequest[])[],
+  options: ScoreGroupsOptions = {},
+): Promise<ContinuationScore[][]> {
+  const batch = options.batch ?? 8;
+  if (!Number.isInteger(batch) || batch < 1) {
+    throw new ForwardError(
+      `scoreContinuationGroups: batch must be a positive integer, got ${batch}`,
+    );
+  }
+  const scored: ContinuationScore[][] = [];
+  for (let first = 0; first < groups.length; first += batch) {
+    const calls = groups.slice(first, first + batch);
+    const scores = await scoreContinuations(model, calls.flat(), options);
+    let at = 0;
+    for (const group of calls) {
+      scored.push(scores.slice(at, at + group.length));
+      at += group.length;
+    }
+    options.onProgress?.(scored.length);
+  }
+  return scored;
+}
+
 /**
  * A chunk's KV cache (every layer's keys and values) takes at most this many bytes, or the rows of
  * one full context when those are more (the cache `estimateMemory` counts); the device's binding

@@ -32,8 +32,9 @@ export type {
   ContinuationRequest,
   ContinuationScore,
   ScoreContinuationsOptions,
+  ScoreGroupsOptions,
 } from './continuation-scores.js';
-export { scoreContinuations } from './continuation-scores.js';
+export { scoreContinuationGroups, scoreContinuations } from './continuation-scores.js';
 export { DeviceActivationCache } from './device-activation-cache.js';
 export {
   ConfigMismatchError,

@@ -15,6 +15,7 @@ import {
   InvalidInputError,
   KVCache,
   NeoXModel,
+  scoreContinuationGroups,
   scoreContinuations,
   scoreTokens,
   TokenOutOfVocabularyError,
@@ -228,6 +229,30 @@ describe('scoreContinuations: multiple-choice groups share their context', () =>
           Array.from(r.continuation).join(),
       ).toBe(result[i]!.isGreedy);
     }
+  });
+
+  it('scoreContinuationGroups: documents in batches give each group the scores it gets alone, with progress per call', async () => {
+    const groups = [
+      question(CONTEXT_A, 20),
+      [request(ids(7, 4), [5, 6])],
+      question(CONTEXT_B, 30),
+      [{ input: CONTEXT_C, continuation: [40] }, request(CONTEXT_C, [41, 42, 43])],
+      question(CONTEXT_A, 50),
+    ];
+    const progress: number[] = [];
+    const scored = await scoreContinuationGroups(model, groups, {
+      batch: 2,
+      onProgress: (done) => progress.push(done),
+    });
+    expect(progress).toEqual([2, 4, 5]);
+    expect(scored.map((g) => g.length)).toEqual(groups.map((g) => g.length));
+    for (const [i, group] of groups.entries()) {
+      expectScores(scored[i]!, expected(group), group);
+    }
+    await expect(scoreContinuationGroups(model, groups, { batch: 0 })).rejects.toThrow(
+      /batch must be a positive integer, got 0/,
+    );
+    expect(await scoreContinuationGroups(model, [])).toEqual([]);
   });
 
   it('vocabSize: the softmax and argmax over the first columns only', async () => {

@@ -11,7 +11,7 @@ import {
   TaskRowError,
   type TokenizerLike,
 } from '@pythiajs/evals';
-import { type NeoXModel, scoreContinuations } from '@pythiajs/neox-model';
+import { type NeoXModel, scoreContinuationGroups } from '@pythiajs/neox-model';
 
 /** A task's documents as the harness posed them: shuffled, cut to `--limit`. */
 export interface PosedTask {
@@ -70,8 +70,8 @@ export function requestWindows(
 
 /**
  * Scores a task's documents on a model, `batch` documents per call of `scoreContinuations`
- * (their requests together; the choices of a question share their context's forward pass), and
- * returns each document's metric values (`task.score`) in order.
+ * (`scoreContinuationGroups`: their requests together; the choices of a question share their
+ * context's forward pass), and returns each document's metric values (`task.score`) in order.
  */
 export async function scoreTask(
   model: NeoXModel,
@@ -81,17 +81,6 @@ export async function scoreTask(
 ): Promise<Record<string, number>[]> {
   // biome-ignore lint/suspicious/noExplicitAny: each task takes its own dataset's rows.
   const task: Task<any> = TASKS[posed.task];
-  const values: Record<string, number>[] = [];
-  for (let first = 0; first < posed.documents.length; first += options.batch) {
-    const docs = windows.slice(first, first + options.batch);
-    const scores = await scoreContinuations(model, docs.flat(), { vocabSize: options.vocabSize });
-    let at = 0;
-    docs.forEach((requests, i) => {
-      const results = scores.slice(at, at + requests.length);
-      at += requests.length;
-      values.push(task.score(posed.documents[first + i]!, results));
-    });
-    options.onProgress?.(values.length);
-  }
-  return values;
+  const scores = await scoreContinuationGroups(model, windows, options);
+  return scores.map((results, i) => task.score(posed.documents[i]!, results));
 }

@@ -8,7 +8,7 @@ import {
   TASKS,
   type TaskName,
 } from '@pythiajs/evals';
-import { type NeoXModel, scoreContinuations } from '@pythiajs/neox-model';
+import { type NeoXModel, scoreContinuationGroups } from '@pythiajs/neox-model';
 import type { Tokenizer } from '@pythiajs/tokenizer';
 import type {
   EvaluatedDocument,
@@ -17,6 +17,9 @@ import type {
   Evaluation,
   ModelSource,
 } from './protocol.js';
+
+/** Documents scored per GPU call: their requests run together, progress shown between calls. */
+const DOCUMENTS_PER_CALL = 8;
 
 /** The end of a context the page shows per document: where the question is. */
 const CONTEXT_SHOWN = 240;
@@ -53,25 +56,32 @@ export async function evaluate(
   // logits row; a model with a smaller vocabulary is scored over its own.
   const vocabSize =
     model.config.vocabSize >= HARNESS_LOGIT_COLUMNS ? { vocabSize: HARNESS_LOGIT_COLUMNS } : {};
-  const documents: EvaluatedDocument[] = [];
-  for (const { row, index } of chosen) {
-    const document = task.document(row);
-    const windows = document.requests.map((r) =>
-      loglikelihoodTokens(tokenizer, r.context, r.continuation, model.config.maxPositions),
-    );
-    const scores = await scoreContinuations(model, windows, vocabSize);
-    const results = scores.map(({ logprob, isGreedy }) => ({ logprob, isGreedy }));
+  const posed = chosen.map(({ row, index }) => ({ index, document: task.document(row) }));
+  const scored = await scoreContinuationGroups(
+    model,
+    posed.map(({ document }) =>
+      document.requests.map((r) =>
+        loglikelihoodTokens(tokenizer, r.context, r.continuation, model.config.maxPositions),
+      ),
+    ),
+    {
+      ...vocabSize,
+      batch: DOCUMENTS_PER_CALL,
+      onProgress: (done) => onEvent({ kind: 'progress', done, total: chosen.length }),
+    },
+  );
+  const documents: EvaluatedDocument[] = posed.map(({ index, document }, i) => {
+    const results = scored[i]!.map(({ logprob, isGreedy }) => ({ logprob, isGreedy }));
     const context = document.requests[0]?.context ?? '';
-    documents.push({
+    return {
       row: index,
       context: context.length > CONTEXT_SHOWN ? `…${context.slice(-CONTEXT_SHOWN)}` : context,
       continuations: document.requests.map((r) => r.continuation),
       gold: document.gold,
       results,
       values: task.score(document, results),
-    });
-    onEvent({ kind: 'progress', done: documents.length, total: chosen.length });
-  }
+    };
+  });
   const aggregated = harnessResults([{ task, documents: documents.map((d) => d.values) }], {
     model_args: `pretrained=${source.repo},revision=${source.revision}`,
     limit: chosen.length,
