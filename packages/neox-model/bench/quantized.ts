@@ -18,19 +18,26 @@
 //    agreement. The reference's logits of every position are held (8 × 256 × 50304 × 4 B = 412 MB);
 //    each quantized model's are compared a sequence at a time on the CPU, in float64.
 //
-// `--decode-only` and `--fidelity-only` run one part.
-import { totalmem } from 'node:os';
+// `--decode-only` and `--fidelity-only` run one part. Weights too large to hold in memory (6.9b)
+// are written to a temporary folder once and read from there (`--on-disk` does so at any size).
+
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { Checkpoint } from '@pythiajs/checkpoint-hub';
+import { type Checkpoint, openCheckpoint } from '@pythiajs/checkpoint-hub';
+import { LocalFolderStore } from '@pythiajs/checkpoint-hub/node';
 import { argmax } from '@pythiajs/sampler';
 import { createDevice, type Device, measureReadBandwidth } from '@pythiajs/tensor-core';
 import {
   estimateMemory,
+  type NeoXConfig,
   NeoXModel,
   pythiaConfig,
   randomCheckpoint,
   type WeightDtype,
 } from '../src/index.js';
+import { writeCheckpointFolder } from './planted-checkpoint.js';
 import { held, OUTLIER_SCALES, withOutliers } from './quantized-checkpoints.js';
 
 const args = process.argv.slice(2);
@@ -270,7 +277,6 @@ interface FidelityRow {
 async function fidelityBench(device: Device): Promise<FidelityRow[]> {
   const size = FIDELITY_SIZE;
   const config = pythiaConfig(size);
-  const vocab = config.vocabSize;
   const memory = totalmem();
   // Forward passes of one sequence, without a long-lived cache.
   const need = (dtype: WeightDtype) =>
@@ -287,9 +293,37 @@ async function fidelityBench(device: Device): Promise<FidelityRow[]> {
       `\nfidelity at ${size}: an f32 model needs about ${mb(need('f32'))}, more than 70% of this machine's ${mb(memory)}; the reference is f16 (the same weight values, which are f16, but f16 kernels rather than f32 ones: their rounding is in the figures)`,
     );
   }
-  const base = randomCheckpoint(config, { dtype: 'F16' });
   const f16Bytes = estimateMemory(config, { dtype: 'f16' }).weights;
-  const checkpoint = f16Bytes < memory / 6 ? held(base) : base;
+  // Held in memory when small; else written to disk once (generating 7B weights for each of six
+  // loads would take most of an hour) and read from there.
+  let folder: string | undefined;
+  let checkpoint: Checkpoint;
+  if (f16Bytes < memory / 6 && !args.includes('--on-disk'))
+    checkpoint = held(randomCheckpoint(config, { dtype: 'F16' }));
+  else {
+    folder = await mkdtemp(join(tmpdir(), `pythiajs-fidelity-${size}-`));
+    console.log(`\nwriting random ${size} weights (f16, N(0, 0.02)) to ${folder}`);
+    await writeCheckpointFolder(folder, config, { planted: false });
+    checkpoint = await openCheckpoint(folder, 'local', new LocalFolderStore());
+  }
+  try {
+    return await fidelityRows(device, size, config, checkpoint, referenceDtype);
+  } finally {
+    if (folder) {
+      await checkpoint.close();
+      await rm(folder, { recursive: true, force: true });
+    }
+  }
+}
+
+async function fidelityRows(
+  device: Device,
+  size: string,
+  config: NeoXConfig,
+  checkpoint: Checkpoint,
+  referenceDtype: 'f32' | 'f16',
+): Promise<FidelityRow[]> {
+  const vocab = config.vocabSize;
   const sequences = pseudoRandomIds(SEQUENCES, LENGTH, 50277, 2024);
   const rows: FidelityRow[] = [];
   const widths = [12, 18, 4, 6, 10, 10, 12, 12, 10, 10, 8, 7, 9];
