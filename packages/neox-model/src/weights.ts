@@ -258,21 +258,33 @@ async function quantizeMatrix(
   keep: ((row: number, rows: QuantizedRows) => Promise<void>) | undefined,
 ): Promise<QuantizedTensor> {
   checkFloat(entry);
-  const q = QuantizedTensor.create(device, entry.shape as [number, number], format);
+  return filled(
+    QuantizedTensor.create(device, entry.shape as [number, number], format),
+    async (q) => {
+      for await (const { row, bytes } of pieces) {
+        const data = tensorData(entry.dtype, bytes) as Float32Array | Uint16Array;
+        const values = entry.dtype === 'BF16' ? bf16ToF32(data as Uint16Array, wide) : data;
+        await check?.(bytes, values);
+        // Awaited before the piece's bytes (or `wide`) are reused: paces the stream.
+        const rows = await q.writeRows(row, values);
+        await keep?.(row, rows);
+      }
+    },
+  );
+}
+
+/** `tensor` once `fill` has written it; disposed if `fill` fails, so a failed load leaks nothing. */
+async function filled<T extends { dispose(): void }>(
+  tensor: T,
+  fill: (tensor: T) => Promise<void>,
+): Promise<T> {
   try {
-    for await (const { row, bytes } of pieces) {
-      const data = tensorData(entry.dtype, bytes) as Float32Array | Uint16Array;
-      const values = entry.dtype === 'BF16' ? bf16ToF32(data as Uint16Array, wide) : data;
-      await check?.(bytes, values);
-      // Awaited before the piece's bytes (or `wide`) are reused: paces the stream.
-      const rows = await q.writeRows(row, values);
-      await keep?.(row, rows);
-    }
+    await fill(tensor);
   } catch (error) {
-    q.dispose();
+    tensor.dispose();
     throw error;
   }
-  return q;
+  return tensor;
 }
 
 /** Uploads the quantized matrix `name` [N, K] from a cache file, `pieceRows` rows at a time. */
@@ -284,19 +296,14 @@ async function uploadCachedMatrix(
   format: QuantFormat,
   pieceRows: number,
 ): Promise<QuantizedTensor> {
-  const q = QuantizedTensor.create(device, [n, k], format);
-  try {
+  return filled(QuantizedTensor.create(device, [n, k], format), async (q) => {
     for (let row = 0; row < n; row += pieceRows) {
       await q.writeQuantizedRows(
         row,
         await cache.readRows(name, row, Math.min(pieceRows, n - row)),
       );
     }
-  } catch (error) {
-    q.dispose();
-    throw error;
-  }
-  return q;
+  });
 }
 
 /** Uploads the matrix `name` in `dtype` a piece of whole rows at a time (see {@link matrixPieces}). */
@@ -308,19 +315,14 @@ async function uploadMatrix(
   check: ((piece: Uint8Array, values: Float32Array | Uint16Array) => Promise<void>) | undefined,
 ): Promise<Tensor<'f16' | 'f32'>> {
   const k = entry.shape[1]!;
-  const tensor = device.empty(entry.shape, dtype);
-  try {
+  return filled(device.empty(entry.shape, dtype), async (tensor) => {
     for await (const { row, bytes } of pieces) {
       const values = convert(entry, bytes, dtype);
       await check?.(bytes, values);
       // Awaited before the staging buffer is reused for the next piece.
       await tensor.write(row * k, values as never);
     }
-  } catch (error) {
-    tensor.dispose();
-    throw error;
-  }
-  return tensor;
+  });
 }
 
 /**

@@ -15,6 +15,18 @@ export interface GoldenCase {
 
 export const FIXTURES = ['tiny-neox-f16', 'tiny-neox-bin', 'tiny-neox-f32-sharded'] as const;
 
+/** config.json of a one-layer model with tied embeddings (vocabulary 256, width 64), for random weights. */
+export const TIED_CONFIG = {
+  hidden_size: 64,
+  num_attention_heads: 4,
+  num_hidden_layers: 1,
+  intermediate_size: 256,
+  vocab_size: 256,
+  rotary_pct: 0.25,
+  max_position_embeddings: 64,
+  tie_word_embeddings: true,
+} as const;
+
 export function fixtureFolder(name: string): string {
   return fileURLToPath(new URL(`../../../fixtures/${name}`, import.meta.url));
 }

@@ -22,11 +22,11 @@ import {
   quantizedCacheKey,
   randomCheckpoint,
 } from '../src/index.js';
-import { fixtureFolder } from './golden.js';
+import { fixtureFolder, TIED_CONFIG } from './golden.js';
 import { servePythia70m } from './local-hub.js';
 
 const COMMIT = 'a'.repeat(40);
-const IDS = [5, 17, 300, 2, 45, 9];
+const IDS = [5, 17, 200, 2, 45, 9];
 const BLOCK_MATRICES = /(query_key_value|attention\.dense|dense_h_to_4h|dense_4h_to_h)\.weight$/;
 
 let device: Device;
@@ -105,14 +105,7 @@ describe('a second load of the same commit and format reads the kept quantized m
   }
 
   it('tied embeddings: embed_out, the quantized copy of embed_in, is kept and read too', async () => {
-    const config = parseNeoXConfig({
-      hidden_size: 64,
-      num_attention_heads: 4,
-      num_hidden_layers: 2,
-      intermediate_size: 256,
-      vocab_size: 512,
-      tie_word_embeddings: true,
-    });
+    const config = parseNeoXConfig(TIED_CONFIG);
     const tied = () => ({ ...randomCheckpoint(config, { seed: 3 }), commit: COMMIT });
     const store = memoryDerivedStore();
     const first = await load(tied(), 'q4', store);

@@ -39,7 +39,15 @@ import {
   UnsupportedWeightsError,
 } from '../src/index.js';
 import { disposeWeights, uploadWeights } from '../src/weights.js';
-import { argmax, FIXTURES, fixtureFolder, golden, logSoftmaxAt, maxAbsDiff } from './golden.js';
+import {
+  argmax,
+  FIXTURES,
+  fixtureFolder,
+  golden,
+  logSoftmaxAt,
+  maxAbsDiff,
+  TIED_CONFIG,
+} from './golden.js';
 import { ReferenceNeoX } from './reference-forward.js';
 
 const FORMATS = ['q8', 'q4'] as const;
@@ -416,16 +424,7 @@ describe('quantized matrices beyond the binding limit, and tied embeddings', () 
   });
 
   it('tied embeddings: embed_in stays f16 and embed_out is its quantized copy', async () => {
-    const config = parseNeoXConfig({
-      hidden_size: 64,
-      num_attention_heads: 4,
-      num_hidden_layers: 1,
-      intermediate_size: 256,
-      vocab_size: 256,
-      rotary_pct: 0.25,
-      max_position_embeddings: 64,
-      tie_word_embeddings: true,
-    });
+    const config = parseNeoXConfig(TIED_CONFIG);
     const checkpoint = randomCheckpoint(config, { seed: 3 });
     const model = await NeoXModel.fromCheckpoint(checkpoint, { device, dtype: 'q4' });
     try {
