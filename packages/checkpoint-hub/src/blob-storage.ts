@@ -7,8 +7,26 @@ export interface BlobStorage {
   readonly kind: 'cache-api' | 'opfs' | 'memory';
   get(key: string): Promise<Blob | undefined>;
   put(key: string, blob: Blob): Promise<void>;
+  /**
+   * An entry written as its bytes arrive, so that a download of any size is stored with a chunk
+   * in memory, not the file: visible under `key` only once closed. Storages without it (memory)
+   * are given whole blobs through `put`.
+   */
+  stream?(key: string): Promise<BlobStream>;
   delete(key: string): Promise<void>;
   keys(): Promise<string[]>;
+}
+
+/** An entry of a {@link BlobStorage} being written a chunk at a time. */
+export interface BlobStream {
+  /** Appends `chunk`; resolves when the storage can take the next (back-pressure). */
+  write(chunk: Uint8Array): Promise<void>;
+  /** Back to empty: the download starts over. */
+  reset(): Promise<void>;
+  /** The entry is complete: stores it under its key. */
+  close(): Promise<void>;
+  /** Stores nothing. */
+  abort(): Promise<void>;
 }
 
 const BASE = 'https://pythiajs.invalid/';
@@ -57,6 +75,52 @@ export async function cacheApiStorage(name = 'pythiajs-hub'): Promise<BlobStorag
         keyUrl(key),
         new Response(blob, { headers: { 'Content-Length': String(blob.size) } }),
       ),
+    stream: async (key) => {
+      const url = keyUrl(key);
+      // A Response whose body is a stream the chunks are enqueued on: cache.put stores it as it
+      // is read, and only once the stream closes; an errored stream stores nothing.
+      let controller!: ReadableStreamDefaultController<Uint8Array>;
+      let stored!: Promise<void>;
+      let drained: (() => void) | undefined;
+      const begin = () => {
+        const body = new ReadableStream<Uint8Array>(
+          {
+            start: (c) => {
+              controller = c;
+            },
+            pull: () => {
+              drained?.();
+              drained = undefined;
+            },
+          },
+          { highWaterMark: 4 },
+        );
+        stored = cache.put(url, new Response(body));
+        stored.catch(() => {});
+      };
+      const stop = async (reason: string) => {
+        controller.error(new Error(reason));
+        await stored.catch(() => {});
+      };
+      begin();
+      return {
+        write: async (chunk) => {
+          controller.enqueue(chunk);
+          if ((controller.desiredSize ?? 1) > 0) return;
+          // Waits for the cache to read on, or for its failure (a full quota) to surface here.
+          await Promise.race([new Promise<void>((resolve) => (drained = resolve)), stored]);
+        },
+        reset: async () => {
+          await stop('the download started over');
+          begin();
+        },
+        close: async () => {
+          controller.close();
+          await stored;
+        },
+        abort: () => stop('the download was abandoned'),
+      };
+    },
     delete: async (key) => {
       await cache.delete(keyUrl(key));
     },
@@ -74,7 +138,9 @@ export async function opfsStorage(name = 'pythiajs-hub'): Promise<BlobStorage> {
     kind: 'opfs',
     get: async (key) => {
       try {
-        return await (await dir.getFileHandle(fileName(key))).getFile();
+        const file = await (await dir.getFileHandle(fileName(key))).getFile();
+        // An empty file is one whose stream was never closed (a tab closed mid-download).
+        return file.size > 0 ? file : undefined;
       } catch {
         return undefined;
       }
@@ -86,6 +152,22 @@ export async function opfsStorage(name = 'pythiajs-hub'): Promise<BlobStorage> {
       await writable.write(blob);
       await writable.close();
     },
+    stream: async (key) => {
+      const file = await opfsWritable(dir, fileName(key));
+      let position = 0;
+      return {
+        write: async (chunk) => {
+          await file.write(position, chunk);
+          position += chunk.length;
+        },
+        reset: async () => {
+          await file.truncate();
+          position = 0;
+        },
+        close: () => file.close(),
+        abort: () => file.abort(),
+      };
+    },
     delete: async (key) => {
       await dir.removeEntry(fileName(key)).catch(() => undefined);
     },
@@ -94,6 +176,52 @@ export async function opfsStorage(name = 'pythiajs-hub'): Promise<BlobStorage> {
       for await (const key of (dir as unknown as { keys(): AsyncIterable<string> }).keys())
         out.push(decodeURIComponent(key));
       return out;
+    },
+  };
+}
+
+/** A file of an OPFS folder being written at positions (see {@link opfsWritable}). */
+export interface OpfsWritable {
+  write(position: number, data: Uint8Array): Promise<void>;
+  /** Empties it. */
+  truncate(): Promise<void>;
+  /** Commits what was written, replacing the file's earlier contents in one step. */
+  close(): Promise<void>;
+  /** Discards what was written (and the empty entry, for a file that did not exist before). */
+  abort(): Promise<void>;
+}
+
+/**
+ * Opens file `name` of `dir` (created when missing) for positioned writes through the browser's
+ * swap file: readers see the earlier contents, or an empty new file, until `close()`. Writes are
+ * taken one at a time, in the order they are made.
+ */
+export async function opfsWritable(
+  dir: FileSystemDirectoryHandle,
+  name: string,
+): Promise<OpfsWritable> {
+  const existed = await dir.getFileHandle(name).then(
+    () => true,
+    () => false,
+  );
+  const handle = await dir.getFileHandle(name, { create: true });
+  const writable = await handle.createWritable({ keepExistingData: false });
+  let queue = Promise.resolve();
+  const next = (step: () => Promise<void>) => {
+    queue = queue.then(step);
+    return queue;
+  };
+  return {
+    write: (position, data) =>
+      next(() =>
+        writable.write({ type: 'write', position, data: data as Uint8Array<ArrayBuffer> }),
+      ),
+    truncate: () => next(() => writable.truncate(0)),
+    close: () => next(() => writable.close()),
+    abort: async () => {
+      await queue.catch(() => undefined);
+      await writable.abort();
+      if (!existed) await dir.removeEntry(name).catch(() => undefined);
     },
   };
 }

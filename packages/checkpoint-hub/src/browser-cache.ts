@@ -7,7 +7,13 @@ import {
   checkRevision,
   isCommitId,
 } from './cache-paths.js';
-import { EntryNotFoundError, HubNetworkError, IntegrityError, NotCachedError } from './errors.js';
+import {
+  CheckpointHubError,
+  EntryNotFoundError,
+  HubNetworkError,
+  IntegrityError,
+  NotCachedError,
+} from './errors.js';
 import { fileChecksum } from './hash.js';
 import { type FileProgress, HubClient, type RepoFile } from './hub-client.js';
 import type { CheckpointStore, OpenFileOptions } from './remote-store.js';
@@ -181,6 +187,12 @@ export class BrowserHubCache implements CheckpointStore {
     return blobSource(blob);
   }
 
+  /**
+   * Downloads `file` into the storage, checking its checksum: streamed into the entry as it
+   * arrives where the storage can (the Cache API, OPFS: a chunk in memory, whatever the file's
+   * size), else held and stored whole. A file that fails its checksum is not stored. When the
+   * Cache API is full, the storage moves to OPFS and the file is fetched again into it.
+   */
   private async download(
     repo: string,
     commit: string,
@@ -191,48 +203,82 @@ export class BrowserHubCache implements CheckpointStore {
       repoType: RepoType;
     },
   ): Promise<Blob> {
-    let parts: Uint8Array[] = [];
-    let length = 0;
-    let digest = hash;
-    const fresh = fileChecksum(file).create;
-    await this.client.download(
-      repo,
-      commit,
-      file.path,
-      {
-        get length() {
-          return length;
-        },
-        append(chunk) {
-          parts.push(chunk);
-          digest.update(chunk);
-          length += chunk.length;
-        },
-        reset() {
-          parts = [];
-          length = 0;
-          digest = fresh();
-        },
-      },
-      {
-        size: file.size,
-        onProgress: options.onProgress,
-        signal: options.signal,
-        repoType: options.repoType,
-      },
-    );
-    const actual = digest.hex();
-    if (actual !== etag) throw new IntegrityError(file.path, etag, actual);
-    const blob = new Blob(parts as BlobPart[]);
     try {
-      await this.storage.put(blobKey(etag), blob);
+      return await this.downloadInto(this.storage, repo, commit, file, etag, hash, options);
     } catch (error) {
       if (!isQuotaError(error) || this.storage.kind !== 'cache-api') throw error;
       // The Cache API is full: move to the file system, which browsers usually let grow further.
       this.storage = await opfsStorage();
-      await this.storage.put(blobKey(etag), blob);
+      const fresh = fileChecksum(file).create();
+      return this.downloadInto(this.storage, repo, commit, file, etag, fresh, options);
     }
-    return blob;
+  }
+
+  private async downloadInto(
+    storage: BlobStorage,
+    repo: string,
+    commit: string,
+    file: RepoFile,
+    etag: string,
+    hash: ReturnType<ReturnType<typeof fileChecksum>['create']>,
+    options: { onProgress?: (progress: FileProgress) => void; signal?: AbortSignal } & {
+      repoType: RepoType;
+    },
+  ): Promise<Blob> {
+    const key = blobKey(etag);
+    const stream = await storage.stream?.(key);
+    let parts: Uint8Array[] = [];
+    let length = 0;
+    let digest = hash;
+    const fresh = fileChecksum(file).create;
+    try {
+      await this.client.download(
+        repo,
+        commit,
+        file.path,
+        {
+          get length() {
+            return length;
+          },
+          async append(chunk) {
+            digest.update(chunk);
+            length += chunk.length;
+            if (stream) await stream.write(chunk);
+            else parts.push(chunk);
+          },
+          async reset() {
+            parts = [];
+            length = 0;
+            digest = fresh();
+            await stream?.reset();
+          },
+        },
+        {
+          size: file.size,
+          onProgress: options.onProgress,
+          signal: options.signal,
+          repoType: options.repoType,
+        },
+      );
+      const actual = digest.hex();
+      if (actual !== etag) throw new IntegrityError(file.path, etag, actual);
+      if (!stream) {
+        const blob = new Blob(parts as BlobPart[]);
+        await storage.put(key, blob);
+        return blob;
+      }
+      await stream.close();
+    } catch (error) {
+      await stream?.abort().catch(() => undefined);
+      throw error;
+    }
+    // The stored entry: on disk, read a range at a time.
+    const stored = await storage.get(key);
+    if (!stored)
+      throw new CheckpointHubError(
+        `the browser's storage (${storage.kind}) did not keep ${file.path} after writing it; free some site storage and load again`,
+      );
+    return stored;
   }
 
   /** The cached revisions with their sizes: the models', or the datasets' with `{ repoType: 'dataset' }`. */

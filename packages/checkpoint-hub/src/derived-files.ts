@@ -1,5 +1,5 @@
-import { storageKeyParts } from './blob-storage.js';
-import { type ByteSource, bytesSource, checkRange } from './byte-source.js';
+import { opfsWritable, storageKeyParts } from './blob-storage.js';
+import { type ByteSource, blobSource, bytesSource } from './byte-source.js';
 import { memorySink, type RandomAccessSink } from './random-access-sink.js';
 
 /**
@@ -50,22 +50,6 @@ export function memoryDerivedStore(): DerivedFileStore & { keys(): string[] } {
   };
 }
 
-// The few members of the File System Access API used here (not in every TypeScript DOM lib).
-interface WritableFile {
-  write(chunk: { type: 'write'; position: number; data: Uint8Array }): Promise<void>;
-  close(): Promise<void>;
-  abort(): Promise<void>;
-}
-interface FileHandle {
-  getFile(): Promise<Blob>;
-  createWritable(options: { keepExistingData: boolean }): Promise<WritableFile>;
-}
-interface DirectoryHandle {
-  getDirectoryHandle(name: string, options?: { create?: boolean }): Promise<DirectoryHandle>;
-  getFileHandle(name: string, options?: { create?: boolean }): Promise<FileHandle>;
-  removeEntry(name: string): Promise<void>;
-}
-
 /**
  * Files in the browser's Origin Private File System, one flat folder (`pythiajs-derived`) with
  * keys as encoded file names. Writes go to the browser's swap file of a writable stream, which
@@ -74,10 +58,9 @@ interface DirectoryHandle {
  * with a block in memory.
  */
 export async function opfsDerivedStore(name = 'pythiajs-derived'): Promise<DerivedFileStore> {
-  const storage = (
-    navigator as unknown as { storage: { getDirectory(): Promise<DirectoryHandle> } }
-  ).storage;
-  const dir = await (await storage.getDirectory()).getDirectoryHandle(name, { create: true });
+  const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle(name, {
+    create: true,
+  });
   const fileName = (key: string) => encodeURIComponent(storageKeyParts(key).join('/'));
   return {
     kind: 'opfs',
@@ -90,43 +73,11 @@ export async function opfsDerivedStore(name = 'pythiajs-derived'): Promise<Deriv
         throw error;
       }
       // A file being written for the first time is there, empty, until its stream is closed.
-      if (blob.size === 0) return undefined;
-      return {
-        size: blob.size,
-        read: async (offset, length, into) => {
-          checkRange(offset, length, blob.size);
-          const bytes = new Uint8Array(await blob.slice(offset, offset + length).arrayBuffer());
-          if (!into) return bytes;
-          into.set(bytes);
-          return into.subarray(0, length);
-        },
-      };
+      return blob.size === 0 ? undefined : blobSource(blob);
     },
     create: async (key) => {
-      const existed = await dir.getFileHandle(fileName(key)).then(
-        () => true,
-        () => false,
-      );
-      const handle = await dir.getFileHandle(fileName(key), { create: true });
-      const writable = await handle.createWritable({ keepExistingData: false });
-      // The stream takes one write at a time: chained, so that concurrent writes queue in order.
-      let queue = Promise.resolve();
-      return {
-        write: (position, data) => {
-          queue = queue.then(() => writable.write({ type: 'write', position, data }));
-          return queue;
-        },
-        close: async () => {
-          await queue;
-          await writable.close();
-        },
-        abort: async () => {
-          await queue.catch(() => undefined);
-          await writable.abort();
-          // The empty entry `create` made for a new file goes too.
-          if (!existed) await dir.removeEntry(fileName(key)).catch(() => undefined);
-        },
-      };
+      const file = await opfsWritable(dir, fileName(key));
+      return { write: file.write, close: file.close, abort: file.abort };
     },
     delete: async (key) => {
       await dir.removeEntry(fileName(key)).catch(() => undefined);

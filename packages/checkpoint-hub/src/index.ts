@@ -1,4 +1,4 @@
-export type { BlobStorage } from './blob-storage.js';
+export type { BlobStorage, BlobStream } from './blob-storage.js';
 export { cacheApiStorage, memoryStorage, opfsStorage } from './blob-storage.js';
 export type { BrowserCachedRevision, BrowserHubCacheOptions } from './browser-cache.js';
 export { BrowserHubCache } from './browser-cache.js';

@@ -172,6 +172,74 @@ describe('BrowserHubCache in headless Chromium', () => {
   });
 });
 
+describe('downloads stream into the browser storage, a chunk in memory', () => {
+  type Streamed = {
+    bytes?: number[];
+    error?: string;
+    puts: string[];
+    streams: string[];
+    list: Array<{ complete: boolean }>;
+  };
+  const streamedIn = async (
+    context: Awaited<ReturnType<Browser['newContext']>>,
+    storage: 'cache-api' | 'opfs',
+  ) =>
+    (await (
+      await page(context)
+    ).evaluate(
+      (o) => (globalThis as unknown as { streamed: (o: object) => Promise<unknown> }).streamed(o),
+      { endpoint: hub.hubOrigin, storage },
+    )) as Streamed;
+
+  for (const storage of ['cache-api', 'opfs'] as const) {
+    it(`${storage}: the weights are written as they arrive, never put whole; a download cut short goes on into the same entry`, async () => {
+      const { tensors } = await readSafetensorsHeader(bytesSource(weights), 'model.safetensors');
+      const entry = tensors.find((t) => t.name === 'gpt_neox.final_layer_norm.weight')!;
+      const expected = Array.from(weights.subarray(entry.offset, entry.offset + entry.byteLength));
+      // The first answer for the weights stops after 10 000 bytes; the client resumes with Range.
+      hub.faults.push({ match: '/lfs/', cutAfter: 10_000, times: 1 });
+      const earlier = hub.requests.length;
+      const context = await browser.newContext();
+      try {
+        const result = await streamedIn(context, storage);
+        expect(result.error).toBeUndefined();
+        expect(result.bytes).toEqual(expected);
+        expect(result.streams.filter((k) => k.startsWith('blobs/'))).toHaveLength(2);
+        expect(result.puts.filter((k) => k.startsWith('blobs/'))).toEqual([]);
+        expect(result.list.map((r) => r.complete)).toEqual([true]);
+        // Fetched again after the cut: from what arrived before it (at most the 10 000 bytes
+        // sent; the browser may drop what it had not read when the connection resets).
+        const lfs = hub.requests.slice(earlier).filter((r) => r.url.includes('/lfs/'));
+        expect(lfs).toHaveLength(2);
+        const resumedAt = Number(lfs[1]!.range?.match(/^bytes=(\d+)-$/)?.[1] ?? 0);
+        expect(resumedAt).toBeLessThanOrEqual(10_000);
+      } finally {
+        hub.faults.length = 0;
+        await context.close();
+      }
+    });
+
+    it(`${storage}: a file that fails its checksum is not stored, and the next load fetches it again`, async () => {
+      const corrupt = weights.slice();
+      corrupt[corrupt.length - 1] = corrupt.at(-1)! ^ 0xff;
+      hub.faults.push({ match: '/lfs/', body: corrupt, times: 3 });
+      const context = await browser.newContext();
+      try {
+        const failed = await streamedIn(context, storage);
+        expect(failed.error).toBe('IntegrityError');
+        expect(failed.list.every((r) => !r.complete)).toBe(true);
+        hub.faults.length = 0;
+        const again = await streamedIn(context, storage);
+        expect(again.error).toBeUndefined();
+        expect(again.list.map((r) => r.complete)).toEqual([true]);
+      } finally {
+        hub.faults.length = 0;
+        await context.close();
+      }
+    });
+  }
+});
+
 describe('opfsDerivedStore in headless Chromium', () => {
   it('a file is visible once closed, reads back at any range, and an aborted one leaves nothing', async () => {
     const context = await browser.newContext();

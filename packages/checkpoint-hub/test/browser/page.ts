@@ -1,7 +1,9 @@
 // Bundled by test/browser-cache.test.ts and run in headless Chromium.
 import {
+  type BlobStorage,
   BrowserHubCache,
   type CheckpointProgress,
+  cacheApiStorage,
   HubClient,
   memoryStorage,
   openCheckpoint,
@@ -78,4 +80,39 @@ async function derived() {
   };
 }
 
-Object.assign(globalThis, { run, remove, derived });
+/**
+ * Opens the weights through a BrowserHubCache on `storage`, recording how each entry reached it:
+ * `put` whole, or `stream`ed as it arrived. Returns the tensor's bytes, or the error's name.
+ */
+async function streamed(options: { endpoint: string; storage: 'cache-api' | 'opfs' }) {
+  const inner = options.storage === 'opfs' ? await opfsStorage() : await cacheApiStorage();
+  const puts: string[] = [];
+  const streams: string[] = [];
+  const storage: BlobStorage = {
+    kind: inner.kind,
+    get: (key) => inner.get(key),
+    put: (key, blob) => {
+      puts.push(key);
+      return inner.put(key, blob);
+    },
+    stream: (key) => {
+      streams.push(key);
+      return inner.stream!(key);
+    },
+    delete: (key) => inner.delete(key),
+    keys: () => inner.keys(),
+  };
+  const cache = await BrowserHubCache.create({
+    client: new HubClient({ endpoint: options.endpoint, retries: 2, retryDelayMs: 1 }),
+    storage,
+  });
+  try {
+    const checkpoint = await openCheckpoint('test/tiny-neox-f16', 'main', cache);
+    const bytes = Array.from(await checkpoint.read(TENSOR));
+    return { bytes, puts, streams, list: await cache.list() };
+  } catch (error) {
+    return { error: (error as Error).name, puts, streams, list: await cache.list() };
+  }
+}
+
+Object.assign(globalThis, { run, remove, derived, streamed });
