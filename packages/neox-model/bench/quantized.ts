@@ -20,6 +20,7 @@
 //
 // `--decode-only` and `--fidelity-only` run one part. Weights too large to hold in memory (6.9b)
 // are written to a temporary folder once and read from there (`--on-disk` does so at any size).
+// `--no-outliers` measures the random weights only.
 
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir, totalmem } from 'node:os';
@@ -352,7 +353,9 @@ async function fidelityRows(
   );
   const variants = [
     { weights: 'random' as const, checkpoint },
-    { weights: 'random + outliers' as const, checkpoint: withOutliers(checkpoint) },
+    ...(args.includes('--no-outliers')
+      ? []
+      : [{ weights: 'random + outliers' as const, checkpoint: withOutliers(checkpoint) }]),
   ];
   for (const variant of variants) {
     const reference: Float32Array[] = [];
