@@ -81,6 +81,21 @@ function splitKey(key: string, repoType: RepoType): { repo: string; rest: string
  * const checkpoint = await openCheckpoint('EleutherAI/pythia-70m-deduped', 'step3000', cache);
  * ```
  */
+type Checksum = ReturnType<ReturnType<typeof fileChecksum>['create']>;
+type DownloadOptions = {
+  onProgress?: (progress: FileProgress) => void;
+  signal?: AbortSignal;
+  repoType: RepoType;
+};
+/** What one file's download is of. */
+interface DownloadRequest {
+  repo: string;
+  commit: string;
+  file: RepoFile;
+  etag: string;
+  options: DownloadOptions;
+}
+
 export class BrowserHubCache implements CheckpointStore {
   private constructor(
     private storage: BlobStorage,
@@ -198,32 +213,24 @@ export class BrowserHubCache implements CheckpointStore {
     commit: string,
     file: RepoFile,
     etag: string,
-    hash: ReturnType<ReturnType<typeof fileChecksum>['create']>,
-    options: { onProgress?: (progress: FileProgress) => void; signal?: AbortSignal } & {
-      repoType: RepoType;
-    },
+    hash: Checksum,
+    options: DownloadOptions,
   ): Promise<Blob> {
+    const request = { repo, commit, file, etag, options };
     try {
-      return await this.downloadInto(this.storage, repo, commit, file, etag, hash, options);
+      return await this.downloadInto(this.storage, request, hash);
     } catch (error) {
       if (!isQuotaError(error) || this.storage.kind !== 'cache-api') throw error;
       // The Cache API is full: move to the file system, which browsers usually let grow further.
       this.storage = await opfsStorage();
-      const fresh = fileChecksum(file).create();
-      return this.downloadInto(this.storage, repo, commit, file, etag, fresh, options);
+      return this.downloadInto(this.storage, request, fileChecksum(file).create());
     }
   }
 
   private async downloadInto(
     storage: BlobStorage,
-    repo: string,
-    commit: string,
-    file: RepoFile,
-    etag: string,
-    hash: ReturnType<ReturnType<typeof fileChecksum>['create']>,
-    options: { onProgress?: (progress: FileProgress) => void; signal?: AbortSignal } & {
-      repoType: RepoType;
-    },
+    { repo, commit, file, etag, options }: DownloadRequest,
+    hash: Checksum,
   ): Promise<Blob> {
     const key = blobKey(etag);
     const stream = await storage.stream?.(key);
