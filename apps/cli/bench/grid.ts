@@ -79,7 +79,7 @@ for (const size of sizes) {
   });
   const vocab = Math.min(config.vocabSize, 50277);
   const readGbps = await measureReadBandwidth(device);
-  device.trimPool();
+  await device.trimPool();
   // Warm-up: compiles every pipeline of the prefill and decode shapes.
   await runBatch(model, benchPrompts(2, 16, vocab), 2, 32);
 

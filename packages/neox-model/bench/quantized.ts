@@ -365,8 +365,8 @@ async function fidelityRows(
         for (const ids of sequences) reference.push(await model.forward(ids, { logits: 'all' }));
       } finally {
         model.dispose();
-        // The device's pool would keep the weights' buffers for reuse; the next model's differ.
-        device.trimPool();
+        // Frees the pooled activations too, and waits until the driver has all of it back.
+        await device.trimPool();
       }
     }
     for (const dtype of ['q8', 'q4'] as const) {
@@ -382,8 +382,8 @@ async function fidelityRows(
         }
       } finally {
         model.dispose();
-        // The device's pool would keep the weights' buffers for reuse; the next model's differ.
-        device.trimPool();
+        // Frees the pooled activations too, and waits until the driver has all of it back.
+        await device.trimPool();
       }
       const count = stats.positions * vocab;
       const mean = stats.sum / count;

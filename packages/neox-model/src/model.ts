@@ -602,7 +602,11 @@ export class NeoXModel {
     return out;
   }
 
-  /** Frees every GPU buffer of the model (and the device, if the model created it). */
+  /**
+   * Frees every GPU buffer of the model (and the device, if the model created it). The memory goes
+   * back to the driver, not to the device's pool, within a moment; on a shared device,
+   * `await device.trimPool()` waits until it has (say, before loading the next model).
+   */
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;

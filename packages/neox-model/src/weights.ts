@@ -273,15 +273,15 @@ async function quantizeMatrix(
   );
 }
 
-/** `tensor` once `fill` has written it; disposed if `fill` fails, so a failed load leaks nothing. */
-async function filled<T extends { dispose(): void }>(
+/** `tensor` once `fill` has written it; destroyed if `fill` fails, so a failed load leaks nothing. */
+async function filled<T extends { destroy(): void }>(
   tensor: T,
   fill: (tensor: T) => Promise<void>,
 ): Promise<T> {
   try {
     await fill(tensor);
   } catch (error) {
-    tensor.dispose();
+    tensor.destroy();
     throw error;
   }
   return tensor;
@@ -459,7 +459,7 @@ export async function uploadWeights(
       onTensor?.(name, ++index, entries.size);
     }
   } catch (error) {
-    for (const tensor of uploaded.values()) tensor.dispose();
+    for (const tensor of uploaded.values()) tensor.destroy();
     throw error;
   }
   const get = <T extends MatrixWeight>(name: string) => uploaded.get(name)! as T;
@@ -501,5 +501,6 @@ export function disposeWeights(weights: NeoXWeights): void {
     weights.finalNormBias,
   ]);
   for (const layer of weights.layers) for (const t of Object.values(layer)) all.add(t);
-  for (const t of all) t.dispose();
+  // Destroyed, not pooled: the next model's shapes may differ, and a pool would keep every byte.
+  for (const t of all) t.destroy();
 }

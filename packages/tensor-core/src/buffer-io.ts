@@ -12,4 +12,6 @@ export interface BufferIO {
   write(buffer: GPUBuffer, byteOffset: number, data: ArrayBufferView): Promise<void>;
   /** Returns `buffer` to the device's pool; kernels recorded before this call still see it. */
   release(buffer: GPUBuffer): void;
+  /** Frees `buffer` instead of pooling it, once the kernels recorded before this call are submitted. */
+  destroy(buffer: GPUBuffer): void;
 }

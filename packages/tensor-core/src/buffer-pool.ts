@@ -77,13 +77,15 @@ export class BufferPool {
     buffer.destroy();
   }
 
-  /** Destroys every free buffer. */
-  trim(): void {
+  /** Empties the pool, handing back every free buffer (for the caller to destroy). */
+  takeAll(): GPUBuffer[] {
+    const all: GPUBuffer[] = [];
     for (const pool of [this.#storage, this.#staging]) {
-      for (const buffers of pool.values()) for (const buffer of buffers) this.destroy(buffer);
+      for (const buffers of pool.values()) all.push(...buffers);
       pool.clear();
     }
     this.#stats.pooledBytes = 0;
+    return all;
   }
 
   #take(pool: Map<number, GPUBuffer[]>, byteLength: number): GPUBuffer | undefined {

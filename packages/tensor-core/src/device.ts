@@ -20,7 +20,7 @@ import {
   LimitExceededError,
   ShapeError,
 } from './errors.js';
-import { MapMode } from './gpu-constants.js';
+import { BufferUsage, MapMode } from './gpu-constants.js';
 import type { GpuProvider } from './gpu-provider.js';
 import { type KernelConstants, PipelineCache, type PipelineEntry } from './pipeline-cache.js';
 import { Profiler } from './profiler.js';
@@ -214,12 +214,19 @@ export class Device {
   // Buffers known to fit a binding, and the array a dispatch's buffers are gathered in.
   readonly #bindable = new WeakSet<GPUBuffer>();
   readonly #gathered: GPUBuffer[] = [];
+  // Batches of buffers destroyed, and how many of them Dawn is known to have freed (see
+  // #returnMemory), with the buffer whose clear makes it do so.
+  #destroyed = 0;
+  #returned = 0;
+  #returning: Promise<void> | undefined;
+  #memoryTick: GPUBuffer | undefined;
 
   // Tensors move their bytes through this, so raw-buffer I/O is not part of the public API.
   readonly #io: BufferIO = {
     read: (buffer, byteLength) => this.#readBuffer(buffer, byteLength),
     write: (buffer, byteOffset, data) => this.#writeBuffer(buffer, byteOffset, data),
     release: (buffer) => this.#releaseBuffer(buffer),
+    destroy: (buffer) => this.#destroyBuffers([buffer]),
   };
 
   static {
@@ -498,10 +505,21 @@ export class Device {
     return this.#profiler.collect();
   }
 
-  /** Destroys the free buffers in the pool (tensors still alive keep theirs). */
-  trimPool(): void {
-    this.#pool.trim();
+  /**
+   * Frees the buffers in the pool (tensors still alive keep theirs) and resolves once the driver
+   * has their memory back, with that of every tensor destroyed before (`tensor.destroy()`, a
+   * disposed model's weights).
+   *
+   * @example
+   * ```ts
+   * model.dispose();
+   * await device.trimPool(); // before loading a model of other shapes on the same device
+   * ```
+   */
+  trimPool(): Promise<void> {
+    if (!this.alive) return Promise.resolve();
     this.#timeline.clearBindGroups();
+    return this.#destroyBuffers(this.#pool.takeAll());
   }
 
   /** Releases the GPU device; every later use throws {@link DeviceLostError}. */
@@ -605,6 +623,52 @@ export class Device {
     // forward pass of 24 layers then needs one layer's intermediates, not 24). Queue writes,
     // which would overtake that work, go through the queue and submit it first (see `tensor`).
     this.#pool.giveStorage(buffer);
+  }
+
+  /**
+   * Destroys `buffers` after submitting the kernels recorded so far (which may still read them),
+   * and resolves once their memory is back with the driver.
+   */
+  #destroyBuffers(buffers: readonly GPUBuffer[]): Promise<void> {
+    if (!this.alive) return Promise.resolve();
+    if (buffers.length > 0) {
+      this.#destroyed++;
+      this.#timeline.now(() => {
+        this.#timeline.submit();
+        for (const buffer of buffers) this.#pool.destroy(buffer);
+      });
+    }
+    return this.#returnMemory();
+  }
+
+  /**
+   * Dawn frees a destroyed buffer only once a submission made after the destroy has completed;
+   * with no later work (a model disposed before the next one loads, whose uploads submit nothing)
+   * its memory would stay taken. So this submits a clear of a 4-byte buffer and waits for it,
+   * again while more buffers were destroyed meanwhile.
+   */
+  #returnMemory(): Promise<void> {
+    if (this.#returning) return this.#returning;
+    const run = async () => {
+      while (this.alive && this.#returned < this.#destroyed) {
+        const target = this.#destroyed;
+        await this.#timeline.enqueue(() => {
+          this.#memoryTick ??= this.#pool.create(4, BufferUsage.COPY_DST);
+          this.#timeline.encoder.clearBuffer(this.#memoryTick);
+          this.#timeline.submit();
+        });
+        await this.gpuDevice.queue.onSubmittedWorkDone();
+        this.#returned = target;
+      }
+    };
+    // A lost device frees everything; its errors surface from the next read or flush.
+    const returning = run().catch(() => {});
+    this.#returning = returning;
+    // Cleared after the assignment even when `run` had nothing to wait for.
+    void returning.then(() => {
+      if (this.#returning === returning) this.#returning = undefined;
+    });
+    return returning;
   }
 
   /** Zero-fills a reused buffer ahead of all later work. */

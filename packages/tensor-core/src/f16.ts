@@ -81,7 +81,22 @@ export function f32ArrayToF16Bits(values: ArrayLike<number>): Uint16Array<ArrayB
  * ```
  */
 export function f16BitsToF32Array(bits: ArrayLike<number>): Float32Array<ArrayBuffer> {
+  const table = f16Table();
   const out = new Float32Array(bits.length);
-  for (let i = 0; i < bits.length; i++) out[i] = f16BitsToF32(bits[i]!);
+  for (let i = 0; i < bits.length; i++) out[i] = table[bits[i]!]!;
   return out;
+}
+
+let table: Float32Array | undefined;
+
+/**
+ * The f32 value of every f16 bit pattern (256 KiB, built on first use): a lookup converts
+ * checkpoint-sized arrays several times faster than {@link f16BitsToF32}'s arithmetic.
+ */
+export function f16Table(): Float32Array {
+  if (!table) {
+    table = new Float32Array(1 << 16);
+    for (let bits = 0; bits < table.length; bits++) table[bits] = f16BitsToF32(bits);
+  }
+  return table;
 }

@@ -266,10 +266,19 @@ export class QuantizedTensor {
 
   /** Returns the GPU memory to the device's pool (see `Tensor.dispose`). Idempotent. */
   dispose(): void {
+    this.#end((tensor) => tensor.dispose());
+  }
+
+  /** Frees the GPU memory instead of pooling it (see `Tensor.destroy`). Idempotent. */
+  destroy(): void {
+    this.#end((tensor) => tensor.destroy());
+  }
+
+  #end(free: (tensor: Tensor<'u32'>) => void): void {
     if (this.#disposed) return;
     this.#disposed = true;
     this.#edgeScales.clear();
-    for (const chunk of this.#chunks) chunk.tensor.dispose();
+    for (const chunk of this.#chunks) free(chunk.tensor);
   }
 
   toString(): string {

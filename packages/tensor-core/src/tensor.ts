@@ -294,10 +294,30 @@ export class Tensor<D extends DType = DType> {
    * {@link reshape} view it only ends the view: the buffers stay with the tensor it views.
    */
   dispose(): void {
+    this.#end((buffer) => this.#io.release(buffer));
+  }
+
+  /**
+   * Frees the GPU memory instead of keeping it in the device's pool for reuse: for long-lived
+   * tensors such as a model's weights, whose sizes later work would not ask for again. Kernels
+   * recorded before the call still see the values. Otherwise as {@link dispose}.
+   *
+   * @example
+   * ```ts
+   * const weight = device.tensor(values, [4096, 1024]);
+   * // … a model's lifetime …
+   * weight.destroy(); // the memory goes back to the driver, not to the pool
+   * ```
+   */
+  destroy(): void {
+    this.#end((buffer) => this.#io.destroy(buffer));
+  }
+
+  #end(free: (buffer: GPUBuffer) => void): void {
     if (this.#disposed) return;
     this.#disposed = true;
     if (this.#base) return; // a view: the buffers are its base's
-    for (const chunk of this.#chunks) this.#io.release(chunk.buffer);
+    for (const chunk of this.#chunks) free(chunk.buffer);
   }
 
   toString(): string {

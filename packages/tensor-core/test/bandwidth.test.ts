@@ -27,6 +27,6 @@ it('counts the bytes of GPU buffers the device holds', async () => {
   const t = device.zeros([1 << 20]); // 4 MiB, a size no earlier test pooled
   expect(device.stats.bytesAllocated - before).toBeGreaterThanOrEqual(4 << 20);
   t.dispose();
-  device.trimPool();
+  await device.trimPool();
   expect(device.stats.bytesAllocated).toBeLessThan(before + (4 << 20));
 });

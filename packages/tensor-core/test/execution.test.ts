@@ -97,7 +97,7 @@ describe('execution: buffer pool, uniform ring, profiling', () => {
     };
     expect(await step()).toEqual([6, 8]);
     expect(await step()).toEqual([6, 8]);
-    device.trimPool();
+    await device.trimPool();
     expect(await step()).toEqual([6, 8]);
   });
 

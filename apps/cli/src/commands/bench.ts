@@ -142,7 +142,7 @@ export function registerBench(program: Command): void {
       const readGbps = await measureReadBandwidth(device);
       // The bandwidth kernel's buffers are not the model's: out of the pool, so that the GPU
       // bytes measured below are the weights and what this configuration adds to them.
-      device.trimPool();
+      await device.trimPool();
       // Warm-up: compiles the pipelines of the prefill and decode shapes, and fills the buffer
       // pool with the step's buffers and a cache of the same size, before anything is timed.
       const capacity = shape.prompt + shape.decode;
