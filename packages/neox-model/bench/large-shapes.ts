@@ -5,7 +5,7 @@
 //
 // 1. Writes a checkpoint with the real shapes of pythia-<size> and random f16 weights to a
 //    temporary folder, with a next-token rule planted in its embeddings so that greedy choices are
-//    decisive (bench/planted-checkpoint.ts says why), sharded as the Hub's are.
+//    decisive (bench/checkpoint-folder.ts says why), sharded as the Hub's are.
 // 2. In a child process (so that its peak resident memory is the loader's alone): loads it with
 //    `NeoXModel.load({ folder }, { dtype })`, prefills a short prompt and decodes greedily, then
 //    reports its peak RSS (the kernel's VmHWM: on a software adapter the "GPU" buffers are in it
@@ -34,7 +34,7 @@ import { LocalFolderStore, nodeDerivedStore } from '@pythiajs/checkpoint-hub/nod
 import { argmax } from '@pythiajs/sampler';
 import { estimateMemory, NeoXModel, pythiaConfig, type WeightDtype } from '../src/index.js';
 import { ReferenceNeoX } from '../test/reference-forward.js';
-import { planted, TOKENIZER_IDS, writeCheckpointFolder } from './planted-checkpoint.js';
+import { planted, TOKENIZER_IDS, writeCheckpointFolder } from './checkpoint-folder.js';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: string) =>

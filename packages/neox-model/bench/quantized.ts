@@ -38,7 +38,7 @@ import {
   randomCheckpoint,
   type WeightDtype,
 } from '../src/index.js';
-import { writeCheckpointFolder } from './planted-checkpoint.js';
+import { writeCheckpointFolder } from './checkpoint-folder.js';
 import { held, OUTLIER_SCALES, withOutliers } from './quantized-checkpoints.js';
 
 const args = process.argv.slice(2);

@@ -18,6 +18,7 @@ import {
   readSafetensorsHeader,
   SafetensorsWriter,
   type TensorEntry,
+  tensorData,
 } from '@pythiajs/checkpoint-hub';
 import {
   type Device,
@@ -107,10 +108,11 @@ export async function openQuantizedCache(
       try {
         const valueBytes = await range(v, 4 * v.shape[1]!, row, rows);
         const scaleBytes = await range(s, 2 * s.shape[1]!, row, rows);
-        // Copies: a view of a source's buffer need not be aligned for a typed array.
+        // Viewed in place when aligned, else copied once (tensorData); I32 read as u32 words.
+        const words = tensorData('I32', valueBytes);
         return {
-          values: new Uint32Array(valueBytes.slice().buffer),
-          scales: new Uint16Array(scaleBytes.slice().buffer),
+          values: new Uint32Array(words.buffer, words.byteOffset, words.length),
+          scales: tensorData('F16', scaleBytes) as Uint16Array,
         };
       } catch (error) {
         throw new QuantizedCacheReadError(key, error);

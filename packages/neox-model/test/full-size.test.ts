@@ -116,4 +116,29 @@ describe('GPU memory of a running model', () => {
     model.dispose();
     device.destroy();
   });
+
+  it('goes back to the driver when the model is disposed, not into the pool', async () => {
+    const device = await createDevice();
+    const config = pythiaConfig('70m');
+    const checkpoint = randomCheckpoint(config, { seed: 3 });
+    const model = await NeoXModel.fromCheckpoint(checkpoint, { device });
+    await model.forward([1, 2, 3], { logits: 'last' });
+    const weights = model.weights.bytes;
+    await device.trimPool(); // the step's buffers, out of the figures below
+    const held = device.stats.bytesAllocated;
+    const resident = process.memoryUsage.rss();
+    model.dispose();
+    await device.trimPool();
+    // On lavapipe GPU buffers are process memory: the weights have left it (the matrices of a
+    // few MB may stay with the C allocator for reuse; without the device's own submission after
+    // the destroy, none of it would leave).
+    expect(resident - process.memoryUsage.rss()).toBeGreaterThan(0.5 * weights);
+    expect(held - device.stats.bytesAllocated).toBeGreaterThanOrEqual(weights);
+    expect(device.stats.pooledBytes).toBe(0);
+    const next = await NeoXModel.fromCheckpoint(checkpoint, { device, dtype: 'q4' });
+    // The device holds the next model's weights instead of the first's, and nothing else.
+    expect(device.stats.bytesAllocated).toBe(held - weights + next.weights.bytes);
+    next.dispose();
+    device.destroy();
+  });
 });

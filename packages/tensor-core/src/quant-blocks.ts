@@ -63,7 +63,9 @@ export function quantizeBlocks(
   dequantized?: Float32Array,
 ): void {
   // One Float32Array type in the loops below keeps V8's element accesses monomorphic (several
-  // times faster than reading a Float32Array | Uint16Array union per weight).
+  // times faster than reading a Float32Array | Uint16Array union per weight). A loop per format,
+  // though they look alike: one loop for both, or a shared helper for the block's extreme, ran q4
+  // at 90 M weights/s against 130 (and q8 at 57 against 64) here.
   const x = data instanceof Uint16Array ? widenF16(data) : data;
   const blocks = (rows * k) / QUANT_BLOCK;
   if (format === 'q8') quantizeQ8(x, blocks, values, scales, dequantized);

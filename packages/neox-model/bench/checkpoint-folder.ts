@@ -1,6 +1,7 @@
 // A Hugging Face GPT-NeoX checkpoint folder on disk at a real Pythia shape, f16, sharded as the
-// Hub's are, for bench/large-shapes.ts: every block matrix N(0, 0.02) as in `randomCheckpoint`, and a next-token rule planted in the embeddings so that the model's predictions are peaked, as a
-// trained model's are.
+// Hub's are, for the benches whose weights do not fit in memory: every block matrix N(0, 0.02) as
+// in `randomCheckpoint`, and (for bench/large-shapes.ts) a next-token rule planted in the
+// embeddings so that the model's predictions are peaked, as a trained model's are.
 //
 // Why plant: with random weights alone the next-token distribution is nearly flat (logit standard
 // deviation about 1 over 50k tokens), its top two tokens a few hundredths of a logit apart, so any
