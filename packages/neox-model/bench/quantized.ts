@@ -10,17 +10,20 @@
 //    dtype's tok/s over f16's.
 // b. Fidelity per dtype at the pythia-160m shape (`--fidelity 1.4b` or `6.9b` for another): q8 and
 //    q4 against a reference model of the same weights, f32 (exact for f16 weights) when it fits in
-//    memory, else f16 (said so). Two checkpoints: the random weights, and the same with outlier
+//    memory, else f16 (said so; the kernels widen f16 weights to f32 and sum as for f32 ones: at
+//    160m the two models' logits are bit-identical). Two checkpoints: the random weights, and the same with outlier
 //    input channels (4 columns of every block matrix scaled ×20, ×30, ×40, ×50, as trained LLMs
 //    show outlier feature dimensions). Over `--sequences` (default 8; `--quick` 4) × `--length`
 //    (256) deterministic pseudo-random ids: max and mean |Δlogit|, mean and max
 //    KL(reference ‖ quantized) of the next-token distribution over all 50304 logits (nats), top-1
 //    agreement. The reference's logits of every position are held (8 × 256 × 50304 × 4 B = 412 MB);
-//    each quantized model's are compared a sequence at a time on the CPU, in float64.
+//    each quantized model's are compared a sequence at a time on the CPU, in float64. "RSS freed"
+//    is the process's resident memory after the reference model was freed / after this one: on a
+//    software adapter, whether a disposed model's memory came back before the next one loads.
 //
 // `--decode-only` and `--fidelity-only` run one part. Weights too large to hold in memory (6.9b)
 // are written to a temporary folder once and read from there (`--on-disk` does so at any size).
-// `--no-outliers` measures the random weights only.
+// `--no-outliers` measures the random weights only, `--outliers-only` those with outliers only.
 
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir, totalmem } from 'node:os';
@@ -196,6 +199,16 @@ async function decodeBench(device: Device, readGbps: number): Promise<DecodeRow[
 // ---------------------------------------------------------------------------------------------
 // b. Fidelity per dtype
 
+/**
+ * Frees `model` and the device's pooled buffers, and returns the process's resident memory once
+ * the driver has them back (GB): on a software adapter, about what the next model starts from.
+ */
+async function free(model: NeoXModel, device: Device): Promise<number> {
+  model.dispose();
+  await device.trimPool();
+  return round(process.memoryUsage.rss() / 1e9, 2);
+}
+
 /** Differences between reference and quantized logits, accumulated row by row in float64. */
 class Fidelity {
   positions = 0;
@@ -273,6 +286,9 @@ interface FidelityRow {
   top1_agreement: number;
   load_s: number;
   forward_s: number;
+  /** Resident memory after the reference model was freed, and after this one (see `free`). */
+  rss_after_reference_gb: number;
+  rss_after_gb: number;
 }
 
 async function fidelityBench(device: Device): Promise<FidelityRow[]> {
@@ -291,7 +307,7 @@ async function fidelityBench(device: Device): Promise<FidelityRow[]> {
   }
   if (referenceDtype === 'f16') {
     console.log(
-      `\nfidelity at ${size}: an f32 model needs about ${mb(need('f32'))}, more than 70% of this machine's ${mb(memory)}; the reference is f16 (the same weight values, which are f16, but f16 kernels rather than f32 ones: their rounding is in the figures)`,
+      `\nfidelity at ${size}: an f32 model needs about ${mb(need('f32'))}, more than 70% of this machine's ${mb(memory)}; the reference is f16 (the same weight values, which are f16, widened to f32 in the kernels: at 160m its logits are bit-identical to an f32 model's)`,
     );
   }
   const f16Bytes = estimateMemory(config, { dtype: 'f16' }).weights;
@@ -327,7 +343,7 @@ async function fidelityRows(
   const vocab = config.vocabSize;
   const sequences = pseudoRandomIds(SEQUENCES, LENGTH, 50277, 2024);
   const rows: FidelityRow[] = [];
-  const widths = [12, 18, 4, 6, 10, 10, 12, 12, 10, 10, 8, 7, 9];
+  const widths = [12, 18, 4, 6, 10, 10, 12, 12, 10, 10, 8, 7, 10, 12];
   console.log(
     `\nfidelity against ${referenceDtype} weights at ${size}: ${SEQUENCES} sequences × ${LENGTH} pseudo-random ids, full ${vocab}-wide distributions`,
   );
@@ -347,32 +363,33 @@ async function fidelityRows(
         'top-1',
         'load s',
         'forward s',
+        'RSS freed GB',
       ],
       widths,
     ),
   );
   const variants = [
-    { weights: 'random' as const, checkpoint },
+    ...(args.includes('--outliers-only') ? [] : [{ weights: 'random' as const, checkpoint }]),
     ...(args.includes('--no-outliers')
       ? []
       : [{ weights: 'random + outliers' as const, checkpoint: withOutliers(checkpoint) }]),
   ];
   for (const variant of variants) {
     const reference: Float32Array[] = [];
+    let referenceFreedGb = 0;
     {
       const { model } = await load(variant.checkpoint, device, referenceDtype);
       try {
         for (const ids of sequences) reference.push(await model.forward(ids, { logits: 'all' }));
       } finally {
-        model.dispose();
-        // Frees the pooled activations too, and waits until the driver has all of it back.
-        await device.trimPool();
+        referenceFreedGb = await free(model, device);
       }
     }
     for (const dtype of ['q8', 'q4'] as const) {
       const { model, loadMs } = await load(variant.checkpoint, device, dtype);
       const stats = new Fidelity();
       let forwardMs = 0;
+      let freedGb = 0;
       try {
         for (const [i, ids] of sequences.entries()) {
           const start = performance.now();
@@ -381,9 +398,7 @@ async function fidelityRows(
           stats.add(reference[i]!, logits, vocab);
         }
       } finally {
-        model.dispose();
-        // Frees the pooled activations too, and waits until the driver has all of it back.
-        await device.trimPool();
+        freedGb = await free(model, device);
       }
       const count = stats.positions * vocab;
       const mean = stats.sum / count;
@@ -401,6 +416,8 @@ async function fidelityRows(
         top1_agreement: round(stats.agree / stats.positions, 4),
         load_s: seconds(loadMs),
         forward_s: seconds(forwardMs),
+        rss_after_reference_gb: referenceFreedGb,
+        rss_after_gb: freedGb,
       };
       rows.push(row);
       console.log(
@@ -419,6 +436,7 @@ async function fidelityRows(
             `${round(row.top1_agreement * 100, 1)}%`,
             row.load_s,
             row.forward_s,
+            `${row.rss_after_reference_gb} / ${row.rss_after_gb}`,
           ],
           widths,
         ),
