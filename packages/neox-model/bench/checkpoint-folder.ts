@@ -5,7 +5,7 @@
 //
 // Why plant: with random weights alone the next-token distribution is nearly flat (logit standard
 // deviation about 1 over 50k tokens), its top two tokens a few hundredths of a logit apart, so any
-// quantization flips the greedy choice about half the time (bench/quantized.ts measures 53% top-1
+// quantization flips the greedy choice about half the time (bench/quantized.ts measures 50% top-1
 // agreement for q4 at 1.4b) and "greedy decode matches f32" can't tell a correct quantized model
 // from a broken one. The rule: `embed_out` row π(t) is `embed_in` row t scaled, for every token t
 // the tokenizer can produce (π a fixed permutation of them), and `embed_in` is just wide enough to

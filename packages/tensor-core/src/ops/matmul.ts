@@ -37,9 +37,9 @@ export interface MatmulOptions {
  *
  * W may also be a {@link QuantizedTensor} (q8/q4, blocks of 32 along K with f16 scales): the
  * result is that of the f32 matmul with its dequantized values, accumulated in f32. One row runs
- * a quantized GEMV (a block of 32 per step, reduced per subgroup where the device has subgroups
- * of a known size), more rows the same GEMM as for other weights (see {@link gemmPlan}), with
- * each weight dequantized as it is loaded.
+ * a quantized GEMV (16 bytes of packed weights per row per step, reduced per subgroup where the
+ * device has subgroups of a known size), more rows the same GEMM as for other weights (see
+ * {@link gemmPlan}), with each weight dequantized as it is loaded.
  *
  * A weight larger than the device's binding limit (stored in row chunks, see `Tensor.chunks`)
  * is multiplied chunk by chunk, each dispatch writing its own columns of y.
