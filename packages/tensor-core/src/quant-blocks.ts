@@ -74,7 +74,11 @@ export function quantizeBlocks(
 
 let wide = new Float32Array(0);
 
-/** f16 bits as f32 values, in a buffer reused across calls (the caller reads it at once). */
+/**
+ * f16 bits as f32 values, in a buffer reused across calls (the caller reads it at once). The same
+ * loop as `f16BitsToF32Array`'s, kept apart: called through one shared function (whose callers
+ * pass other array types) it cut q4 quantizing from 133 to 92 M weights/s here.
+ */
 function widenF16(bits: Uint16Array): Float32Array {
   // Kept for the next call up to a load's piece size (4 MiB of f32); larger ones are one-off.
   const out = bits.length <= wide.length ? wide : new Float32Array(bits.length);

@@ -60,8 +60,7 @@ fn unit_dot(v: u32, x0: vec4f, x1: vec4f, x2: vec4f, x3: vec4f, x4: vec4f, x5: v
 }`
 }`;
   const declared = { ...variant, weight: 'f32' as const };
-  // q8 reads x per row (see above); q4, whose unpacking is lighter, loads a block of x once for
-  // the 4 rows (lavapipe: 5.9–6.7 ms against 6.8–7.0 ms per row, on the same matrix).
+  // q8 reads x per row, q4 loads a block of x once for the 4 rows (why: see above).
   const step = q8
     ? `    acc.x += unit_dot(r0 + u, u);
     acc.y += unit_dot(r1 + u, u);
